@@ -1,0 +1,960 @@
+//! Configuration: environment variables and long flags, checked up front into a `Config`.
+//!
+//! Every option is an environment variable (the old Python service's names and defaults are
+//! kept) and a long flag named after it without the `KAFKA_`/`PRODUCER_` prefix; a flag beats
+//! the variable. Everything is parsed and checked before anything is built, and a bad value is
+//! reported in one line naming the variable or flag, the value and what is allowed.
+
+use std::fmt;
+use std::time::Duration;
+
+/// One option of the command line and environment.
+struct Opt {
+    flag: &'static str,
+    env: &'static str,
+    default: &'static str,
+    /// A switch may be given bare (`--dry-run`), meaning `true`.
+    switch: bool,
+    help: &'static str,
+}
+
+const fn opt(
+    flag: &'static str,
+    env: &'static str,
+    default: &'static str,
+    help: &'static str,
+) -> Opt {
+    Opt {
+        flag,
+        env,
+        default,
+        switch: false,
+        help,
+    }
+}
+
+const fn switch(
+    flag: &'static str,
+    env: &'static str,
+    default: &'static str,
+    help: &'static str,
+) -> Opt {
+    Opt {
+        flag,
+        env,
+        default,
+        switch: true,
+        help,
+    }
+}
+
+/// Every option, in the order `--help` lists them. An empty default means "unset".
+const OPTIONS: &[Opt] = &[
+    opt(
+        "bootstrap-servers",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "kafka:9092",
+        "comma list of host:port brokers to start from",
+    ),
+    opt(
+        "topic",
+        "KAFKA_TOPIC",
+        "transactions",
+        "topic for transactions",
+    ),
+    opt(
+        "topic-refunds",
+        "KAFKA_TOPIC_REFUNDS",
+        "refunds",
+        "topic for refunds",
+    ),
+    opt(
+        "sleep-seconds",
+        "PRODUCER_SLEEP_SECONDS",
+        "1.0",
+        "seconds between transactions (0 = as fast as possible)",
+    ),
+    opt(
+        "refund-probability",
+        "REFUND_PROBABILITY",
+        "0.1",
+        "chance in [0, 1] that a transaction is followed by a refund",
+    ),
+    opt(
+        "seed",
+        "PRODUCER_SEED",
+        "",
+        "random seed (u64) that makes a run reproducible; unset: random, printed",
+    ),
+    opt(
+        "start-time",
+        "PRODUCER_START_TIME",
+        "",
+        "simulated time: RFC 3339 time of transaction 1; unset: wall clock",
+    ),
+    opt(
+        "speedup",
+        "PRODUCER_SPEEDUP",
+        "1",
+        "run the simulated clock N times faster than real time, or `max`",
+    ),
+    opt(
+        "max-events",
+        "PRODUCER_MAX_EVENTS",
+        "0",
+        "stop after N transactions and their refunds (0 = no limit)",
+    ),
+    opt(
+        "max-seconds",
+        "PRODUCER_MAX_SECONDS",
+        "0",
+        "stop after S seconds of wall time (0 = no limit)",
+    ),
+    switch(
+        "log-events",
+        "PRODUCER_LOG_EVENTS",
+        "true",
+        "print a `[producer] Sent ...` line per event on stdout",
+    ),
+    opt(
+        "stats-seconds",
+        "PRODUCER_STATS_SECONDS",
+        "10",
+        "seconds between stats lines on stderr (0 = off)",
+    ),
+    switch(
+        "dry-run",
+        "PRODUCER_DRY_RUN",
+        "false",
+        "generate and print events, send nothing",
+    ),
+    opt(
+        "acks",
+        "KAFKA_ACKS",
+        "all",
+        "acknowledgements: all (or -1), 1 or 0",
+    ),
+    switch(
+        "idempotence",
+        "KAFKA_IDEMPOTENCE",
+        "true",
+        "idempotent producer: retries never duplicate (needs acks=all)",
+    ),
+    opt(
+        "delivery-timeout-ms",
+        "KAFKA_DELIVERY_TIMEOUT_MS",
+        "120000",
+        "give up on an event not acknowledged within this time",
+    ),
+    opt(
+        "request-timeout-ms",
+        "KAFKA_REQUEST_TIMEOUT_MS",
+        "30000",
+        "wait this long for one broker response",
+    ),
+    opt(
+        "topic-partitions",
+        "KAFKA_TOPIC_PARTITIONS",
+        "",
+        "partitions of topics this creates; unset: the broker's default",
+    ),
+    opt(
+        "compression",
+        "KAFKA_COMPRESSION",
+        "none",
+        "record compression: none, gzip or snappy",
+    ),
+    opt(
+        "client-id",
+        "KAFKA_CLIENT_ID",
+        "pos-producer",
+        "client id sent to the brokers",
+    ),
+];
+
+/// Longest allowed wait, so that every duration fits comfortably (one year).
+const MAX_SECONDS: f64 = 31_536_000.0;
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Run(Box<Config>),
+    Help,
+    Version,
+}
+
+/// How the simulated clock relates to real time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speedup {
+    Factor(f64),
+    Max,
+}
+
+/// Required acknowledgements of a produce request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acks {
+    None,
+    Leader,
+    All,
+}
+
+impl Acks {
+    pub fn name(self) -> &'static str {
+        match self {
+            Acks::None => "0",
+            Acks::Leader => "1",
+            Acks::All => "all",
+        }
+    }
+
+    pub fn wire(self) -> i16 {
+        match self {
+            Acks::None => 0,
+            Acks::Leader => 1,
+            Acks::All => -1,
+        }
+    }
+}
+
+/// Record batch compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Snappy,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+        }
+    }
+}
+
+/// Everything the Kafka producer needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KafkaConfig {
+    pub bootstrap_servers: Vec<String>,
+    pub acks: Acks,
+    pub idempotence: bool,
+    pub delivery_timeout: Duration,
+    pub request_timeout: Duration,
+    pub topic_partitions: Option<i32>,
+    pub compression: Compression,
+    pub client_id: String,
+}
+
+/// The checked configuration of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub topic: String,
+    pub topic_refunds: String,
+    pub sleep_seconds: f64,
+    pub refund_probability: f64,
+    pub seed: Option<u64>,
+    /// Unix milliseconds of transaction 1 under simulated time.
+    pub start_time_ms: Option<i64>,
+    pub speedup: Speedup,
+    pub max_events: Option<u64>,
+    pub max_duration: Option<Duration>,
+    pub log_events: bool,
+    pub stats_every: Option<Duration>,
+    pub dry_run: bool,
+    pub kafka: KafkaConfig,
+}
+
+impl Config {
+    /// Whether timestamps come from a simulated clock rather than the wall clock.
+    pub fn simulated_time(&self) -> bool {
+        self.start_time_ms.is_some() || self.speedup != Speedup::Factor(1.0)
+    }
+
+    /// The real time between two transactions.
+    pub fn interval(&self) -> Duration {
+        match self.speedup {
+            Speedup::Max => Duration::ZERO,
+            Speedup::Factor(f) => Duration::from_secs_f64(self.sleep_seconds / f),
+        }
+    }
+}
+
+/// A configuration error: one line, naming the variable or flag, the value and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    Invalid {
+        name: String,
+        value: String,
+        expected: String,
+    },
+    UnknownFlag {
+        flag: String,
+        suggestion: Option<&'static str>,
+    },
+    MissingValue {
+        flag: String,
+    },
+    UnexpectedArgument(String),
+    Conflict(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Invalid {
+                name,
+                value,
+                expected,
+            } => {
+                write!(f, "invalid {name} {value:?}: expected {expected}")
+            }
+            ConfigError::UnknownFlag {
+                flag,
+                suggestion: Some(s),
+            } => {
+                write!(f, "unknown flag {flag}; did you mean --{s}? (see --help)")
+            }
+            ConfigError::UnknownFlag {
+                flag,
+                suggestion: None,
+            } => {
+                write!(f, "unknown flag {flag} (see --help)")
+            }
+            ConfigError::MissingValue { flag } => {
+                write!(f, "flag {flag} needs a value (see --help)")
+            }
+            ConfigError::UnexpectedArgument(a) => {
+                write!(
+                    f,
+                    "unexpected argument {a:?}: options are --name=value flags (see --help)"
+                )
+            }
+            ConfigError::Conflict(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A value and where it came from, so errors can name the variable or the flag.
+struct Raw {
+    name: String,
+    value: String,
+    /// Given by a flag or variable, not defaulted.
+    explicit: bool,
+}
+
+impl Raw {
+    fn invalid(&self, expected: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            name: self.name.clone(),
+            value: self.value.clone(),
+            expected: expected.into(),
+        }
+    }
+
+    fn is_unset(&self) -> bool {
+        !self.explicit && self.value.is_empty()
+    }
+}
+
+/// The raw values of every option: flags over variables over defaults.
+struct Sources {
+    raw: Vec<Raw>,
+}
+
+impl Sources {
+    fn get(&self, flag: &str) -> &Raw {
+        let i = OPTIONS
+            .iter()
+            .position(|o| o.flag == flag)
+            .expect("flag is in OPTIONS");
+        &self.raw[i]
+    }
+}
+
+/// Parses the command line (without the program name) and the environment.
+pub fn parse<I, E>(args: I, env: E) -> Result<Command, ConfigError>
+where
+    I: IntoIterator<Item = String>,
+    E: Fn(&str) -> Option<String>,
+{
+    let mut flags: Vec<Option<String>> = vec![None; OPTIONS.len()];
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
+            _ => {}
+        }
+        let Some(body) = arg.strip_prefix("--") else {
+            return Err(ConfigError::UnexpectedArgument(arg));
+        };
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        let Some(i) = OPTIONS.iter().position(|o| o.flag == name) else {
+            return Err(ConfigError::UnknownFlag {
+                flag: format!("--{name}"),
+                suggestion: suggest(name),
+            });
+        };
+        let value = match (inline, OPTIONS[i].switch) {
+            (Some(v), _) => v,
+            (None, true) => "true".to_string(),
+            (None, false) => args
+                .next()
+                .ok_or(ConfigError::MissingValue { flag: arg.clone() })?,
+        };
+        flags[i] = Some(value);
+    }
+
+    let raw = OPTIONS
+        .iter()
+        .zip(flags)
+        .map(|(o, flag)| match (flag, env(o.env)) {
+            (Some(value), _) => Raw {
+                name: format!("--{}", o.flag),
+                value,
+                explicit: true,
+            },
+            (None, Some(value)) => Raw {
+                name: o.env.to_string(),
+                value,
+                explicit: true,
+            },
+            (None, None) => Raw {
+                name: o.env.to_string(),
+                value: o.default.to_string(),
+                explicit: false,
+            },
+        })
+        .collect();
+    build(&Sources { raw }).map(|c| Command::Run(Box::new(c)))
+}
+
+fn build(s: &Sources) -> Result<Config, ConfigError> {
+    let topic = topic_name(s.get("topic"))?;
+    let topic_refunds = topic_name(s.get("topic-refunds"))?;
+    if topic == topic_refunds {
+        return Err(ConfigError::Conflict(format!(
+            "KAFKA_TOPIC and KAFKA_TOPIC_REFUNDS are both {topic:?}: transactions and refunds need two different topics"
+        )));
+    }
+    let sleep_seconds = seconds(s.get("sleep-seconds"))?;
+    let refund_probability = probability(s.get("refund-probability"))?;
+    let seed = optional(s.get("seed"), |r| {
+        unsigned(r, "a whole number from 0 to 18446744073709551615")
+    })?;
+    let start_time_ms = optional(s.get("start-time"), rfc3339)?;
+    let speedup = speedup(s.get("speedup"))?;
+    let max_events = unsigned(s.get("max-events"), "a whole number ≥ 0 (0 = no limit)")?;
+    let max_seconds = seconds(s.get("max-seconds"))?;
+    let log_events = boolean(s.get("log-events"))?;
+    let stats_seconds = seconds(s.get("stats-seconds"))?;
+    let dry_run = boolean(s.get("dry-run"))?;
+
+    let acks_raw = s.get("acks");
+    let acks = match acks_raw.value.as_str() {
+        "all" | "-1" => Acks::All,
+        "1" => Acks::Leader,
+        "0" => Acks::None,
+        _ => return Err(acks_raw.invalid("all, -1, 1 or 0")),
+    };
+    // As the Java producer since Kafka 3.2: idempotence is the default, silently off when acks
+    // are weaker unless it was asked for explicitly, in which case the conflict is an error.
+    let idem_raw = s.get("idempotence");
+    let mut idempotence = boolean(idem_raw)?;
+    if idempotence && acks != Acks::All {
+        if idem_raw.explicit {
+            return Err(ConfigError::Conflict(format!(
+                "{}=true needs acks=all, but {} is {:?}; set {}=false to use weaker acks",
+                idem_raw.name, acks_raw.name, acks_raw.value, idem_raw.name
+            )));
+        }
+        idempotence = false;
+    }
+    let compression_raw = s.get("compression");
+    let compression = match compression_raw.value.as_str() {
+        "none" => Compression::None,
+        "gzip" => Compression::Gzip,
+        "snappy" => Compression::Snappy,
+        _ => return Err(compression_raw.invalid("none, gzip or snappy")),
+    };
+    let client_raw = s.get("client-id");
+    if client_raw.value.is_empty() || !client_raw.value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(
+            client_raw.invalid("a non-empty id of printable ASCII characters without spaces")
+        );
+    }
+    let kafka = KafkaConfig {
+        bootstrap_servers: bootstrap(s.get("bootstrap-servers"))?,
+        acks,
+        idempotence,
+        delivery_timeout: millis(s.get("delivery-timeout-ms"))?,
+        request_timeout: millis(s.get("request-timeout-ms"))?,
+        topic_partitions: optional(s.get("topic-partitions"), partitions)?,
+        compression,
+        client_id: client_raw.value.clone(),
+    };
+
+    Ok(Config {
+        topic,
+        topic_refunds,
+        sleep_seconds,
+        refund_probability,
+        seed,
+        start_time_ms,
+        speedup,
+        max_events: (max_events > 0).then_some(max_events),
+        max_duration: (max_seconds > 0.0).then(|| Duration::from_secs_f64(max_seconds)),
+        log_events,
+        stats_every: (stats_seconds > 0.0).then(|| Duration::from_secs_f64(stats_seconds)),
+        dry_run,
+        kafka,
+    })
+}
+
+/// Parses `raw` with `f` unless it is unset (defaults to nothing and not given).
+fn optional<T>(
+    raw: &Raw,
+    f: impl Fn(&Raw) -> Result<T, ConfigError>,
+) -> Result<Option<T>, ConfigError> {
+    if raw.is_unset() {
+        Ok(None)
+    } else {
+        f(raw).map(Some)
+    }
+}
+
+fn number(raw: &Raw, expected: &str) -> Result<f64, ConfigError> {
+    match raw.value.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(raw.invalid(expected)),
+    }
+}
+
+fn seconds(raw: &Raw) -> Result<f64, ConfigError> {
+    let expected = "a number of seconds from 0 to 31536000";
+    let v = number(raw, expected)?;
+    if (0.0..=MAX_SECONDS).contains(&v) {
+        Ok(v)
+    } else {
+        Err(raw.invalid(expected))
+    }
+}
+
+fn probability(raw: &Raw) -> Result<f64, ConfigError> {
+    let expected = "a probability from 0 to 1";
+    let v = number(raw, expected)?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(raw.invalid(expected))
+    }
+}
+
+fn speedup(raw: &Raw) -> Result<Speedup, ConfigError> {
+    let expected = "a number > 0 (times real time) or `max`";
+    if raw.value == "max" {
+        return Ok(Speedup::Max);
+    }
+    let v = number(raw, expected)?;
+    if v > 0.0 && v <= 1e9 {
+        Ok(Speedup::Factor(v))
+    } else {
+        Err(raw.invalid(expected))
+    }
+}
+
+fn unsigned(raw: &Raw, expected: &str) -> Result<u64, ConfigError> {
+    raw.value
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| raw.invalid(expected))
+}
+
+fn millis(raw: &Raw) -> Result<Duration, ConfigError> {
+    let expected = "a whole number of milliseconds from 1 to 2147483647";
+    match raw.value.trim().parse::<u64>() {
+        Ok(ms) if (1..=i32::MAX as u64).contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(raw.invalid(expected)),
+    }
+}
+
+fn partitions(raw: &Raw) -> Result<i32, ConfigError> {
+    match raw.value.trim().parse::<i32>() {
+        Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+        _ => Err(raw.invalid("a whole number of partitions from 1 to 100000")),
+    }
+}
+
+fn boolean(raw: &Raw) -> Result<bool, ConfigError> {
+    match raw.value.to_ascii_lowercase().as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(raw.invalid("true, false, 1 or 0")),
+    }
+}
+
+fn rfc3339(raw: &Raw) -> Result<i64, ConfigError> {
+    use time::format_description::well_known::Rfc3339;
+    let t = time::OffsetDateTime::parse(raw.value.trim(), &Rfc3339)
+        .map_err(|_| raw.invalid("an RFC 3339 time such as 2025-01-01T00:00:00Z"))?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .ok()
+        .filter(|ms| *ms >= 0)
+        .ok_or_else(|| raw.invalid("an RFC 3339 time from 1970 on"))
+}
+
+/// Kafka's own rule for topic names (`org.apache.kafka.common.internals.Topic.validate`).
+fn topic_name(raw: &Raw) -> Result<String, ConfigError> {
+    let v = &raw.value;
+    let legal = v
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+    if v.is_empty() || v.len() > 249 || v == "." || v == ".." || !legal {
+        return Err(
+            raw.invalid("a topic name of 1 to 249 characters from [a-zA-Z0-9._-], not `.` or `..`")
+        );
+    }
+    Ok(v.clone())
+}
+
+/// A comma list of `host:port`; IPv6 hosts in brackets (`[::1]:9092`).
+fn bootstrap(raw: &Raw) -> Result<Vec<String>, ConfigError> {
+    let expected = "a comma list of host:port with ports from 1 to 65535, e.g. kafka:9092";
+    let mut servers = Vec::new();
+    for entry in raw.value.split(',').map(str::trim) {
+        let (host, port) = entry
+            .rsplit_once(':')
+            .ok_or_else(|| raw.invalid(expected))?;
+        let host_ok = !host.is_empty()
+            && !host.contains(char::is_whitespace)
+            && (host.starts_with('[') == host.ends_with(']'));
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 && host_ok => servers.push(entry.to_string()),
+            _ => return Err(raw.invalid(expected)),
+        }
+    }
+    Ok(servers)
+}
+
+/// The known flag closest to an unknown one, if any is close enough to be a likely typo.
+fn suggest(unknown: &str) -> Option<&'static str> {
+    OPTIONS
+        .iter()
+        .map(|o| o.flag)
+        .chain(["help", "version"])
+        .map(|f| (edit_distance(unknown, f), f))
+        .filter(|(d, f)| {
+            *d <= 3.max(f.len() / 4) || f.starts_with(unknown) || unknown.starts_with(f)
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, f)| f)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The `--help` text: every flag with its variable and default.
+pub fn help() -> String {
+    let mut s = format!(
+        "pos-producer {} — simulated point-of-sale transactions and refunds, as JSON, to Kafka\n\n\
+         Usage: pos-producer [--flag=value ...]\n\n\
+         Every option is a flag and an environment variable; a flag beats the variable.\n\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for o in OPTIONS {
+        let default = if o.default.is_empty() {
+            "unset"
+        } else {
+            o.default
+        };
+        s.push_str(&format!(
+            "  --{:<22} {:<26} [default: {}]\n  {:<49}{}\n",
+            o.flag, o.env, default, "", o.help
+        ));
+    }
+    s.push_str(
+        "  --help, -h               print this help\n  --version, -V            print the version\n\n\
+         Exit codes: 0 done (limit reached, or stopped by SIGINT/SIGTERM), 1 Kafka or output failure,\n\
+         2 bad configuration.\n",
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        match parse(args.iter().map(|s| s.to_string()), lookup)? {
+            Command::Run(c) => Ok(*c),
+            other => panic!("expected a run, got {other:?}"),
+        }
+    }
+
+    fn err(args: &[&str], env: &[(&str, &str)]) -> String {
+        run(args, env).expect_err("should be rejected").to_string()
+    }
+
+    #[test]
+    fn defaults_are_the_old_services() {
+        let c = run(&[], &[]).unwrap();
+        assert_eq!(c.kafka.bootstrap_servers, ["kafka:9092"]);
+        assert_eq!(
+            (c.topic.as_str(), c.topic_refunds.as_str()),
+            ("transactions", "refunds")
+        );
+        assert_eq!(c.sleep_seconds, 1.0);
+        assert_eq!(c.refund_probability, 0.1);
+        assert_eq!(c.interval(), Duration::from_secs(1));
+        assert!(!c.simulated_time() && c.log_events && !c.dry_run);
+        assert_eq!(c.stats_every, Some(Duration::from_secs(10)));
+        assert_eq!((c.max_events, c.max_duration, c.seed), (None, None, None));
+        assert_eq!((c.kafka.acks, c.kafka.idempotence), (Acks::All, true));
+        assert_eq!(c.kafka.delivery_timeout, Duration::from_secs(120));
+        assert_eq!(
+            (c.kafka.compression, c.kafka.client_id.as_str()),
+            (Compression::None, "pos-producer")
+        );
+    }
+
+    #[test]
+    fn flags_beat_variables_in_both_forms() {
+        let env = [("KAFKA_TOPIC", "from-env"), ("PRODUCER_SLEEP_SECONDS", "5")];
+        let c = run(
+            &["--topic=from-flag", "--sleep-seconds", "0.5", "--dry-run"],
+            &env,
+        )
+        .unwrap();
+        assert_eq!(c.topic, "from-flag");
+        assert_eq!(c.sleep_seconds, 0.5);
+        assert!(c.dry_run);
+        let c = run(&[], &env).unwrap();
+        assert_eq!((c.topic.as_str(), c.sleep_seconds), ("from-env", 5.0));
+    }
+
+    #[test]
+    fn new_options_parse() {
+        let env = [
+            ("PRODUCER_SEED", "42"),
+            ("PRODUCER_START_TIME", "2025-01-01T00:00:00Z"),
+            ("PRODUCER_SPEEDUP", "max"),
+            ("PRODUCER_MAX_EVENTS", "86400"),
+            ("PRODUCER_MAX_SECONDS", "2.5"),
+            ("PRODUCER_LOG_EVENTS", "false"),
+            ("PRODUCER_STATS_SECONDS", "0"),
+            ("KAFKA_ACKS", "1"),
+            ("KAFKA_COMPRESSION", "snappy"),
+            ("KAFKA_TOPIC_PARTITIONS", "6"),
+            ("KAFKA_BOOTSTRAP_SERVERS", "a:1, b:2,[::1]:9092"),
+        ];
+        let c = run(&[], &env).unwrap();
+        assert_eq!(c.seed, Some(42));
+        assert_eq!(c.start_time_ms, Some(1_735_689_600_000));
+        assert_eq!(c.speedup, Speedup::Max);
+        assert_eq!(c.interval(), Duration::ZERO);
+        assert!(c.simulated_time());
+        assert_eq!(c.max_events, Some(86_400));
+        assert_eq!(c.max_duration, Some(Duration::from_millis(2500)));
+        assert!(!c.log_events);
+        assert_eq!(c.stats_every, None);
+        assert_eq!(c.kafka.acks, Acks::Leader);
+        assert!(
+            !c.kafka.idempotence,
+            "idempotence quietly off with acks=1 unless asked for"
+        );
+        assert_eq!(c.kafka.compression, Compression::Snappy);
+        assert_eq!(c.kafka.topic_partitions, Some(6));
+        assert_eq!(c.kafka.bootstrap_servers, ["a:1", "b:2", "[::1]:9092"]);
+        let c = run(&["--speedup=4", "--sleep-seconds=2"], &[]).unwrap();
+        assert_eq!(c.interval(), Duration::from_millis(500));
+        assert!(c.simulated_time(), "a speedup needs a simulated clock");
+    }
+
+    #[test]
+    fn bad_numbers_name_the_variable_the_value_and_what_is_allowed() {
+        for bad in ["abc", "-1", "NaN", "inf", "-inf", "", "1e99"] {
+            assert_eq!(
+                err(&[], &[("PRODUCER_SLEEP_SECONDS", bad)]),
+                format!(
+                    "invalid PRODUCER_SLEEP_SECONDS {bad:?}: expected a number of seconds from 0 to 31536000"
+                )
+            );
+        }
+        for bad in ["1.5", "-0.1", "NaN", "x"] {
+            assert_eq!(
+                err(&[], &[("REFUND_PROBABILITY", bad)]),
+                format!("invalid REFUND_PROBABILITY {bad:?}: expected a probability from 0 to 1")
+            );
+        }
+        assert_eq!(
+            err(&["--refund-probability=2"], &[]),
+            "invalid --refund-probability \"2\": expected a probability from 0 to 1"
+        );
+        for (var, bad) in [
+            ("PRODUCER_MAX_EVENTS", "-5"),
+            ("PRODUCER_MAX_EVENTS", "1.5"),
+            ("PRODUCER_SEED", "-1"),
+            ("PRODUCER_SEED", "seed"),
+            ("PRODUCER_SEED", "18446744073709551616"),
+        ] {
+            assert!(
+                err(&[], &[(var, bad)])
+                    .starts_with(&format!("invalid {var} {bad:?}: expected a whole number"))
+            );
+        }
+        for bad in ["0", "-2", "fast", "NaN"] {
+            assert!(
+                err(&[], &[("PRODUCER_SPEEDUP", bad)])
+                    .contains("expected a number > 0 (times real time) or `max`")
+            );
+        }
+        for bad in ["0", "-1", "1.5", "3000000000"] {
+            assert!(err(&[], &[("KAFKA_DELIVERY_TIMEOUT_MS", bad)]).contains("milliseconds"));
+        }
+        assert!(err(&[], &[("KAFKA_TOPIC_PARTITIONS", "0")]).contains("partitions"));
+    }
+
+    #[test]
+    fn bad_topics_are_rejected() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "has space",
+            "slash/no",
+            "ü",
+            &"x".repeat(250),
+        ] {
+            let msg = err(&[], &[("KAFKA_TOPIC", bad)]);
+            assert!(msg.starts_with("invalid KAFKA_TOPIC"), "{msg}");
+            assert!(msg.contains("[a-zA-Z0-9._-]"), "{msg}");
+        }
+        assert!(run(&[], &[("KAFKA_TOPIC", &"x".repeat(249))]).is_ok());
+        assert!(run(&["--topic=pos.tx-v1_a"], &[]).is_ok());
+        assert!(
+            err(&["--topic-refunds=a", "--topic=a"], &[]).contains("need two different topics")
+        );
+    }
+
+    #[test]
+    fn bad_bootstrap_entries_are_rejected() {
+        for bad in [
+            "kafka",
+            "kafka:",
+            "kafka:0",
+            "kafka:65536",
+            ":9092",
+            "a:1,",
+            "a:1,,b:2",
+            "",
+            "k:x",
+        ] {
+            let msg = err(&[], &[("KAFKA_BOOTSTRAP_SERVERS", bad)]);
+            assert!(
+                msg.starts_with(&format!(
+                    "invalid KAFKA_BOOTSTRAP_SERVERS {bad:?}: expected a comma list"
+                )),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_times_booleans_and_enums() {
+        assert_eq!(
+            err(&[], &[("PRODUCER_START_TIME", "2025-01-01 00:00:00")]),
+            "invalid PRODUCER_START_TIME \"2025-01-01 00:00:00\": expected an RFC 3339 time such as 2025-01-01T00:00:00Z"
+        );
+        for bad in ["yes", "TRUEISH", "2", ""] {
+            assert_eq!(
+                err(&[], &[("PRODUCER_DRY_RUN", bad)]),
+                format!("invalid PRODUCER_DRY_RUN {bad:?}: expected true, false, 1 or 0")
+            );
+        }
+        assert!(run(&["--dry-run=TRUE"], &[]).unwrap().dry_run);
+        assert!(!run(&["--dry-run=0"], &[]).unwrap().dry_run);
+        assert!(err(&[], &[("KAFKA_ACKS", "2")]).contains("expected all, -1, 1 or 0"));
+        assert!(
+            err(&[], &[("KAFKA_COMPRESSION", "lz4")]).contains("expected none, gzip or snappy")
+        );
+        assert!(err(&[], &[("KAFKA_CLIENT_ID", "a b")]).contains("KAFKA_CLIENT_ID"));
+    }
+
+    #[test]
+    fn idempotence_asked_for_with_weak_acks_is_a_conflict() {
+        let msg = err(&[], &[("KAFKA_IDEMPOTENCE", "true"), ("KAFKA_ACKS", "0")]);
+        assert_eq!(
+            msg,
+            "KAFKA_IDEMPOTENCE=true needs acks=all, but KAFKA_ACKS is \"0\"; set KAFKA_IDEMPOTENCE=false to use weaker acks"
+        );
+        let c = run(&[], &[("KAFKA_IDEMPOTENCE", "false"), ("KAFKA_ACKS", "0")]).unwrap();
+        assert_eq!((c.kafka.acks, c.kafka.idempotence), (Acks::None, false));
+    }
+
+    #[test]
+    fn unknown_flags_suggest_the_closest() {
+        assert_eq!(
+            err(&["--sleep-second=1"], &[]),
+            "unknown flag --sleep-second; did you mean --sleep-seconds? (see --help)"
+        );
+        assert_eq!(
+            err(&["--dryrun"], &[]),
+            "unknown flag --dryrun; did you mean --dry-run? (see --help)"
+        );
+        assert_eq!(
+            err(&["--zzzzzzzzzzzzzzzzzzzzzz"], &[]),
+            "unknown flag --zzzzzzzzzzzzzzzzzzzzzz (see --help)"
+        );
+        assert_eq!(
+            err(&["--topic"], &[]),
+            "flag --topic needs a value (see --help)"
+        );
+        assert!(err(&["stray"], &[]).starts_with("unexpected argument \"stray\""));
+    }
+
+    #[test]
+    fn help_lists_every_flag_variable_and_default() {
+        let h = help();
+        for o in OPTIONS {
+            assert!(
+                h.contains(&format!("--{}", o.flag)) && h.contains(o.env),
+                "{}",
+                o.flag
+            );
+        }
+        assert!(h.contains("[default: kafka:9092]") && h.contains("[default: 0.1]"));
+        let none = |_: &str| None;
+        assert!(matches!(
+            parse(["--help".to_string()], none),
+            Ok(Command::Help)
+        ));
+        assert!(matches!(
+            parse(["-V".to_string()], none),
+            Ok(Command::Version)
+        ));
+    }
+}

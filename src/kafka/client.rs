@@ -1,0 +1,402 @@
+//! The cluster as this producer sees it: bootstrap, brokers, partition leaders, topic creation.
+//!
+//! References: Kafka protocol guide (Metadata, CreateTopics); KIP-487 (Metadata v4+ lets the
+//! client turn auto-creation off); KIP-464 (CreateTopics v4+ takes the broker's defaults as -1).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    ApiKey, CreateTopicsRequest, CreateTopicsResponse, MetadataRequest, MetadataResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+
+use super::backoff::Backoff;
+use super::connection::{Connection, ConnectionError};
+use super::{KafkaError, error_name, is_retriable};
+use crate::shutdown::Stop;
+
+const TOPIC_ALREADY_EXISTS: i16 = 36;
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+
+/// Connection settings shared by every broker connection.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub bootstrap_servers: Vec<String>,
+    pub client_id: String,
+    pub request_timeout: Duration,
+}
+
+/// Which connection a request went over, so a failed one can be dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Slot {
+    /// A connection to a bootstrap address, before the broker's node id is known.
+    Bootstrap,
+    Node(i32),
+}
+
+pub struct Client {
+    config: ClientConfig,
+    stop: Stop,
+    conns: HashMap<Slot, Connection>,
+    /// Node id → `host:port`, from the latest metadata.
+    brokers: HashMap<i32, String>,
+    /// Topic → leader node id of each partition (index = partition; -1 = none).
+    leaders: HashMap<String, Vec<i32>>,
+    controller: i32,
+    next_bootstrap: usize,
+}
+
+impl Client {
+    /// Connects to the first bootstrap server that answers. While none does, retries with capped
+    /// backoff, one line per attempt, until a stop (the producer may start before its broker).
+    /// Fails at once only when no bootstrap name resolves, the likely typo.
+    pub fn bootstrap(config: ClientConfig, stop: Stop) -> Result<Client, KafkaError> {
+        let mut client = Client {
+            config,
+            stop,
+            conns: HashMap::new(),
+            brokers: HashMap::new(),
+            leaders: HashMap::new(),
+            controller: -1,
+            next_bootstrap: 0,
+        };
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        for attempt in 1.. {
+            match client.open_bootstrap() {
+                Ok(()) => return Ok(client),
+                Err(ConnectionError::Stopped) => {
+                    return Err(KafkaError::Stopped { undelivered: 0 });
+                }
+                Err(e @ ConnectionError::Resolve { .. }) if client.none_resolves() => {
+                    let servers = client.config.bootstrap_servers.join(",");
+                    return Err(KafkaError::Unresolvable { servers, last: e });
+                }
+                Err(e) if e.is_retriable() => {
+                    let wait = backoff.next_wait();
+                    crate::diag!(
+                        "no broker answers yet (attempt {attempt}): {e}; retrying in {} ms",
+                        wait.as_millis()
+                    );
+                    if !client.stop.sleep_until(Instant::now() + wait) {
+                        return Err(KafkaError::Stopped { undelivered: 0 });
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        unreachable!("the attempt counter is unbounded")
+    }
+
+    /// Tries every bootstrap server once, starting after the last one that worked.
+    fn open_bootstrap(&mut self) -> Result<(), ConnectionError> {
+        let servers = self.config.bootstrap_servers.clone();
+        let mut last = None;
+        for i in 0..servers.len() {
+            let n = (self.next_bootstrap + i) % servers.len();
+            match self.open(&servers[n]) {
+                Ok(conn) => {
+                    self.next_bootstrap = n;
+                    self.conns.insert(Slot::Bootstrap, conn);
+                    return Ok(());
+                }
+                Err(ConnectionError::Stopped) => return Err(ConnectionError::Stopped),
+                Err(e) if e.is_retriable() => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("bootstrap_servers is never empty"))
+    }
+
+    fn none_resolves(&self) -> bool {
+        use std::net::ToSocketAddrs;
+        self.config
+            .bootstrap_servers
+            .iter()
+            .all(|s| s.to_socket_addrs().is_err())
+    }
+
+    fn open(&self, addr: &str) -> Result<Connection, ConnectionError> {
+        Connection::open(
+            addr,
+            &self.config.client_id,
+            self.config.request_timeout,
+            &self.stop,
+        )
+    }
+
+    pub fn stop(&self) -> &Stop {
+        &self.stop
+    }
+
+    /// Runs `f` on a connection to node `node`, opening it if needed; drops it when `f` fails.
+    pub fn with_broker<T>(
+        &mut self,
+        node: i32,
+        f: impl FnOnce(&mut Connection) -> Result<T, ConnectionError>,
+    ) -> Result<T, ConnectionError> {
+        let slot = Slot::Node(node);
+        if !self.conns.contains_key(&slot) {
+            let addr =
+                self.brokers
+                    .get(&node)
+                    .cloned()
+                    .ok_or_else(|| ConnectionError::Connect {
+                        addr: format!("node {node}"),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "broker not in metadata",
+                        ),
+                    })?;
+            let conn = self.open(&addr)?;
+            self.conns.insert(slot, conn);
+        }
+        self.run(slot, f)
+    }
+
+    /// Runs `f` on any connection: an open one, else a known broker, else a bootstrap server.
+    pub fn with_any<T>(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> Result<T, ConnectionError>,
+    ) -> Result<T, ConnectionError> {
+        let slot = match self.conns.keys().next() {
+            Some(slot) => *slot,
+            None => {
+                let mut nodes: Vec<i32> = self.brokers.keys().copied().collect();
+                nodes.sort_unstable();
+                let mut opened = None;
+                for node in nodes {
+                    if let Ok(conn) = self.open(&self.brokers[&node]) {
+                        self.conns.insert(Slot::Node(node), conn);
+                        opened = Some(Slot::Node(node));
+                        break;
+                    }
+                    if self.stop.is_set() {
+                        return Err(ConnectionError::Stopped);
+                    }
+                }
+                match opened {
+                    Some(slot) => slot,
+                    None => {
+                        self.open_bootstrap()?;
+                        Slot::Bootstrap
+                    }
+                }
+            }
+        };
+        self.run(slot, f)
+    }
+
+    fn run<T>(
+        &mut self,
+        slot: Slot,
+        f: impl FnOnce(&mut Connection) -> Result<T, ConnectionError>,
+    ) -> Result<T, ConnectionError> {
+        let conn = self.conns.get_mut(&slot).expect("slot was just filled");
+        let result = f(conn);
+        if result.is_err() {
+            self.conns.remove(&slot);
+        }
+        result
+    }
+
+    /// Fetches metadata for `topics` (never creating them) and records brokers and leaders.
+    pub fn refresh(&mut self, topics: &[String]) -> Result<MetadataResponse, ConnectionError> {
+        let response: MetadataResponse = self.with_any(|c| {
+            let version = c.versions().metadata;
+            let request = MetadataRequest::default()
+                .with_topics(Some(
+                    topics
+                        .iter()
+                        .map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))))
+                        .collect(),
+                ))
+                .with_allow_auto_topic_creation(false);
+            c.call(ApiKey::Metadata, version, &request)
+        })?;
+        let brokers: HashMap<i32, String> = response
+            .brokers
+            .iter()
+            .map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port)))
+            .collect();
+        // A connection to a broker that left the cluster or moved is of no further use.
+        self.conns.retain(|slot, _| match slot {
+            Slot::Node(n) => brokers.get(n) == self.brokers.get(n),
+            Slot::Bootstrap => true,
+        });
+        self.brokers = brokers;
+        self.controller = response.controller_id.0;
+        for t in &response.topics {
+            let Some(name) = &t.name else { continue };
+            if t.error_code != 0 {
+                // Leaderless for now, but the partition count (which keys map onto) stays.
+                if let Some(leaders) = self.leaders.get_mut(name.0.as_str()) {
+                    leaders.fill(-1);
+                }
+                continue;
+            }
+            let mut leaders = vec![-1; t.partitions.len()];
+            for p in &t.partitions {
+                if let Some(slot) = usize::try_from(p.partition_index)
+                    .ok()
+                    .and_then(|i| leaders.get_mut(i))
+                {
+                    *slot = if p.error_code == 0 { p.leader_id.0 } else { -1 };
+                }
+            }
+            self.leaders.insert(name.0.to_string(), leaders);
+        }
+        Ok(response)
+    }
+
+    /// Leader node id of each partition of `topic`, as last seen (empty when unknown).
+    pub fn leaders(&self, topic: &str) -> &[i32] {
+        self.leaders.get(topic).map_or(&[], Vec::as_slice)
+    }
+
+    /// Makes sure every topic exists and every partition has a leader, creating missing topics
+    /// with `partitions` (or the broker's default) whether or not the broker auto-creates.
+    pub fn ensure_topics(
+        &mut self,
+        topics: &[String],
+        partitions: Option<i32>,
+        deadline: Instant,
+    ) -> Result<(), KafkaError> {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        loop {
+            let waiting = match self.refresh(topics) {
+                Err(e) if e.is_retriable() => e.to_string(),
+                Err(e) => return Err(e.into()),
+                Ok(meta) => {
+                    let mut missing = Vec::new();
+                    let mut waiting = None;
+                    for t in &meta.topics {
+                        let name = t.name.as_ref().map_or(String::new(), |n| n.0.to_string());
+                        match t.error_code {
+                            0 if !t.partitions.is_empty()
+                                && self.leaders(&name).iter().all(|l| *l >= 0) => {}
+                            0 => {
+                                waiting =
+                                    Some(format!("topic {name:?} has partitions without a leader"))
+                            }
+                            UNKNOWN_TOPIC_OR_PARTITION => missing.push(name),
+                            code if is_retriable(code) => {
+                                waiting = Some(format!("topic {name:?}: {}", error_name(code)))
+                            }
+                            code => {
+                                return Err(KafkaError::TopicRejected {
+                                    topic: name,
+                                    code,
+                                    message: None,
+                                });
+                            }
+                        }
+                    }
+                    if !missing.is_empty() {
+                        match self.create_topics(&missing, partitions) {
+                            Ok(None) => waiting = Some(format!("created {}", missing.join(", "))),
+                            Ok(Some(retry)) => waiting = Some(retry),
+                            Err(KafkaError::Connection(e)) if e.is_retriable() => {
+                                waiting = Some(e.to_string())
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    match waiting {
+                        None => return Ok(()),
+                        Some(w) => w,
+                    }
+                }
+            };
+            let wait = backoff.next_wait();
+            if Instant::now() + wait > deadline {
+                return Err(KafkaError::NotReady {
+                    what: "topics",
+                    last: waiting,
+                });
+            }
+            if !self.stop.sleep_until(Instant::now() + wait) {
+                return Err(KafkaError::Stopped { undelivered: 0 });
+            }
+        }
+    }
+
+    /// CreateTopics for `names`; an existing topic (a race with another creator) is fine.
+    /// `Ok(Some(reason))`: a retriable refusal, try again later.
+    fn create_topics(
+        &mut self,
+        names: &[String],
+        partitions: Option<i32>,
+    ) -> Result<Option<String>, KafkaError> {
+        let timeout_ms = self
+            .config
+            .request_timeout
+            .as_millis()
+            .min(i32::MAX as u128) as i32;
+        let broker_count = self.brokers.len().max(1);
+        let call = |c: &mut Connection| {
+            let version =
+                c.versions()
+                    .create_topics
+                    .ok_or_else(|| ConnectionError::Unsupported {
+                        addr: c.addr().to_string(),
+                        reason: "does not support CreateTopics v2+; create the topics by hand"
+                            .into(),
+                    })?;
+            // Before v4 (Kafka < 2.4) the broker's defaults cannot be asked for with -1.
+            let (default_partitions, replication) = if version >= 4 {
+                (-1, -1)
+            } else {
+                (1, broker_count.min(3) as i16)
+            };
+            let request = CreateTopicsRequest::default()
+                .with_timeout_ms(timeout_ms)
+                .with_topics(
+                    names
+                        .iter()
+                        .map(|n| {
+                            CreatableTopic::default()
+                                .with_name(topic_name(n))
+                                .with_num_partitions(partitions.unwrap_or(default_partitions))
+                                .with_replication_factor(replication)
+                        })
+                        .collect(),
+                );
+            c.call::<_, CreateTopicsResponse>(ApiKey::CreateTopics, version, &request)
+        };
+        // Old (ZooKeeper) clusters take CreateTopics only at the controller; KRaft forwards.
+        let response = if self.brokers.contains_key(&self.controller) {
+            self.with_broker(self.controller, call)?
+        } else {
+            self.with_any(call)?
+        };
+        for t in response.topics {
+            match t.error_code {
+                0 | TOPIC_ALREADY_EXISTS => {
+                    crate::diag!("created topic {:?}", t.name.0.as_str());
+                }
+                code if is_retriable(code) => {
+                    return Ok(Some(format!(
+                        "creating {:?}: {}",
+                        t.name.0.as_str(),
+                        error_name(code)
+                    )));
+                }
+                code => {
+                    return Err(KafkaError::TopicRejected {
+                        topic: t.name.0.to_string(),
+                        code,
+                        message: t.error_message.map(|m| m.to_string()),
+                    });
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+pub fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
+}

@@ -1,0 +1,558 @@
+//! One blocking connection to one broker: framing, correlation ids, timeouts, version negotiation.
+//!
+//! References:
+//! - Kafka protocol guide, "Network" and "Common Request and Response Structure":
+//!   <https://kafka.apache.org/protocol#protocol_common>
+//! - KIP-511 (ApiVersions v3 client name), KIP-482 (flexible versions, header v1/v2).
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+use super::versions::{self, Versions};
+use crate::shutdown::Stop;
+
+/// Largest response frame accepted; anything larger is a broken or hostile peer, not Kafka
+/// answering this client's small requests.
+pub const MAX_FRAME: usize = 16 * 1024 * 1024;
+
+/// How long a request already on the wire may still finish after a stop was asked for.
+pub const STOP_GRACE: Duration = Duration::from_millis(500);
+
+/// How long one TCP connect (name lookup included) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// ApiVersions v3+ require a client software name and version of this shape (KIP-511).
+const SOFTWARE_NAME: &str = env!("CARGO_PKG_NAME");
+const SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// UNSUPPORTED_VERSION: the broker answers an ApiVersions it does not know in v0 form.
+const UNSUPPORTED_VERSION: i16 = 35;
+
+/// What can go wrong on one connection. Each variant names the broker address.
+#[derive(Debug)]
+pub enum ConnectionError {
+    /// The host name did not resolve.
+    Resolve { addr: String, source: io::Error },
+    /// TCP connect failed (refused, unreachable, timed out).
+    Connect { addr: String, source: io::Error },
+    /// Reading or writing failed, or the broker closed the connection.
+    Io { addr: String, source: io::Error },
+    /// No complete response within the request timeout.
+    Timeout { addr: String, after: Duration },
+    /// A stop was asked for while waiting.
+    Stopped,
+    /// The bytes received are not a valid response frame.
+    Frame { addr: String, reason: String },
+    /// A message could not be encoded or decoded at the negotiated version.
+    Codec {
+        addr: String,
+        api: ApiKey,
+        version: i16,
+        reason: String,
+    },
+    /// The broker lacks an API version this client needs.
+    Unsupported { addr: String, reason: String },
+}
+
+impl ConnectionError {
+    /// Whether a new connection may succeed where this one failed.
+    pub fn is_retriable(&self) -> bool {
+        matches!(
+            self,
+            ConnectionError::Connect { .. }
+                | ConnectionError::Io { .. }
+                | ConnectionError::Timeout { .. }
+                | ConnectionError::Frame { .. }
+                | ConnectionError::Resolve { .. }
+        )
+    }
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectionError::Resolve { addr, source } => {
+                write!(f, "cannot resolve {addr}: {source}")
+            }
+            ConnectionError::Connect { addr, source } => {
+                write!(f, "cannot connect to {addr}: {source}")
+            }
+            ConnectionError::Io { addr, source }
+                if source.kind() == io::ErrorKind::UnexpectedEof =>
+            {
+                write!(f, "broker {addr} closed the connection")
+            }
+            ConnectionError::Io { addr, source } => {
+                write!(f, "connection to {addr} failed: {source}")
+            }
+            ConnectionError::Timeout { addr, after } => {
+                write!(
+                    f,
+                    "broker {addr} did not answer within {} ms",
+                    after.as_millis()
+                )
+            }
+            ConnectionError::Stopped => f.write_str("stopped while waiting for a broker"),
+            ConnectionError::Frame { addr, reason } => {
+                write!(f, "bad response from {addr}: {reason}")
+            }
+            ConnectionError::Codec {
+                addr,
+                api,
+                version,
+                reason,
+            } => {
+                write!(f, "cannot handle {api:?} v{version} with {addr}: {reason}")
+            }
+            ConnectionError::Unsupported { addr, reason } => write!(f, "broker {addr} {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectionError {}
+
+/// An open connection that has negotiated API versions with its broker.
+pub struct Connection {
+    stream: TcpStream,
+    addr: String,
+    client_id: StrBytes,
+    correlation_id: i32,
+    timeout: Duration,
+    stop: Stop,
+    versions: Versions,
+    write_buf: Vec<u8>,
+}
+
+impl Connection {
+    /// Connects to `addr` (`host:port`) and negotiates versions with ApiVersions.
+    pub fn open(
+        addr: &str,
+        client_id: &str,
+        timeout: Duration,
+        stop: &Stop,
+    ) -> Result<Connection, ConnectionError> {
+        let stream = connect(addr, stop)?;
+        stream
+            .set_nodelay(true)
+            .map_err(|source| ConnectionError::Io {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let mut conn = Connection {
+            stream,
+            addr: addr.to_string(),
+            client_id: StrBytes::from_string(client_id.to_string()),
+            correlation_id: 0,
+            timeout,
+            stop: stop.clone(),
+            versions: Versions::default(),
+            write_buf: Vec::with_capacity(64 * 1024),
+        };
+        conn.versions = conn.negotiate()?;
+        Ok(conn)
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    pub fn versions(&self) -> &Versions {
+        &self.versions
+    }
+
+    /// Sends a request and waits for its response.
+    pub fn call<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        request: &Req,
+    ) -> Result<Resp, ConnectionError> {
+        let correlation_id = self.send(api, version, request)?;
+        let mut body = self.receive(api, version, correlation_id)?;
+        self.decode(api, version, &mut body)
+    }
+
+    /// Sends a request that gets no response (Produce with acks=0).
+    pub fn send_only<Req: Encodable>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        request: &Req,
+    ) -> Result<(), ConnectionError> {
+        self.send(api, version, request).map(drop)
+    }
+
+    /// Asks for the broker's API versions: v3 (KIP-511) first; a broker that doesn't know it
+    /// answers UNSUPPORTED_VERSION in v0 form, whose list of APIs is all that is needed.
+    fn negotiate(&mut self) -> Result<Versions, ConnectionError> {
+        let api = ApiKey::ApiVersions;
+        let request = ApiVersionsRequest::default()
+            .with_client_software_name(StrBytes::from_static_str(SOFTWARE_NAME))
+            .with_client_software_version(StrBytes::from_static_str(SOFTWARE_VERSION));
+        let version = 3;
+        let correlation_id = self.send(api, version, &request)?;
+        let mut body = self.receive(api, version, correlation_id)?;
+        let error_code = body.first_chunk::<2>().map(|b| i16::from_be_bytes(*b));
+        let response: ApiVersionsResponse = if error_code == Some(UNSUPPORTED_VERSION) {
+            self.decode(api, 0, &mut body)?
+        } else {
+            self.decode(api, version, &mut body)?
+        };
+        if response.error_code != 0 && response.api_keys.is_empty() {
+            return Err(ConnectionError::Unsupported {
+                addr: self.addr.clone(),
+                reason: format!("refused ApiVersions with error {}", response.error_code),
+            });
+        }
+        versions::negotiate(&response.api_keys).map_err(|reason| ConnectionError::Unsupported {
+            addr: self.addr.clone(),
+            reason,
+        })
+    }
+
+    /// Frames and writes one request; returns its correlation id.
+    fn send<Req: Encodable>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        request: &Req,
+    ) -> Result<i32, ConnectionError> {
+        self.correlation_id = self.correlation_id.wrapping_add(1);
+        let header = RequestHeader::default()
+            .with_request_api_key(api as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation_id)
+            .with_client_id(Some(self.client_id.clone()));
+        let codec = |reason: String| ConnectionError::Codec {
+            addr: self.addr.clone(),
+            api,
+            version,
+            reason,
+        };
+        let buf = &mut self.write_buf;
+        buf.clear();
+        buf.extend_from_slice(&[0; 4]);
+        header
+            .encode(buf, api.request_header_version(version))
+            .map_err(|e| codec(e.to_string()))?;
+        request
+            .encode(buf, version)
+            .map_err(|e| codec(e.to_string()))?;
+        let len = i32::try_from(buf.len() - 4).map_err(|_| ConnectionError::Frame {
+            addr: self.addr.clone(),
+            reason: "request larger than 2 GiB".into(),
+        })?;
+        buf[..4].copy_from_slice(&len.to_be_bytes());
+        let io = |source| ConnectionError::Io {
+            addr: self.addr.clone(),
+            source,
+        };
+        self.stream
+            .set_write_timeout(Some(self.timeout))
+            .map_err(io)?;
+        self.stream
+            .write_all(&self.write_buf)
+            .map_err(|source| ConnectionError::Io {
+                addr: self.addr.clone(),
+                source,
+            })?;
+        Ok(self.correlation_id)
+    }
+
+    /// Reads one response frame, checks its header, and returns the body.
+    fn receive(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        correlation_id: i32,
+    ) -> Result<Bytes, ConnectionError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut len = [0u8; 4];
+        self.read_exact(&mut len, deadline)?;
+        let len = i32::from_be_bytes(len);
+        if len < 4 || len as usize > MAX_FRAME {
+            return Err(self.frame_error(format!("frame length {len} outside 4..={MAX_FRAME}")));
+        }
+        let mut frame = vec![0u8; len as usize];
+        self.read_exact(&mut frame, deadline)?;
+        let mut frame = Bytes::from(frame);
+        let header = ResponseHeader::decode(&mut frame, api.response_header_version(version))
+            .map_err(|e| self.frame_error(format!("unreadable response header: {e}")))?;
+        if header.correlation_id != correlation_id {
+            return Err(self.frame_error(format!(
+                "correlation id {} does not match request {correlation_id}",
+                header.correlation_id
+            )));
+        }
+        Ok(frame)
+    }
+
+    fn decode<Resp: Decodable>(
+        &self,
+        api: ApiKey,
+        version: i16,
+        body: &mut Bytes,
+    ) -> Result<Resp, ConnectionError> {
+        let response = Resp::decode(body, version).map_err(|e| {
+            self.frame_error(format!("cannot decode {api:?} v{version} response: {e}"))
+        })?;
+        if body.has_remaining() {
+            return Err(self.frame_error(format!(
+                "{} bytes left over after the {api:?} v{version} response",
+                body.remaining()
+            )));
+        }
+        Ok(response)
+    }
+
+    /// Fills `buf`, waiting at most until `deadline`, and less once a stop is asked for.
+    fn read_exact(&mut self, mut buf: &mut [u8], deadline: Instant) -> Result<(), ConnectionError> {
+        let mut deadline = deadline;
+        let mut stop_seen = false;
+        while !buf.is_empty() {
+            let now = Instant::now();
+            if !stop_seen && self.stop.is_set() {
+                stop_seen = true;
+                deadline = deadline.min(now + STOP_GRACE);
+            }
+            if now >= deadline {
+                return Err(if stop_seen {
+                    ConnectionError::Stopped
+                } else {
+                    ConnectionError::Timeout {
+                        addr: self.addr.clone(),
+                        after: self.timeout,
+                    }
+                });
+            }
+            let slice = (deadline - now)
+                .min(crate::shutdown::POLL)
+                .max(Duration::from_millis(1));
+            let io = |source| ConnectionError::Io {
+                addr: self.addr.clone(),
+                source,
+            };
+            self.stream.set_read_timeout(Some(slice)).map_err(io)?;
+            match self.stream.read(buf) {
+                Ok(0) => {
+                    let source = io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed");
+                    return Err(ConnectionError::Io {
+                        addr: self.addr.clone(),
+                        source,
+                    });
+                }
+                Ok(n) => buf = &mut buf[n..],
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(ConnectionError::Io {
+                        addr: self.addr.clone(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn frame_error(&self, reason: String) -> ConnectionError {
+        ConnectionError::Frame {
+            addr: self.addr.clone(),
+            reason,
+        }
+    }
+}
+
+/// Resolves and connects on a helper thread, so that a stop is noticed within `POLL` even while
+/// a name lookup or a connect to a silent address hangs.
+fn connect(addr: &str, stop: &Stop) -> Result<TcpStream, ConnectionError> {
+    let (tx, rx) = mpsc::channel();
+    let target = addr.to_string();
+    std::thread::spawn(move || {
+        let _ = tx.send(resolve_and_connect(&target));
+    });
+    let deadline = Instant::now() + CONNECT_TIMEOUT + Duration::from_secs(1);
+    loop {
+        match rx.recv_timeout(crate::shutdown::POLL) {
+            Ok(result) => return result,
+            Err(mpsc::RecvTimeoutError::Timeout) if stop.is_set() => {
+                return Err(ConnectionError::Stopped);
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
+                let source =
+                    io::Error::new(io::ErrorKind::TimedOut, "name lookup or connect timed out");
+                return Err(ConnectionError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                });
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let source = io::Error::other("connect thread ended without a result");
+                return Err(ConnectionError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+fn resolve_and_connect(addr: &str) -> Result<TcpStream, ConnectionError> {
+    let targets: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|source| ConnectionError::Resolve {
+            addr: addr.to_string(),
+            source,
+        })?
+        .collect();
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+    for target in targets {
+        match TcpStream::connect_timeout(&target, CONNECT_TIMEOUT) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(ConnectionError::Connect {
+        addr: addr.to_string(),
+        source: last,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Broken peers: a fake TCP server that answers the ApiVersions request with bad bytes.
+    //! (Real Kafka behaviour is tested against real brokers in `tests/kafka.rs`.)
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// Serves one connection: reads one request frame, then writes `reply(correlation_id)`.
+    fn fake_broker(reply: impl FnOnce(i32) -> Vec<u8> + Send + 'static) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).unwrap();
+            let mut req = vec![0u8; i32::from_be_bytes(len) as usize];
+            s.read_exact(&mut req).unwrap();
+            let correlation_id = i32::from_be_bytes(req[4..8].try_into().unwrap());
+            let _ = s.write_all(&reply(correlation_id));
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        addr
+    }
+
+    fn open(addr: &str) -> Result<Connection, ConnectionError> {
+        Connection::open(addr, "test", Duration::from_millis(1500), &Stop::default())
+    }
+
+    fn frame(correlation_id: i32, body: &[u8]) -> Vec<u8> {
+        let mut out = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+        out.extend_from_slice(&correlation_id.to_be_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn truncated_frame_is_an_io_error_not_a_panic() {
+        let addr = fake_broker(|_| vec![0, 0, 0, 50, 0, 0]);
+        let err = open(&addr).err().unwrap();
+        assert!(matches!(err, ConnectionError::Io { .. }), "{err}");
+        assert!(err.to_string().contains("closed the connection"), "{err}");
+        assert!(err.is_retriable());
+    }
+
+    #[test]
+    fn oversized_and_negative_lengths_are_rejected_before_allocating() {
+        for len in [i32::MAX, -1, 2] {
+            let addr = fake_broker(move |_| len.to_be_bytes().to_vec());
+            let err = open(&addr).err().unwrap();
+            assert!(
+                err.to_string()
+                    .contains(&format!("frame length {len} outside")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_correlation_id_is_rejected() {
+        let addr = fake_broker(|id| frame(id + 7, &[0, 0]));
+        let err = open(&addr).err().unwrap();
+        assert!(err.to_string().contains("does not match request"), "{err}");
+    }
+
+    #[test]
+    fn garbage_body_is_a_frame_error() {
+        let addr = fake_broker(|id| frame(id, &[0, 0, 0xff, 0xff]));
+        let err = open(&addr).err().unwrap();
+        assert!(matches!(err, ConnectionError::Frame { .. }), "{err}");
+    }
+
+    #[test]
+    fn leftover_bytes_are_rejected() {
+        // A valid v0 ApiVersions body (UNSUPPORTED_VERSION, no APIs) followed by junk.
+        let addr = fake_broker(|id| frame(id, &[0, 35, 0, 0, 0, 0, 1, 2, 3]));
+        let err = open(&addr).err().unwrap();
+        assert!(err.to_string().contains("bytes left over"), "{err}");
+    }
+
+    #[test]
+    fn silence_is_a_timeout() {
+        let addr = fake_broker(|_| {
+            std::thread::sleep(Duration::from_secs(3));
+            vec![]
+        });
+        // Had it waited for the fake to give up, the error would be a closed connection.
+        let err = open(&addr).err().unwrap();
+        assert!(matches!(err, ConnectionError::Timeout { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_stop_ends_a_wait_for_a_silent_broker() {
+        let addr = fake_broker(|_| {
+            std::thread::sleep(Duration::from_secs(3));
+            vec![]
+        });
+        let stop = Stop::default();
+        let setter = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            setter.set();
+        });
+        let err = Connection::open(&addr, "test", Duration::from_secs(30), &stop)
+            .err()
+            .unwrap();
+        assert!(matches!(err, ConnectionError::Stopped), "{err}");
+    }
+
+    #[test]
+    fn nothing_listening_is_a_connect_error() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = open(&format!("127.0.0.1:{port}")).err().unwrap();
+        assert!(matches!(err, ConnectionError::Connect { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot connect to 127.0.0.1:{port}"))
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! A small synchronous Kafka producer over `std::net`, with `kafka-protocol` as the wire codec.
+//!
+//! Layers, bottom up: `connection` (framing, timeouts, ApiVersions) → `client` (brokers,
+//! metadata, topic creation) → `producer` (partitioning, record batches, acks, idempotence,
+//! retries). `versions`, `partitioner` and `backoff` are the pure parts, unit-tested alone.
+//!
+//! References: <https://kafka.apache.org/protocol>, `shared/design/kafka-client.md`.
+
+pub mod backoff;
+pub mod client;
+pub mod connection;
+pub mod partitioner;
+pub mod producer;
+pub mod versions;
+
+use std::fmt;
+use std::time::Duration;
+
+use kafka_protocol::error::ResponseError;
+
+pub use connection::ConnectionError;
+pub use producer::{Producer, Record};
+
+/// What ends a Kafka run. Each variant carries what a user needs to act on it.
+#[derive(Debug)]
+pub enum KafkaError {
+    /// A connection failed in a way a retry cannot fix (bad response, unsupported broker).
+    Connection(ConnectionError),
+    /// None of the bootstrap servers resolves to an address.
+    Unresolvable {
+        servers: String,
+        last: ConnectionError,
+    },
+    /// The broker refused a topic (bad name, no authorization, bad partition count, ...).
+    TopicRejected {
+        topic: String,
+        code: i16,
+        message: Option<String>,
+    },
+    /// The broker answered a request with an error no retry can fix.
+    Broker {
+        what: String,
+        code: i16,
+        message: Option<String>,
+    },
+    /// One record is larger than the broker accepts for its topic.
+    RecordTooLarge {
+        topic: String,
+        partition: i32,
+        bytes: usize,
+    },
+    /// Events were still unacknowledged when the delivery timeout ran out.
+    DeliveryTimeout {
+        after: Duration,
+        undelivered: usize,
+        last: String,
+    },
+    /// Start-up could not finish within the delivery timeout (`what`: e.g. "topics").
+    NotReady { what: &'static str, last: String },
+    /// A stop was asked for; `undelivered` events were abandoned.
+    Stopped { undelivered: usize },
+}
+
+impl fmt::Display for KafkaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KafkaError::Connection(e) => e.fmt(f),
+            KafkaError::Unresolvable { servers, last } => {
+                write!(
+                    f,
+                    "no bootstrap server in {servers:?} resolves to an address ({last})"
+                )
+            }
+            KafkaError::TopicRejected {
+                topic,
+                code,
+                message,
+            } => {
+                write!(
+                    f,
+                    "the broker rejected topic {topic:?}: {}{}",
+                    error_name(*code),
+                    detail(message)
+                )
+            }
+            KafkaError::Broker {
+                what,
+                code,
+                message,
+            } => {
+                write!(f, "{what} failed: {}{}", error_name(*code), detail(message))
+            }
+            KafkaError::RecordTooLarge {
+                topic,
+                partition,
+                bytes,
+            } => write!(
+                f,
+                "a record batch of {bytes} bytes for topic {topic:?} partition {partition} is larger than \
+                 the broker accepts (MESSAGE_TOO_LARGE; see the topic's max.message.bytes)"
+            ),
+            KafkaError::DeliveryTimeout {
+                after,
+                undelivered,
+                last,
+            } => write!(
+                f,
+                "delivery timed out after {} ms: {undelivered} events not delivered (last error: {last})",
+                after.as_millis()
+            ),
+            KafkaError::NotReady { what, last } => {
+                write!(
+                    f,
+                    "{what} not ready within the delivery timeout (last: {last})"
+                )
+            }
+            KafkaError::Stopped { undelivered } => {
+                write!(f, "stopped with {undelivered} events not acknowledged")
+            }
+        }
+    }
+}
+
+impl std::error::Error for KafkaError {}
+
+impl From<ConnectionError> for KafkaError {
+    fn from(e: ConnectionError) -> KafkaError {
+        match e {
+            ConnectionError::Stopped => KafkaError::Stopped { undelivered: 0 },
+            e => KafkaError::Connection(e),
+        }
+    }
+}
+
+fn detail(message: &Option<String>) -> String {
+    match message.as_deref() {
+        Some(m) if !m.is_empty() => format!(" ({m})"),
+        _ => String::new(),
+    }
+}
+
+/// Kafka's own name for an error code, e.g. `UNKNOWN_TOPIC_OR_PARTITION (3)`.
+pub fn error_name(code: i16) -> String {
+    match ResponseError::try_from_code(code) {
+        None => "NONE (0)".to_string(),
+        Some(ResponseError::Unknown(c)) => format!("UNKNOWN_ERROR_CODE ({c})"),
+        Some(e) => {
+            let mut name = String::new();
+            for (i, ch) in e.to_string().chars().enumerate() {
+                if ch.is_ascii_uppercase() && i > 0 {
+                    name.push('_');
+                }
+                name.push(ch.to_ascii_uppercase());
+            }
+            format!("{name} ({code})")
+        }
+    }
+}
+
+/// Whether a retry may cure a broker error code.
+pub fn is_retriable(code: i16) -> bool {
+    ResponseError::try_from_code(code).is_some_and(|e| e.is_retriable())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_names_are_kafkas() {
+        assert_eq!(error_name(3), "UNKNOWN_TOPIC_OR_PARTITION (3)");
+        assert_eq!(error_name(10), "MESSAGE_TOO_LARGE (10)");
+        assert_eq!(error_name(17), "INVALID_TOPIC_EXCEPTION (17)");
+        assert_eq!(error_name(999), "UNKNOWN_ERROR_CODE (999)");
+    }
+
+    #[test]
+    fn retriable_codes_follow_the_java_client() {
+        for code in [2, 3, 5, 6, 7, 13, 19, 20, 56] {
+            assert!(is_retriable(code), "{code}");
+        }
+        for code in [0, 10, 17, 29, 45, 87, 999] {
+            assert!(!is_retriable(code), "{code}");
+        }
+    }
+}

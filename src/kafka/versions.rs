@@ -1,0 +1,136 @@
+//! Version negotiation: the highest version of each API that both this client and the broker know.
+//!
+//! References: Kafka protocol guide "Versioning and Compatibility"; KIP-896 (Kafka 4.0 removed
+//! Produce v0–2 and Metadata v0–3); KAFKA-18659 (Kafka 4.x advertises Produce min 0 but accepts
+//! only v3+, so the advertised minimum is never trusted: v3 is the floor).
+
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+
+/// The versions this client can speak, per API: (api, lowest, highest).
+/// Metadata ≥ 1 (v0 means "all topics" for an empty list), ≤ 12 (v13 changes nothing we use);
+/// Produce 3–12 (v3 = record batch v2; v13 addresses topics by id).
+pub const KNOWN: [(ApiKey, i16, i16); 4] = [
+    (ApiKey::Metadata, 1, 12),
+    (ApiKey::Produce, 3, 12),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::InitProducerId, 0, 5),
+];
+
+/// The negotiated versions of one broker; `None` where the broker knows no version we know.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Versions {
+    pub metadata: i16,
+    pub produce: i16,
+    pub create_topics: Option<i16>,
+    pub init_producer_id: Option<i16>,
+}
+
+/// Picks the highest common version of each API; Metadata and Produce are required.
+pub fn negotiate(advertised: &[ApiVersion]) -> Result<Versions, String> {
+    let pick = |api: ApiKey| -> Option<i16> {
+        let (_, ours_min, ours_max) = KNOWN.iter().find(|(k, _, _)| *k == api).copied()?;
+        let theirs = advertised.iter().find(|v| v.api_key == api as i16)?;
+        let v = ours_max.min(theirs.max_version);
+        (v >= ours_min && v >= theirs.min_version).then_some(v)
+    };
+    let required = |api: ApiKey, what: &str| {
+        pick(api).ok_or_else(|| {
+            let theirs = advertised.iter().find(|v| v.api_key == api as i16);
+            let range = theirs.map_or("none".to_string(), |v| {
+                format!("v{}–v{}", v.min_version, v.max_version)
+            });
+            format!("supports {api:?} {range}, but pos-producer needs {what} (Kafka 0.11 or newer)")
+        })
+    };
+    Ok(Versions {
+        metadata: required(ApiKey::Metadata, "v1 or newer")?,
+        produce: required(ApiKey::Produce, "v3 or newer")?,
+        create_topics: pick(ApiKey::CreateTopics),
+        init_producer_id: pick(ApiKey::InitProducerId),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(key: ApiKey, min: i16, max: i16) -> ApiVersion {
+        ApiVersion::default()
+            .with_api_key(key as i16)
+            .with_min_version(min)
+            .with_max_version(max)
+    }
+
+    #[test]
+    fn kafka_4_picks_our_highest() {
+        // Kafka 4.x as it advertises itself: Produce min 0 (KAFKA-18659), Metadata from 0.
+        let broker = [
+            api(ApiKey::Produce, 0, 13),
+            api(ApiKey::Metadata, 0, 13),
+            api(ApiKey::CreateTopics, 2, 7),
+            api(ApiKey::InitProducerId, 0, 6),
+        ];
+        let v = negotiate(&broker).unwrap();
+        assert_eq!(
+            v,
+            Versions {
+                metadata: 12,
+                produce: 12,
+                create_topics: Some(7),
+                init_producer_id: Some(5)
+            }
+        );
+    }
+
+    #[test]
+    fn kafka_2_1_picks_its_highest() {
+        let broker = [
+            api(ApiKey::Produce, 0, 7),
+            api(ApiKey::Metadata, 0, 7),
+            api(ApiKey::CreateTopics, 0, 3),
+            api(ApiKey::InitProducerId, 0, 1),
+        ];
+        let v = negotiate(&broker).unwrap();
+        assert_eq!(
+            v,
+            Versions {
+                metadata: 7,
+                produce: 7,
+                create_topics: Some(3),
+                init_producer_id: Some(1)
+            }
+        );
+    }
+
+    #[test]
+    fn produce_never_goes_below_v3_whatever_is_advertised() {
+        let broker = [api(ApiKey::Produce, 0, 2), api(ApiKey::Metadata, 0, 5)];
+        let err = negotiate(&broker).unwrap_err();
+        assert!(
+            err.contains("Produce v0–v2") && err.contains("needs v3 or newer"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_broker_whose_minimum_is_above_our_maximum_is_refused() {
+        let broker = [api(ApiKey::Produce, 13, 14), api(ApiKey::Metadata, 0, 13)];
+        assert!(negotiate(&broker).unwrap_err().contains("Produce v13–v14"));
+    }
+
+    #[test]
+    fn optional_apis_may_be_missing() {
+        let broker = [api(ApiKey::Produce, 3, 9), api(ApiKey::Metadata, 4, 9)];
+        let v = negotiate(&broker).unwrap();
+        assert_eq!(
+            (v.produce, v.metadata, v.create_topics, v.init_producer_id),
+            (9, 9, None, None)
+        );
+        assert!(
+            negotiate(&[api(ApiKey::Produce, 3, 9)])
+                .unwrap_err()
+                .contains("Metadata none")
+        );
+    }
+}

@@ -1,0 +1,109 @@
+//! The pacing schedule: transaction k is due at start + k × interval on a monotonic clock.
+//!
+//! The old service slept a fixed time after each send, so time spent working accumulated as
+//! drift. Here the due times are fixed up front; a late loop catches up without sleeping.
+
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    start: Instant,
+    interval_ns: u128,
+    /// Index of the next transaction (0-based): it is due at `start + next × interval`.
+    next: u64,
+}
+
+impl Schedule {
+    pub fn new(start: Instant, interval: Duration) -> Schedule {
+        Schedule {
+            start,
+            interval_ns: interval.as_nanos(),
+            next: 0,
+        }
+    }
+
+    /// When the next transaction is due.
+    pub fn due(&self) -> Instant {
+        let ns = self.interval_ns.saturating_mul(u128::from(self.next));
+        let offset = Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32);
+        self.start
+            .checked_add(offset)
+            .unwrap_or(self.start + Duration::from_secs(31_536_000 * 100))
+    }
+
+    /// Whether the next transaction is not yet due at `now`, i.e. the loop would wait.
+    pub fn ahead(&self, now: Instant) -> bool {
+        self.due() > now
+    }
+
+    /// Moves on to the following transaction.
+    pub fn advance(&mut self) {
+        self.next += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_times_are_fixed_multiples_of_the_interval() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, Duration::from_millis(250));
+        let mut dues = vec![];
+        for _ in 0..5 {
+            dues.push(s.due() - t0);
+            s.advance();
+        }
+        let ms: Vec<u128> = dues.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [0, 250, 500, 750, 1000]);
+    }
+
+    #[test]
+    fn work_time_never_accumulates_as_drift() {
+        // However late the loop ran, transaction 1000 is still due exactly at 1000 intervals.
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, Duration::from_millis(10));
+        for _ in 0..1000 {
+            s.advance();
+        }
+        assert_eq!(s.due() - t0, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_late_loop_catches_up_without_waiting() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, Duration::from_secs(1));
+        s.advance();
+        // Five seconds late: transactions 1..=5 are all due now, the sixth is not.
+        let now = t0 + Duration::from_secs(5);
+        let mut caught_up = 0;
+        while !s.ahead(now) {
+            s.advance();
+            caught_up += 1;
+        }
+        assert_eq!(caught_up, 5);
+        assert!(s.ahead(now));
+    }
+
+    #[test]
+    fn zero_interval_is_always_due() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, Duration::ZERO);
+        for _ in 0..10 {
+            assert!(!s.ahead(t0));
+            s.advance();
+        }
+    }
+
+    #[test]
+    fn fractional_intervals_stay_exact() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, Duration::from_secs_f64(1.0 / 3.0));
+        for _ in 0..3_000 {
+            s.advance();
+        }
+        let off = (s.due() - t0).as_secs_f64();
+        assert!((off - 1000.0).abs() < 1e-5, "{off}");
+    }
+}

@@ -1,0 +1,92 @@
+//! The fixed catalog of the data contract: products with price ranges, stores, customers, reasons.
+
+/// A product and the range its sale price is drawn from, in cents (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Product {
+    pub id: &'static str,
+    pub category: &'static str,
+    pub min_cents: u64,
+    pub max_cents: u64,
+}
+
+/// A store of the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Store {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub city: &'static str,
+}
+
+/// Products, in the order of `data-contract.md`; a Postgres `dim_products` table joins on `id`.
+pub const PRODUCTS: [Product; 6] = [
+    product("LAPTOP-001", "Electronics", 699_00, 1500_00),
+    product("PHONE-001", "Electronics", 299_00, 1299_00),
+    product("MONITOR-001", "Electronics", 149_00, 899_00),
+    product("HEADPHONES-001", "Accessories", 29_00, 399_00),
+    product("KEYBOARD-001", "Accessories", 25_00, 199_00),
+    product("MOUSE-001", "Accessories", 20_00, 129_00),
+];
+
+pub const STORES: [Store; 3] = [
+    Store {
+        id: "STORE-001",
+        name: "Downtown Mall",
+        city: "Riyadh",
+    },
+    Store {
+        id: "STORE-002",
+        name: "Westside Plaza",
+        city: "Jeddah",
+    },
+    Store {
+        id: "STORE-003",
+        name: "Tech Hub",
+        city: "Dammam",
+    },
+];
+
+/// Customers are `CUST-0001` ..= `CUST-1000`.
+pub const CUSTOMERS: u32 = 1000;
+
+pub const REFUND_REASONS: [&str; 5] = [
+    "defective",
+    "wrong_item",
+    "not_as_described",
+    "changed_mind",
+    "damaged_shipping",
+];
+
+const fn product(
+    id: &'static str,
+    category: &'static str,
+    min_cents: u64,
+    max_cents: u64,
+) -> Product {
+    Product {
+        id,
+        category,
+        min_cents,
+        max_cents,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_ranges_lie_inside_the_old_services_bounds() {
+        for p in PRODUCTS {
+            assert!(p.min_cents < p.max_cents, "{}", p.id);
+            assert!(p.min_cents >= 20_00 && p.max_cents <= 1500_00, "{}", p.id);
+        }
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        let mut ids: Vec<_> = PRODUCTS.iter().map(|p| p.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), PRODUCTS.len());
+    }
+}

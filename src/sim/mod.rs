@@ -1,0 +1,230 @@
+//! The simulator: a seeded generator of transactions and refunds that keeps the data contract.
+//!
+//! References: `shared/design/data-contract.md` (fields, catalog, refund rules).
+
+pub mod catalog;
+pub mod clock;
+pub mod event;
+
+use std::collections::VecDeque;
+
+use catalog::{CUSTOMERS, PRODUCTS, REFUND_REASONS, STORES};
+use clock::Clock;
+use event::{Cents, CustomerId, Refund, Transaction};
+
+/// How many of the most recent not-yet-refunded sales a refund may pick from.
+pub const REFUND_WINDOW: usize = 100;
+
+/// Produces the event stream. Everything random comes from one seeded generator, so a seed and
+/// a simulated clock make a run reproducible byte for byte.
+pub struct Generator {
+    rng: fastrand::Rng,
+    clock: Clock,
+    refund_probability: f64,
+    last_transaction_id: u64,
+    last_refund_id: u64,
+    /// The newest sales that have not been refunded, oldest first, at most `REFUND_WINDOW`.
+    refundable: VecDeque<Transaction>,
+}
+
+impl Generator {
+    pub fn new(seed: u64, clock: Clock, refund_probability: f64) -> Generator {
+        Generator {
+            rng: fastrand::Rng::with_seed(seed),
+            clock,
+            refund_probability,
+            last_transaction_id: 0,
+            last_refund_id: 0,
+            refundable: VecDeque::with_capacity(REFUND_WINDOW + 1),
+        }
+    }
+
+    /// The next sale, and with probability `refund_probability` a refund that follows it.
+    pub fn next(&mut self) -> (Transaction, Option<Refund>) {
+        let transaction = self.transaction();
+        let refund = (self.rng.f64() < self.refund_probability).then(|| self.refund(&transaction));
+        (transaction, refund)
+    }
+
+    fn transaction(&mut self) -> Transaction {
+        self.last_transaction_id += 1;
+        let product = PRODUCTS[self.rng.usize(..PRODUCTS.len())];
+        let t = Transaction {
+            transaction_id: self.last_transaction_id,
+            product_id: product.id,
+            store_id: STORES[self.rng.usize(..STORES.len())].id,
+            customer_id: CustomerId(self.rng.u32(1..=CUSTOMERS)),
+            amount: Cents(self.rng.u64(product.min_cents..=product.max_cents)),
+            timestamp: self.clock.transaction_time(self.last_transaction_id),
+        };
+        if self.refundable.len() == REFUND_WINDOW {
+            self.refundable.pop_front();
+        }
+        self.refundable.push_back(t.clone());
+        t
+    }
+
+    /// Refunds one of the recent unrefunded sales (never empty: `latest` was just added).
+    fn refund(&mut self, latest: &Transaction) -> Refund {
+        let pick = self.rng.usize(..self.refundable.len());
+        let sale = self.refundable.remove(pick).expect("index drawn below len");
+        self.last_refund_id += 1;
+        let paid = sale.amount.0;
+        Refund {
+            refund_id: self.last_refund_id,
+            original_transaction_id: sale.transaction_id,
+            product_id: sale.product_id,
+            store_id: sale.store_id,
+            customer_id: sale.customer_id,
+            // 50 %–100 % of what was paid, in whole cents, rounded so it never exceeds it.
+            refund_amount: Cents(self.rng.u64(paid.div_ceil(2)..=paid)),
+            reason: REFUND_REASONS[self.rng.usize(..REFUND_REASONS.len())],
+            timestamp: self.clock.time_after(latest.timestamp),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use super::*;
+    use event::EventTime;
+
+    const N: u64 = 100_000;
+
+    fn run(seed: u64, p: f64, n: u64) -> Vec<(Transaction, Option<Refund>)> {
+        let mut g = Generator::new(seed, Clock::simulated(1_735_689_600_000, 1.0), p);
+        (0..n).map(|_| g.next()).collect()
+    }
+
+    #[test]
+    fn every_contract_rule_holds_over_many_events() {
+        let events = run(7, 0.1, N);
+        let mut sales: HashMap<u64, Transaction> = HashMap::new();
+        let mut refunded = HashSet::new();
+        let mut refunds = 0u64;
+        let mut products = HashMap::new();
+        let mut stores = HashMap::new();
+        let mut customers = HashSet::new();
+        for (i, (t, r)) in events.iter().enumerate() {
+            assert_eq!(t.transaction_id, i as u64 + 1, "ids are 1, 2, 3, …");
+            let p = PRODUCTS
+                .iter()
+                .find(|p| p.id == t.product_id)
+                .expect("catalog product");
+            assert!((p.min_cents..=p.max_cents).contains(&t.amount.0), "{t:?}");
+            assert!(STORES.iter().any(|s| s.id == t.store_id));
+            assert!((1..=CUSTOMERS).contains(&t.customer_id.0));
+            *products.entry(t.product_id).or_insert(0u64) += 1;
+            *stores.entry(t.store_id).or_insert(0u64) += 1;
+            customers.insert(t.customer_id.0);
+            sales.insert(t.transaction_id, t.clone());
+            if let Some(r) = r {
+                refunds += 1;
+                assert_eq!(r.refund_id, refunds, "refund ids are 1, 2, 3, …");
+                let sale = &sales[&r.original_transaction_id];
+                assert!(
+                    refunded.insert(sale.transaction_id),
+                    "refunded twice: {r:?}"
+                );
+                assert!(
+                    t.transaction_id - sale.transaction_id < 100 + refunds,
+                    "refund reaches too far back: {r:?}"
+                );
+                assert_eq!(
+                    (r.product_id, r.store_id, r.customer_id),
+                    (sale.product_id, sale.store_id, sale.customer_id)
+                );
+                assert!(r.refund_amount <= sale.amount, "{r:?} > {sale:?}");
+                assert!(
+                    r.refund_amount.0 * 2 >= sale.amount.0,
+                    "{r:?} < 50 % of {sale:?}"
+                );
+                assert!(REFUND_REASONS.contains(&r.reason));
+                assert!(r.timestamp >= sale.timestamp && r.timestamp == t.timestamp);
+            }
+        }
+        // Refund ratio within 4 σ of the probability.
+        let sigma = (N as f64 * 0.1 * 0.9).sqrt();
+        assert!(
+            (refunds as f64 - N as f64 * 0.1).abs() < 4.0 * sigma,
+            "refunds {refunds}"
+        );
+        // Uniform choices: every value appears, each near its expected share (±10 %).
+        assert_eq!(products.len(), PRODUCTS.len());
+        for (id, n) in products {
+            let expect = N as f64 / PRODUCTS.len() as f64;
+            assert!((n as f64 - expect).abs() < expect * 0.1, "{id}: {n}");
+        }
+        for (id, n) in stores {
+            let expect = N as f64 / 3.0;
+            assert!((n as f64 - expect).abs() < expect * 0.1, "{id}: {n}");
+        }
+        assert_eq!(customers.len(), CUSTOMERS as usize);
+    }
+
+    #[test]
+    fn refunds_only_pick_among_the_last_hundred_unrefunded_sales() {
+        // With p = 1 every sale is followed by a refund; the window must still never offer a
+        // refunded sale, and a sale older than 100 unrefunded ones must never be picked.
+        let mut g = Generator::new(3, Clock::Wall, 1.0);
+        let mut refunded = HashSet::new();
+        for _ in 0..20_000 {
+            let (_, r) = g.next();
+            let r = r.expect("p = 1");
+            assert!(refunded.insert(r.original_transaction_id));
+            assert!(g.refundable.len() <= REFUND_WINDOW);
+            assert!(
+                g.refundable
+                    .iter()
+                    .all(|t| !refunded.contains(&t.transaction_id))
+            );
+        }
+    }
+
+    #[test]
+    fn refund_amounts_cover_fifty_to_a_hundred_percent() {
+        let (mut low, mut high) = (1.0f64, 0.0f64);
+        let events = run(5, 1.0, 20_000);
+        let sales: HashMap<_, _> = events
+            .iter()
+            .map(|(t, _)| (t.transaction_id, t.amount.0))
+            .collect();
+        for (_, r) in &events {
+            let r = r.as_ref().unwrap();
+            let ratio = r.refund_amount.0 as f64 / sales[&r.original_transaction_id] as f64;
+            low = low.min(ratio);
+            high = high.max(ratio);
+        }
+        assert!(low >= 0.5 && low < 0.51, "lowest ratio {low}");
+        assert!(high <= 1.0 && high > 0.99, "highest ratio {high}");
+    }
+
+    #[test]
+    fn probability_zero_and_one_are_exact() {
+        assert!(run(1, 0.0, 10_000).iter().all(|(_, r)| r.is_none()));
+        assert!(run(1, 1.0, 10_000).iter().all(|(_, r)| r.is_some()));
+    }
+
+    #[test]
+    fn same_seed_same_stream_and_other_seed_other_stream() {
+        let a = run(42, 0.1, 5_000);
+        assert_eq!(a, run(42, 0.1, 5_000));
+        assert_ne!(a, run(43, 0.1, 5_000));
+    }
+
+    #[test]
+    fn simulated_timestamps_step_per_transaction() {
+        let events = run(1, 0.5, 3);
+        let ts: Vec<_> = events.iter().map(|(t, _)| t.timestamp).collect();
+        assert_eq!(
+            ts,
+            [
+                EventTime(1_735_689_600_000),
+                EventTime(1_735_689_601_000),
+                EventTime(1_735_689_602_000)
+            ]
+        );
+    }
+}
