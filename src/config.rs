@@ -18,158 +18,51 @@ struct Opt {
     help: &'static str,
 }
 
-const fn opt(
-    flag: &'static str,
-    env: &'static str,
-    default: &'static str,
-    help: &'static str,
-) -> Opt {
-    Opt {
-        flag,
-        env,
-        default,
-        switch: false,
-        help,
-    }
+const fn opt(flag: &'static str, env: &'static str, default: &'static str, help: &'static str) -> Opt {
+    Opt { flag, env, default, switch: false, help }
 }
 
-const fn switch(
-    flag: &'static str,
-    env: &'static str,
-    default: &'static str,
-    help: &'static str,
-) -> Opt {
-    Opt {
-        flag,
-        env,
-        default,
-        switch: true,
-        help,
-    }
+const fn switch(flag: &'static str, env: &'static str, default: &'static str, help: &'static str) -> Opt {
+    Opt { flag, env, default, switch: true, help }
 }
 
 /// Every option, in the order `--help` lists them. An empty default means "unset".
 const OPTIONS: &[Opt] = &[
-    opt(
-        "bootstrap-servers",
-        "KAFKA_BOOTSTRAP_SERVERS",
-        "kafka:9092",
-        "comma list of host:port brokers to start from",
-    ),
-    opt(
-        "topic",
-        "KAFKA_TOPIC",
-        "transactions",
-        "topic for transactions",
-    ),
-    opt(
-        "topic-refunds",
-        "KAFKA_TOPIC_REFUNDS",
-        "refunds",
-        "topic for refunds",
-    ),
-    opt(
-        "sleep-seconds",
-        "PRODUCER_SLEEP_SECONDS",
-        "1.0",
-        "seconds between transactions (0 = as fast as possible)",
-    ),
+    opt("bootstrap-servers", "KAFKA_BOOTSTRAP_SERVERS", "kafka:9092", "comma list of host:port brokers to start from"),
+    opt("topic", "KAFKA_TOPIC", "transactions", "topic for transactions"),
+    opt("topic-refunds", "KAFKA_TOPIC_REFUNDS", "refunds", "topic for refunds"),
+    opt("sleep-seconds", "PRODUCER_SLEEP_SECONDS", "1.0", "seconds between transactions (0 = as fast as possible)"),
     opt(
         "refund-probability",
         "REFUND_PROBABILITY",
         "0.1",
         "chance in [0, 1] that a transaction is followed by a refund",
     ),
-    opt(
-        "seed",
-        "PRODUCER_SEED",
-        "",
-        "random seed (u64) that makes a run reproducible; unset: random, printed",
-    ),
-    opt(
-        "start-time",
-        "PRODUCER_START_TIME",
-        "",
-        "simulated time: RFC 3339 time of transaction 1; unset: wall clock",
-    ),
-    opt(
-        "speedup",
-        "PRODUCER_SPEEDUP",
-        "1",
-        "run the simulated clock N times faster than real time, or `max`",
-    ),
-    opt(
-        "max-events",
-        "PRODUCER_MAX_EVENTS",
-        "0",
-        "stop after N transactions and their refunds (0 = no limit)",
-    ),
-    opt(
-        "max-seconds",
-        "PRODUCER_MAX_SECONDS",
-        "0",
-        "stop after S seconds of wall time (0 = no limit)",
-    ),
-    switch(
-        "log-events",
-        "PRODUCER_LOG_EVENTS",
-        "true",
-        "print a `[producer] Sent ...` line per event on stdout",
-    ),
-    opt(
-        "stats-seconds",
-        "PRODUCER_STATS_SECONDS",
-        "10",
-        "seconds between stats lines on stderr (0 = off)",
-    ),
-    switch(
-        "dry-run",
-        "PRODUCER_DRY_RUN",
-        "false",
-        "generate and print events, send nothing",
-    ),
-    opt(
-        "acks",
-        "KAFKA_ACKS",
-        "all",
-        "acknowledgements: all (or -1), 1 or 0",
-    ),
-    switch(
-        "idempotence",
-        "KAFKA_IDEMPOTENCE",
-        "true",
-        "idempotent producer: retries never duplicate (needs acks=all)",
-    ),
+    opt("seed", "PRODUCER_SEED", "", "random seed (u64) that makes a run reproducible; unset: random, printed"),
+    opt("start-time", "PRODUCER_START_TIME", "", "simulated time: RFC 3339 time of transaction 1; unset: wall clock"),
+    opt("speedup", "PRODUCER_SPEEDUP", "1", "run the simulated clock N times faster than real time, or `max`"),
+    opt("max-events", "PRODUCER_MAX_EVENTS", "0", "stop after N transactions and their refunds (0 = no limit)"),
+    opt("max-seconds", "PRODUCER_MAX_SECONDS", "0", "stop after S seconds of wall time (0 = no limit)"),
+    switch("log-events", "PRODUCER_LOG_EVENTS", "true", "print a `[producer] Sent ...` line per event on stdout"),
+    opt("stats-seconds", "PRODUCER_STATS_SECONDS", "10", "seconds between stats lines on stderr (0 = off)"),
+    switch("dry-run", "PRODUCER_DRY_RUN", "false", "generate and print events, send nothing"),
+    opt("acks", "KAFKA_ACKS", "all", "acknowledgements: all (or -1), 1 or 0"),
+    switch("idempotence", "KAFKA_IDEMPOTENCE", "true", "idempotent producer: retries never duplicate (needs acks=all)"),
     opt(
         "delivery-timeout-ms",
         "KAFKA_DELIVERY_TIMEOUT_MS",
         "120000",
         "give up on an event not acknowledged within this time",
     ),
-    opt(
-        "request-timeout-ms",
-        "KAFKA_REQUEST_TIMEOUT_MS",
-        "30000",
-        "wait this long for one broker response",
-    ),
+    opt("request-timeout-ms", "KAFKA_REQUEST_TIMEOUT_MS", "30000", "wait this long for one broker response"),
     opt(
         "topic-partitions",
         "KAFKA_TOPIC_PARTITIONS",
         "",
         "partitions of topics this creates; unset: the broker's default",
     ),
-    opt(
-        "compression",
-        "KAFKA_COMPRESSION",
-        "none",
-        "record compression: none, gzip or snappy",
-    ),
-    opt(
-        "client-id",
-        "KAFKA_CLIENT_ID",
-        "pos-producer",
-        "client id sent to the brokers",
-    ),
+    opt("compression", "KAFKA_COMPRESSION", "none", "record compression: none, gzip or snappy"),
+    opt("client-id", "KAFKA_CLIENT_ID", "pos-producer", "client id sent to the brokers"),
 ];
 
 /// Longest allowed wait, so that every duration fits comfortably (one year).
@@ -284,18 +177,9 @@ impl Config {
 /// A configuration error: one line, naming the variable or flag, the value and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
-    Invalid {
-        name: String,
-        value: String,
-        expected: String,
-    },
-    UnknownFlag {
-        flag: String,
-        suggestion: Option<&'static str>,
-    },
-    MissingValue {
-        flag: String,
-    },
+    Invalid { name: String, value: String, expected: String },
+    UnknownFlag { flag: String, suggestion: Option<&'static str> },
+    MissingValue { flag: String },
     UnexpectedArgument(String),
     Conflict(String),
 }
@@ -303,33 +187,20 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::Invalid {
-                name,
-                value,
-                expected,
-            } => {
+            ConfigError::Invalid { name, value, expected } => {
                 write!(f, "invalid {name} {value:?}: expected {expected}")
             }
-            ConfigError::UnknownFlag {
-                flag,
-                suggestion: Some(s),
-            } => {
+            ConfigError::UnknownFlag { flag, suggestion: Some(s) } => {
                 write!(f, "unknown flag {flag}; did you mean --{s}? (see --help)")
             }
-            ConfigError::UnknownFlag {
-                flag,
-                suggestion: None,
-            } => {
+            ConfigError::UnknownFlag { flag, suggestion: None } => {
                 write!(f, "unknown flag {flag} (see --help)")
             }
             ConfigError::MissingValue { flag } => {
                 write!(f, "flag {flag} needs a value (see --help)")
             }
             ConfigError::UnexpectedArgument(a) => {
-                write!(
-                    f,
-                    "unexpected argument {a:?}: options are --name=value flags (see --help)"
-                )
+                write!(f, "unexpected argument {a:?}: options are --name=value flags (see --help)")
             }
             ConfigError::Conflict(msg) => f.write_str(msg),
         }
@@ -348,11 +219,7 @@ struct Raw {
 
 impl Raw {
     fn invalid(&self, expected: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            name: self.name.clone(),
-            value: self.value.clone(),
-            expected: expected.into(),
-        }
+        ConfigError::Invalid { name: self.name.clone(), value: self.value.clone(), expected: expected.into() }
     }
 
     fn is_unset(&self) -> bool {
@@ -367,10 +234,7 @@ struct Sources {
 
 impl Sources {
     fn get(&self, flag: &str) -> &Raw {
-        let i = OPTIONS
-            .iter()
-            .position(|o| o.flag == flag)
-            .expect("flag is in OPTIONS");
+        let i = OPTIONS.iter().position(|o| o.flag == flag).expect("flag is in OPTIONS");
         &self.raw[i]
     }
 }
@@ -397,17 +261,12 @@ where
             None => (body, None),
         };
         let Some(i) = OPTIONS.iter().position(|o| o.flag == name) else {
-            return Err(ConfigError::UnknownFlag {
-                flag: format!("--{name}"),
-                suggestion: suggest(name),
-            });
+            return Err(ConfigError::UnknownFlag { flag: format!("--{name}"), suggestion: suggest(name) });
         };
         let value = match (inline, OPTIONS[i].switch) {
             (Some(v), _) => v,
             (None, true) => "true".to_string(),
-            (None, false) => args
-                .next()
-                .ok_or(ConfigError::MissingValue { flag: arg.clone() })?,
+            (None, false) => args.next().ok_or(ConfigError::MissingValue { flag: arg.clone() })?,
         };
         flags[i] = Some(value);
     }
@@ -416,21 +275,9 @@ where
         .iter()
         .zip(flags)
         .map(|(o, flag)| match (flag, env(o.env)) {
-            (Some(value), _) => Raw {
-                name: format!("--{}", o.flag),
-                value,
-                explicit: true,
-            },
-            (None, Some(value)) => Raw {
-                name: o.env.to_string(),
-                value,
-                explicit: true,
-            },
-            (None, None) => Raw {
-                name: o.env.to_string(),
-                value: o.default.to_string(),
-                explicit: false,
-            },
+            (Some(value), _) => Raw { name: format!("--{}", o.flag), value, explicit: true },
+            (None, Some(value)) => Raw { name: o.env.to_string(), value, explicit: true },
+            (None, None) => Raw { name: o.env.to_string(), value: o.default.to_string(), explicit: false },
         })
         .collect();
     build(&Sources { raw }).map(|c| Command::Run(Box::new(c)))
@@ -446,9 +293,7 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
     }
     let sleep_seconds = seconds(s.get("sleep-seconds"))?;
     let refund_probability = probability(s.get("refund-probability"))?;
-    let seed = optional(s.get("seed"), |r| {
-        unsigned(r, "a whole number from 0 to 18446744073709551615")
-    })?;
+    let seed = optional(s.get("seed"), |r| unsigned(r, "a whole number from 0 to 18446744073709551615"))?;
     let start_time_ms = optional(s.get("start-time"), rfc3339)?;
     let speedup = speedup(s.get("speedup"))?;
     let max_events = unsigned(s.get("max-events"), "a whole number ≥ 0 (0 = no limit)")?;
@@ -486,9 +331,7 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
     };
     let client_raw = s.get("client-id");
     if client_raw.value.is_empty() || !client_raw.value.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(
-            client_raw.invalid("a non-empty id of printable ASCII characters without spaces")
-        );
+        return Err(client_raw.invalid("a non-empty id of printable ASCII characters without spaces"));
     }
     let kafka = KafkaConfig {
         bootstrap_servers: bootstrap(s.get("bootstrap-servers"))?,
@@ -519,15 +362,8 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
 }
 
 /// Parses `raw` with `f` unless it is unset (defaults to nothing and not given).
-fn optional<T>(
-    raw: &Raw,
-    f: impl Fn(&Raw) -> Result<T, ConfigError>,
-) -> Result<Option<T>, ConfigError> {
-    if raw.is_unset() {
-        Ok(None)
-    } else {
-        f(raw).map(Some)
-    }
+fn optional<T>(raw: &Raw, f: impl Fn(&Raw) -> Result<T, ConfigError>) -> Result<Option<T>, ConfigError> {
+    if raw.is_unset() { Ok(None) } else { f(raw).map(Some) }
 }
 
 fn number(raw: &Raw, expected: &str) -> Result<f64, ConfigError> {
@@ -540,21 +376,13 @@ fn number(raw: &Raw, expected: &str) -> Result<f64, ConfigError> {
 fn seconds(raw: &Raw) -> Result<f64, ConfigError> {
     let expected = "a number of seconds from 0 to 31536000";
     let v = number(raw, expected)?;
-    if (0.0..=MAX_SECONDS).contains(&v) {
-        Ok(v)
-    } else {
-        Err(raw.invalid(expected))
-    }
+    if (0.0..=MAX_SECONDS).contains(&v) { Ok(v) } else { Err(raw.invalid(expected)) }
 }
 
 fn probability(raw: &Raw) -> Result<f64, ConfigError> {
     let expected = "a probability from 0 to 1";
     let v = number(raw, expected)?;
-    if (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(raw.invalid(expected))
-    }
+    if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(raw.invalid(expected)) }
 }
 
 fn speedup(raw: &Raw) -> Result<Speedup, ConfigError> {
@@ -563,18 +391,11 @@ fn speedup(raw: &Raw) -> Result<Speedup, ConfigError> {
         return Ok(Speedup::Max);
     }
     let v = number(raw, expected)?;
-    if v > 0.0 && v <= 1e9 {
-        Ok(Speedup::Factor(v))
-    } else {
-        Err(raw.invalid(expected))
-    }
+    if v > 0.0 && v <= 1e9 { Ok(Speedup::Factor(v)) } else { Err(raw.invalid(expected)) }
 }
 
 fn unsigned(raw: &Raw, expected: &str) -> Result<u64, ConfigError> {
-    raw.value
-        .trim()
-        .parse::<u64>()
-        .map_err(|_| raw.invalid(expected))
+    raw.value.trim().parse::<u64>().map_err(|_| raw.invalid(expected))
 }
 
 fn millis(raw: &Raw) -> Result<Duration, ConfigError> {
@@ -613,13 +434,9 @@ fn rfc3339(raw: &Raw) -> Result<i64, ConfigError> {
 /// Kafka's own rule for topic names (`org.apache.kafka.common.internals.Topic.validate`).
 fn topic_name(raw: &Raw) -> Result<String, ConfigError> {
     let v = &raw.value;
-    let legal = v
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+    let legal = v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
     if v.is_empty() || v.len() > 249 || v == "." || v == ".." || !legal {
-        return Err(
-            raw.invalid("a topic name of 1 to 249 characters from [a-zA-Z0-9._-], not `.` or `..`")
-        );
+        return Err(raw.invalid("a topic name of 1 to 249 characters from [a-zA-Z0-9._-], not `.` or `..`"));
     }
     Ok(v.clone())
 }
@@ -629,12 +446,9 @@ fn bootstrap(raw: &Raw) -> Result<Vec<String>, ConfigError> {
     let expected = "a comma list of host:port with ports from 1 to 65535, e.g. kafka:9092";
     let mut servers = Vec::new();
     for entry in raw.value.split(',').map(str::trim) {
-        let (host, port) = entry
-            .rsplit_once(':')
-            .ok_or_else(|| raw.invalid(expected))?;
-        let host_ok = !host.is_empty()
-            && !host.contains(char::is_whitespace)
-            && (host.starts_with('[') == host.ends_with(']'));
+        let (host, port) = entry.rsplit_once(':').ok_or_else(|| raw.invalid(expected))?;
+        let host_ok =
+            !host.is_empty() && !host.contains(char::is_whitespace) && (host.starts_with('[') == host.ends_with(']'));
         match port.parse::<u16>() {
             Ok(p) if p > 0 && host_ok => servers.push(entry.to_string()),
             _ => return Err(raw.invalid(expected)),
@@ -650,9 +464,7 @@ fn suggest(unknown: &str) -> Option<&'static str> {
         .map(|o| o.flag)
         .chain(["help", "version"])
         .map(|f| (edit_distance(unknown, f), f))
-        .filter(|(d, f)| {
-            *d <= 3.max(f.len() / 4) || f.starts_with(unknown) || unknown.starts_with(f)
-        })
+        .filter(|(d, f)| *d <= 3.max(f.len() / 4) || f.starts_with(unknown) || unknown.starts_with(f))
         .min_by_key(|(d, _)| *d)
         .map(|(_, f)| f)
 }
@@ -681,15 +493,8 @@ pub fn help() -> String {
         env!("CARGO_PKG_VERSION")
     );
     for o in OPTIONS {
-        let default = if o.default.is_empty() {
-            "unset"
-        } else {
-            o.default
-        };
-        s.push_str(&format!(
-            "  --{:<22} {:<26} [default: {}]\n  {:<49}{}\n",
-            o.flag, o.env, default, "", o.help
-        ));
+        let default = if o.default.is_empty() { "unset" } else { o.default };
+        s.push_str(&format!("  --{:<22} {:<26} [default: {default}]\n        {}\n", o.flag, o.env, o.help));
     }
     s.push_str(
         "  --help, -h               print this help\n  --version, -V            print the version\n\n\
@@ -704,10 +509,7 @@ mod tests {
     use super::*;
 
     fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         match parse(args.iter().map(|s| s.to_string()), lookup)? {
             Command::Run(c) => Ok(*c),
@@ -723,10 +525,7 @@ mod tests {
     fn defaults_are_the_old_services() {
         let c = run(&[], &[]).unwrap();
         assert_eq!(c.kafka.bootstrap_servers, ["kafka:9092"]);
-        assert_eq!(
-            (c.topic.as_str(), c.topic_refunds.as_str()),
-            ("transactions", "refunds")
-        );
+        assert_eq!((c.topic.as_str(), c.topic_refunds.as_str()), ("transactions", "refunds"));
         assert_eq!(c.sleep_seconds, 1.0);
         assert_eq!(c.refund_probability, 0.1);
         assert_eq!(c.interval(), Duration::from_secs(1));
@@ -735,20 +534,13 @@ mod tests {
         assert_eq!((c.max_events, c.max_duration, c.seed), (None, None, None));
         assert_eq!((c.kafka.acks, c.kafka.idempotence), (Acks::All, true));
         assert_eq!(c.kafka.delivery_timeout, Duration::from_secs(120));
-        assert_eq!(
-            (c.kafka.compression, c.kafka.client_id.as_str()),
-            (Compression::None, "pos-producer")
-        );
+        assert_eq!((c.kafka.compression, c.kafka.client_id.as_str()), (Compression::None, "pos-producer"));
     }
 
     #[test]
     fn flags_beat_variables_in_both_forms() {
         let env = [("KAFKA_TOPIC", "from-env"), ("PRODUCER_SLEEP_SECONDS", "5")];
-        let c = run(
-            &["--topic=from-flag", "--sleep-seconds", "0.5", "--dry-run"],
-            &env,
-        )
-        .unwrap();
+        let c = run(&["--topic=from-flag", "--sleep-seconds", "0.5", "--dry-run"], &env).unwrap();
         assert_eq!(c.topic, "from-flag");
         assert_eq!(c.sleep_seconds, 0.5);
         assert!(c.dry_run);
@@ -782,10 +574,7 @@ mod tests {
         assert!(!c.log_events);
         assert_eq!(c.stats_every, None);
         assert_eq!(c.kafka.acks, Acks::Leader);
-        assert!(
-            !c.kafka.idempotence,
-            "idempotence quietly off with acks=1 unless asked for"
-        );
+        assert!(!c.kafka.idempotence, "idempotence quietly off with acks=1 unless asked for");
         assert_eq!(c.kafka.compression, Compression::Snappy);
         assert_eq!(c.kafka.topic_partitions, Some(6));
         assert_eq!(c.kafka.bootstrap_servers, ["a:1", "b:2", "[::1]:9092"]);
@@ -799,9 +588,7 @@ mod tests {
         for bad in ["abc", "-1", "NaN", "inf", "-inf", "", "1e99"] {
             assert_eq!(
                 err(&[], &[("PRODUCER_SLEEP_SECONDS", bad)]),
-                format!(
-                    "invalid PRODUCER_SLEEP_SECONDS {bad:?}: expected a number of seconds from 0 to 31536000"
-                )
+                format!("invalid PRODUCER_SLEEP_SECONDS {bad:?}: expected a number of seconds from 0 to 31536000")
             );
         }
         for bad in ["1.5", "-0.1", "NaN", "x"] {
@@ -821,15 +608,11 @@ mod tests {
             ("PRODUCER_SEED", "seed"),
             ("PRODUCER_SEED", "18446744073709551616"),
         ] {
-            assert!(
-                err(&[], &[(var, bad)])
-                    .starts_with(&format!("invalid {var} {bad:?}: expected a whole number"))
-            );
+            assert!(err(&[], &[(var, bad)]).starts_with(&format!("invalid {var} {bad:?}: expected a whole number")));
         }
         for bad in ["0", "-2", "fast", "NaN"] {
             assert!(
-                err(&[], &[("PRODUCER_SPEEDUP", bad)])
-                    .contains("expected a number > 0 (times real time) or `max`")
+                err(&[], &[("PRODUCER_SPEEDUP", bad)]).contains("expected a number > 0 (times real time) or `max`")
             );
         }
         for bad in ["0", "-1", "1.5", "3000000000"] {
@@ -840,44 +623,22 @@ mod tests {
 
     #[test]
     fn bad_topics_are_rejected() {
-        for bad in [
-            "",
-            ".",
-            "..",
-            "has space",
-            "slash/no",
-            "ü",
-            &"x".repeat(250),
-        ] {
+        for bad in ["", ".", "..", "has space", "slash/no", "ü", &"x".repeat(250)] {
             let msg = err(&[], &[("KAFKA_TOPIC", bad)]);
             assert!(msg.starts_with("invalid KAFKA_TOPIC"), "{msg}");
             assert!(msg.contains("[a-zA-Z0-9._-]"), "{msg}");
         }
         assert!(run(&[], &[("KAFKA_TOPIC", &"x".repeat(249))]).is_ok());
         assert!(run(&["--topic=pos.tx-v1_a"], &[]).is_ok());
-        assert!(
-            err(&["--topic-refunds=a", "--topic=a"], &[]).contains("need two different topics")
-        );
+        assert!(err(&["--topic-refunds=a", "--topic=a"], &[]).contains("need two different topics"));
     }
 
     #[test]
     fn bad_bootstrap_entries_are_rejected() {
-        for bad in [
-            "kafka",
-            "kafka:",
-            "kafka:0",
-            "kafka:65536",
-            ":9092",
-            "a:1,",
-            "a:1,,b:2",
-            "",
-            "k:x",
-        ] {
+        for bad in ["kafka", "kafka:", "kafka:0", "kafka:65536", ":9092", "a:1,", "a:1,,b:2", "", "k:x"] {
             let msg = err(&[], &[("KAFKA_BOOTSTRAP_SERVERS", bad)]);
             assert!(
-                msg.starts_with(&format!(
-                    "invalid KAFKA_BOOTSTRAP_SERVERS {bad:?}: expected a comma list"
-                )),
+                msg.starts_with(&format!("invalid KAFKA_BOOTSTRAP_SERVERS {bad:?}: expected a comma list")),
                 "{msg}"
             );
         }
@@ -898,9 +659,7 @@ mod tests {
         assert!(run(&["--dry-run=TRUE"], &[]).unwrap().dry_run);
         assert!(!run(&["--dry-run=0"], &[]).unwrap().dry_run);
         assert!(err(&[], &[("KAFKA_ACKS", "2")]).contains("expected all, -1, 1 or 0"));
-        assert!(
-            err(&[], &[("KAFKA_COMPRESSION", "lz4")]).contains("expected none, gzip or snappy")
-        );
+        assert!(err(&[], &[("KAFKA_COMPRESSION", "lz4")]).contains("expected none, gzip or snappy"));
         assert!(err(&[], &[("KAFKA_CLIENT_ID", "a b")]).contains("KAFKA_CLIENT_ID"));
     }
 
@@ -921,18 +680,9 @@ mod tests {
             err(&["--sleep-second=1"], &[]),
             "unknown flag --sleep-second; did you mean --sleep-seconds? (see --help)"
         );
-        assert_eq!(
-            err(&["--dryrun"], &[]),
-            "unknown flag --dryrun; did you mean --dry-run? (see --help)"
-        );
-        assert_eq!(
-            err(&["--zzzzzzzzzzzzzzzzzzzzzz"], &[]),
-            "unknown flag --zzzzzzzzzzzzzzzzzzzzzz (see --help)"
-        );
-        assert_eq!(
-            err(&["--topic"], &[]),
-            "flag --topic needs a value (see --help)"
-        );
+        assert_eq!(err(&["--dryrun"], &[]), "unknown flag --dryrun; did you mean --dry-run? (see --help)");
+        assert_eq!(err(&["--zzzzzzzzzzzzzzzzzzzzzz"], &[]), "unknown flag --zzzzzzzzzzzzzzzzzzzzzz (see --help)");
+        assert_eq!(err(&["--topic"], &[]), "flag --topic needs a value (see --help)");
         assert!(err(&["stray"], &[]).starts_with("unexpected argument \"stray\""));
     }
 
@@ -940,21 +690,11 @@ mod tests {
     fn help_lists_every_flag_variable_and_default() {
         let h = help();
         for o in OPTIONS {
-            assert!(
-                h.contains(&format!("--{}", o.flag)) && h.contains(o.env),
-                "{}",
-                o.flag
-            );
+            assert!(h.contains(&format!("--{}", o.flag)) && h.contains(o.env), "{}", o.flag);
         }
         assert!(h.contains("[default: kafka:9092]") && h.contains("[default: 0.1]"));
         let none = |_: &str| None;
-        assert!(matches!(
-            parse(["--help".to_string()], none),
-            Ok(Command::Help)
-        ));
-        assert!(matches!(
-            parse(["-V".to_string()], none),
-            Ok(Command::Version)
-        ));
+        assert!(matches!(parse(["--help".to_string()], none), Ok(Command::Help)));
+        assert!(matches!(parse(["-V".to_string()], none), Ok(Command::Version)));
     }
 }

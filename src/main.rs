@@ -113,20 +113,14 @@ impl std::fmt::Display for RunError {
 fn run(config: &Config, stop: &Stop) -> Result<(), RunError> {
     let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
     let clock = if config.simulated_time() {
-        let start = config
-            .start_time_ms
-            .unwrap_or_else(|| clock::now().0 / 1000 * 1000);
+        let start = config.start_time_ms.unwrap_or_else(|| clock::now().0 / 1000 * 1000);
         Clock::simulated(start, config.sleep_seconds)
     } else {
         Clock::Wall
     };
     let mut generator = Generator::new(seed, clock, config.refund_probability);
     let mut log = EventLog::stdout(config.log_events);
-    let mut run = Run {
-        stats: Stats::new(Instant::now(), config.stats_every),
-        queue: Queue::default(),
-        stop,
-    };
+    let mut run = Run { stats: Stats::new(Instant::now(), config.stats_every), queue: Queue::default(), stop };
     log.banner(config, seed).map_err(RunError::Output)?;
 
     let mut sink = if config.dry_run {
@@ -158,19 +152,9 @@ fn run(config: &Config, stop: &Stop) -> Result<(), RunError> {
             break ending;
         }
         let (transaction, refund) = generator.next();
-        run.queue.push(
-            Kind::Transaction,
-            transaction.transaction_id,
-            transaction.timestamp.0,
-            &transaction,
-        );
+        run.queue.push(Kind::Transaction, transaction.transaction_id, transaction.timestamp.0, &transaction);
         if let Some(refund) = refund {
-            run.queue.push(
-                Kind::Refund,
-                refund.original_transaction_id,
-                refund.timestamp.0,
-                &refund,
-            );
+            run.queue.push(Kind::Refund, refund.original_transaction_id, refund.timestamp.0, &refund);
         }
         produced += 1;
         schedule.advance();
@@ -191,8 +175,7 @@ struct Queue {
 impl Queue {
     /// Queues an event: its JSON is the message value, `key_id` as decimal text the key.
     fn push(&mut self, kind: Kind, key_id: u64, timestamp_ms: i64, event: &impl Serialize) {
-        let value = serde_json::to_vec(event)
-            .expect("events serialize: plain structs of numbers and strings");
+        let value = serde_json::to_vec(event).expect("events serialize: plain structs of numbers and strings");
         let topic = match kind {
             Kind::Transaction => 0,
             Kind::Refund => 1,
@@ -222,11 +205,7 @@ struct Run<'a> {
 impl Run<'_> {
     /// Sends the queue and logs each event the broker acknowledged, in production order. Any
     /// failure, a stop included, ends the run: the summary says how many were not delivered.
-    fn deliver(
-        &mut self,
-        sink: &mut Sink,
-        log: &mut EventLog<io::BufWriter<io::Stdout>>,
-    ) -> Result<(), RunError> {
+    fn deliver(&mut self, sink: &mut Sink, log: &mut EventLog<io::BufWriter<io::Stdout>>) -> Result<(), RunError> {
         let Some(since) = self.queue.since.take() else {
             return Ok(());
         };
@@ -279,11 +258,7 @@ impl Run<'_> {
     /// instead: a signal, or the time limit `end`.
     fn wait_until(&mut self, due: Instant, end: Option<Instant>) -> Option<&'static str> {
         loop {
-            let until = [Some(due), end, self.stats.next_report()]
-                .into_iter()
-                .flatten()
-                .min()
-                .expect("due is some");
+            let until = [Some(due), end, self.stats.next_report()].into_iter().flatten().min().expect("due is some");
             let reached = self.stop.sleep_until(until);
             let now = Instant::now();
             if let Some(line) = self.stats.report(now) {

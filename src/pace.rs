@@ -15,20 +15,14 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn new(start: Instant, interval: Duration) -> Schedule {
-        Schedule {
-            start,
-            interval_ns: interval.as_nanos(),
-            next: 0,
-        }
+        Schedule { start, interval_ns: interval.as_nanos(), next: 0 }
     }
 
     /// When the next transaction is due.
     pub fn due(&self) -> Instant {
         let ns = self.interval_ns.saturating_mul(u128::from(self.next));
         let offset = Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32);
-        self.start
-            .checked_add(offset)
-            .unwrap_or(self.start + Duration::from_secs(31_536_000 * 100))
+        self.start.checked_add(offset).unwrap_or(self.start + Duration::from_secs(31_536_000 * 100))
     }
 
     /// Whether the next transaction is not yet due at `now`, i.e. the loop would wait.

@@ -30,10 +30,7 @@ pub struct EventLog<W: Write> {
 
 impl EventLog<BufWriter<Stdout>> {
     pub fn stdout(enabled: bool) -> Self {
-        EventLog {
-            out: BufWriter::with_capacity(64 * 1024, io::stdout()),
-            enabled,
-        }
+        EventLog { out: BufWriter::with_capacity(64 * 1024, io::stdout()), enabled }
     }
 }
 
@@ -80,10 +77,7 @@ impl fmt::Display for Banner<'_> {
         let k = &c.kafka;
         let or_none = |v: Option<String>| v.unwrap_or_else(|| "none".into());
         let clock = match c.start_time_ms {
-            Some(ms) => format!(
-                "simulated from {}",
-                crate::sim::event::EventTime(ms).to_text()
-            ),
+            Some(ms) => format!("simulated from {}", crate::sim::event::EventTime(ms).to_text()),
             None if c.simulated_time() => "simulated from now".into(),
             None => "wall".into(),
         };
@@ -185,8 +179,7 @@ mod tests {
     #[test]
     fn event_lines_are_the_old_services() {
         let mut log = EventLog::new(Vec::new(), true);
-        log.sent(Kind::Transaction, br#"{"transaction_id":1}"#)
-            .unwrap();
+        log.sent(Kind::Transaction, br#"{"transaction_id":1}"#).unwrap();
         log.sent(Kind::Refund, br#"{"refund_id":1}"#).unwrap();
         let text = String::from_utf8(log.into_inner()).unwrap();
         assert_eq!(
@@ -212,14 +205,8 @@ mod tests {
         }
         s.count(Kind::Refund);
         let line = s.report(t0 + Duration::from_secs(10)).unwrap();
-        assert_eq!(
-            line,
-            "stats: 100 transactions, 1 refunds sent; 10.0 transactions/s over the last 10.0 s"
-        );
+        assert_eq!(line, "stats: 100 transactions, 1 refunds sent; 10.0 transactions/s over the last 10.0 s");
         assert_eq!(s.next_report(), Some(t0 + Duration::from_secs(20)));
-        assert_eq!(
-            Stats::new(t0, None).report(t0 + Duration::from_secs(99)),
-            None
-        );
+        assert_eq!(Stats::new(t0, None).report(t0 + Duration::from_secs(99)), None);
     }
 }

@@ -14,22 +14,12 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(base: Duration, max: Duration) -> Backoff {
-        Backoff {
-            base,
-            max,
-            next: base,
-            rng: fastrand::Rng::new(),
-        }
+        Backoff { base, max, next: base, rng: fastrand::Rng::new() }
     }
 
     #[cfg(test)]
     fn with_rng(base: Duration, max: Duration, rng: fastrand::Rng) -> Backoff {
-        Backoff {
-            base,
-            max,
-            next: base,
-            rng,
-        }
+        Backoff { base, max, next: base, rng }
     }
 
     /// The next wait.

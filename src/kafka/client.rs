@@ -76,10 +76,7 @@ impl Client {
                 }
                 Err(e) if e.is_retriable() => {
                     let wait = backoff.next_wait();
-                    crate::diag!(
-                        "no broker answers yet (attempt {attempt}): {e}; retrying in {} ms",
-                        wait.as_millis()
-                    );
+                    crate::diag!("no broker answers yet (attempt {attempt}): {e}; retrying in {} ms", wait.as_millis());
                     if !client.stop.sleep_until(Instant::now() + wait) {
                         return Err(KafkaError::Stopped { undelivered: 0 });
                     }
@@ -112,19 +109,11 @@ impl Client {
 
     fn none_resolves(&self) -> bool {
         use std::net::ToSocketAddrs;
-        self.config
-            .bootstrap_servers
-            .iter()
-            .all(|s| s.to_socket_addrs().is_err())
+        self.config.bootstrap_servers.iter().all(|s| s.to_socket_addrs().is_err())
     }
 
     fn open(&self, addr: &str) -> Result<Connection, ConnectionError> {
-        Connection::open(
-            addr,
-            &self.config.client_id,
-            self.config.request_timeout,
-            &self.stop,
-        )
+        Connection::open(addr, &self.config.client_id, self.config.request_timeout, &self.stop)
     }
 
     pub fn stop(&self) -> &Stop {
@@ -139,17 +128,10 @@ impl Client {
     ) -> Result<T, ConnectionError> {
         let slot = Slot::Node(node);
         if !self.conns.contains_key(&slot) {
-            let addr =
-                self.brokers
-                    .get(&node)
-                    .cloned()
-                    .ok_or_else(|| ConnectionError::Connect {
-                        addr: format!("node {node}"),
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::NotFound,
-                            "broker not in metadata",
-                        ),
-                    })?;
+            let addr = self.brokers.get(&node).cloned().ok_or_else(|| ConnectionError::Connect {
+                addr: format!("node {node}"),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "broker not in metadata"),
+            })?;
             let conn = self.open(&addr)?;
             self.conns.insert(slot, conn);
         }
@@ -208,19 +190,13 @@ impl Client {
             let version = c.versions().metadata;
             let request = MetadataRequest::default()
                 .with_topics(Some(
-                    topics
-                        .iter()
-                        .map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))))
-                        .collect(),
+                    topics.iter().map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t)))).collect(),
                 ))
                 .with_allow_auto_topic_creation(false);
             c.call(ApiKey::Metadata, version, &request)
         })?;
-        let brokers: HashMap<i32, String> = response
-            .brokers
-            .iter()
-            .map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port)))
-            .collect();
+        let brokers: HashMap<i32, String> =
+            response.brokers.iter().map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port))).collect();
         // A connection to a broker that left the cluster or moved is of no further use.
         self.conns.retain(|slot, _| match slot {
             Slot::Node(n) => brokers.get(n) == self.brokers.get(n),
@@ -239,10 +215,7 @@ impl Client {
             }
             let mut leaders = vec![-1; t.partitions.len()];
             for p in &t.partitions {
-                if let Some(slot) = usize::try_from(p.partition_index)
-                    .ok()
-                    .and_then(|i| leaders.get_mut(i))
-                {
+                if let Some(slot) = usize::try_from(p.partition_index).ok().and_then(|i| leaders.get_mut(i)) {
                     *slot = if p.error_code == 0 { p.leader_id.0 } else { -1 };
                 }
             }
@@ -275,22 +248,14 @@ impl Client {
                     for t in &meta.topics {
                         let name = t.name.as_ref().map_or(String::new(), |n| n.0.to_string());
                         match t.error_code {
-                            0 if !t.partitions.is_empty()
-                                && self.leaders(&name).iter().all(|l| *l >= 0) => {}
-                            0 => {
-                                waiting =
-                                    Some(format!("topic {name:?} has partitions without a leader"))
-                            }
+                            0 if !t.partitions.is_empty() && self.leaders(&name).iter().all(|l| *l >= 0) => {}
+                            0 => waiting = Some(format!("topic {name:?} has partitions without a leader")),
                             UNKNOWN_TOPIC_OR_PARTITION => missing.push(name),
                             code if is_retriable(code) => {
                                 waiting = Some(format!("topic {name:?}: {}", error_name(code)))
                             }
                             code => {
-                                return Err(KafkaError::TopicRejected {
-                                    topic: name,
-                                    code,
-                                    message: None,
-                                });
+                                return Err(KafkaError::TopicRejected { topic: name, code, message: None });
                             }
                         }
                     }
@@ -298,9 +263,7 @@ impl Client {
                         match self.create_topics(&missing, partitions) {
                             Ok(None) => waiting = Some(format!("created {}", missing.join(", "))),
                             Ok(Some(retry)) => waiting = Some(retry),
-                            Err(KafkaError::Connection(e)) if e.is_retriable() => {
-                                waiting = Some(e.to_string())
-                            }
+                            Err(KafkaError::Connection(e)) if e.is_retriable() => waiting = Some(e.to_string()),
                             Err(e) => return Err(e),
                         }
                     }
@@ -312,10 +275,7 @@ impl Client {
             };
             let wait = backoff.next_wait();
             if Instant::now() + wait > deadline {
-                return Err(KafkaError::NotReady {
-                    what: "topics",
-                    last: waiting,
-                });
+                return Err(KafkaError::NotReady { what: "topics", last: waiting });
             }
             if !self.stop.sleep_until(Instant::now() + wait) {
                 return Err(KafkaError::Stopped { undelivered: 0 });
@@ -325,45 +285,28 @@ impl Client {
 
     /// CreateTopics for `names`; an existing topic (a race with another creator) is fine.
     /// `Ok(Some(reason))`: a retriable refusal, try again later.
-    fn create_topics(
-        &mut self,
-        names: &[String],
-        partitions: Option<i32>,
-    ) -> Result<Option<String>, KafkaError> {
-        let timeout_ms = self
-            .config
-            .request_timeout
-            .as_millis()
-            .min(i32::MAX as u128) as i32;
+    fn create_topics(&mut self, names: &[String], partitions: Option<i32>) -> Result<Option<String>, KafkaError> {
+        let timeout_ms = self.config.request_timeout.as_millis().min(i32::MAX as u128) as i32;
         let broker_count = self.brokers.len().max(1);
         let call = |c: &mut Connection| {
-            let version =
-                c.versions()
-                    .create_topics
-                    .ok_or_else(|| ConnectionError::Unsupported {
-                        addr: c.addr().to_string(),
-                        reason: "does not support CreateTopics v2+; create the topics by hand"
-                            .into(),
-                    })?;
+            let version = c.versions().create_topics.ok_or_else(|| ConnectionError::Unsupported {
+                addr: c.addr().to_string(),
+                reason: "does not support CreateTopics v2+; create the topics by hand".into(),
+            })?;
             // Before v4 (Kafka < 2.4) the broker's defaults cannot be asked for with -1.
-            let (default_partitions, replication) = if version >= 4 {
-                (-1, -1)
-            } else {
-                (1, broker_count.min(3) as i16)
-            };
-            let request = CreateTopicsRequest::default()
-                .with_timeout_ms(timeout_ms)
-                .with_topics(
-                    names
-                        .iter()
-                        .map(|n| {
-                            CreatableTopic::default()
-                                .with_name(topic_name(n))
-                                .with_num_partitions(partitions.unwrap_or(default_partitions))
-                                .with_replication_factor(replication)
-                        })
-                        .collect(),
-                );
+            let (default_partitions, replication) =
+                if version >= 4 { (-1, -1) } else { (1, broker_count.min(3) as i16) };
+            let request = CreateTopicsRequest::default().with_timeout_ms(timeout_ms).with_topics(
+                names
+                    .iter()
+                    .map(|n| {
+                        CreatableTopic::default()
+                            .with_name(topic_name(n))
+                            .with_num_partitions(partitions.unwrap_or(default_partitions))
+                            .with_replication_factor(replication)
+                    })
+                    .collect(),
+            );
             c.call::<_, CreateTopicsResponse>(ApiKey::CreateTopics, version, &request)
         };
         // Old (ZooKeeper) clusters take CreateTopics only at the controller; KRaft forwards.
@@ -378,11 +321,7 @@ impl Client {
                     crate::diag!("created topic {:?}", t.name.0.as_str());
                 }
                 code if is_retriable(code) => {
-                    return Ok(Some(format!(
-                        "creating {:?}: {}",
-                        t.name.0.as_str(),
-                        error_name(code)
-                    )));
+                    return Ok(Some(format!("creating {:?}: {}", t.name.0.as_str(), error_name(code))));
                 }
                 code => {
                     return Err(KafkaError::TopicRejected {

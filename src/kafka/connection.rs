@@ -12,9 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
-};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use super::versions::{self, Versions};
@@ -53,12 +51,7 @@ pub enum ConnectionError {
     /// The bytes received are not a valid response frame.
     Frame { addr: String, reason: String },
     /// A message could not be encoded or decoded at the negotiated version.
-    Codec {
-        addr: String,
-        api: ApiKey,
-        version: i16,
-        reason: String,
-    },
+    Codec { addr: String, api: ApiKey, version: i16, reason: String },
     /// The broker lacks an API version this client needs.
     Unsupported { addr: String, reason: String },
 }
@@ -86,31 +79,20 @@ impl fmt::Display for ConnectionError {
             ConnectionError::Connect { addr, source } => {
                 write!(f, "cannot connect to {addr}: {source}")
             }
-            ConnectionError::Io { addr, source }
-                if source.kind() == io::ErrorKind::UnexpectedEof =>
-            {
+            ConnectionError::Io { addr, source } if source.kind() == io::ErrorKind::UnexpectedEof => {
                 write!(f, "broker {addr} closed the connection")
             }
             ConnectionError::Io { addr, source } => {
                 write!(f, "connection to {addr} failed: {source}")
             }
             ConnectionError::Timeout { addr, after } => {
-                write!(
-                    f,
-                    "broker {addr} did not answer within {} ms",
-                    after.as_millis()
-                )
+                write!(f, "broker {addr} did not answer within {} ms", after.as_millis())
             }
             ConnectionError::Stopped => f.write_str("stopped while waiting for a broker"),
             ConnectionError::Frame { addr, reason } => {
                 write!(f, "bad response from {addr}: {reason}")
             }
-            ConnectionError::Codec {
-                addr,
-                api,
-                version,
-                reason,
-            } => {
+            ConnectionError::Codec { addr, api, version, reason } => {
                 write!(f, "cannot handle {api:?} v{version} with {addr}: {reason}")
             }
             ConnectionError::Unsupported { addr, reason } => write!(f, "broker {addr} {reason}"),
@@ -134,19 +116,9 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `addr` (`host:port`) and negotiates versions with ApiVersions.
-    pub fn open(
-        addr: &str,
-        client_id: &str,
-        timeout: Duration,
-        stop: &Stop,
-    ) -> Result<Connection, ConnectionError> {
+    pub fn open(addr: &str, client_id: &str, timeout: Duration, stop: &Stop) -> Result<Connection, ConnectionError> {
         let stream = connect(addr, stop)?;
-        stream
-            .set_nodelay(true)
-            .map_err(|source| ConnectionError::Io {
-                addr: addr.to_string(),
-                source,
-            })?;
+        stream.set_nodelay(true).map_err(|source| ConnectionError::Io { addr: addr.to_string(), source })?;
         let mut conn = Connection {
             stream,
             addr: addr.to_string(),
@@ -213,68 +185,39 @@ impl Connection {
                 reason: format!("refused ApiVersions with error {}", response.error_code),
             });
         }
-        versions::negotiate(&response.api_keys).map_err(|reason| ConnectionError::Unsupported {
-            addr: self.addr.clone(),
-            reason,
-        })
+        versions::negotiate(&response.api_keys)
+            .map_err(|reason| ConnectionError::Unsupported { addr: self.addr.clone(), reason })
     }
 
     /// Frames and writes one request; returns its correlation id.
-    fn send<Req: Encodable>(
-        &mut self,
-        api: ApiKey,
-        version: i16,
-        request: &Req,
-    ) -> Result<i32, ConnectionError> {
+    fn send<Req: Encodable>(&mut self, api: ApiKey, version: i16, request: &Req) -> Result<i32, ConnectionError> {
         self.correlation_id = self.correlation_id.wrapping_add(1);
         let header = RequestHeader::default()
             .with_request_api_key(api as i16)
             .with_request_api_version(version)
             .with_correlation_id(self.correlation_id)
             .with_client_id(Some(self.client_id.clone()));
-        let codec = |reason: String| ConnectionError::Codec {
-            addr: self.addr.clone(),
-            api,
-            version,
-            reason,
-        };
+        let codec = |reason: String| ConnectionError::Codec { addr: self.addr.clone(), api, version, reason };
         let buf = &mut self.write_buf;
         buf.clear();
         buf.extend_from_slice(&[0; 4]);
-        header
-            .encode(buf, api.request_header_version(version))
-            .map_err(|e| codec(e.to_string()))?;
-        request
-            .encode(buf, version)
-            .map_err(|e| codec(e.to_string()))?;
+        header.encode(buf, api.request_header_version(version)).map_err(|e| codec(e.to_string()))?;
+        request.encode(buf, version).map_err(|e| codec(e.to_string()))?;
         let len = i32::try_from(buf.len() - 4).map_err(|_| ConnectionError::Frame {
             addr: self.addr.clone(),
             reason: "request larger than 2 GiB".into(),
         })?;
         buf[..4].copy_from_slice(&len.to_be_bytes());
-        let io = |source| ConnectionError::Io {
-            addr: self.addr.clone(),
-            source,
-        };
-        self.stream
-            .set_write_timeout(Some(self.timeout))
-            .map_err(io)?;
+        let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
+        self.stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
         self.stream
             .write_all(&self.write_buf)
-            .map_err(|source| ConnectionError::Io {
-                addr: self.addr.clone(),
-                source,
-            })?;
+            .map_err(|source| ConnectionError::Io { addr: self.addr.clone(), source })?;
         Ok(self.correlation_id)
     }
 
     /// Reads one response frame, checks its header, and returns the body.
-    fn receive(
-        &mut self,
-        api: ApiKey,
-        version: i16,
-        correlation_id: i32,
-    ) -> Result<Bytes, ConnectionError> {
+    fn receive(&mut self, api: ApiKey, version: i16, correlation_id: i32) -> Result<Bytes, ConnectionError> {
         let deadline = Instant::now() + self.timeout;
         let mut len = [0u8; 4];
         self.read_exact(&mut len, deadline)?;
@@ -296,20 +239,13 @@ impl Connection {
         Ok(frame)
     }
 
-    fn decode<Resp: Decodable>(
-        &self,
-        api: ApiKey,
-        version: i16,
-        body: &mut Bytes,
-    ) -> Result<Resp, ConnectionError> {
-        let response = Resp::decode(body, version).map_err(|e| {
-            self.frame_error(format!("cannot decode {api:?} v{version} response: {e}"))
-        })?;
+    fn decode<Resp: Decodable>(&self, api: ApiKey, version: i16, body: &mut Bytes) -> Result<Resp, ConnectionError> {
+        let response = Resp::decode(body, version)
+            .map_err(|e| self.frame_error(format!("cannot decode {api:?} v{version} response: {e}")))?;
         if body.has_remaining() {
-            return Err(self.frame_error(format!(
-                "{} bytes left over after the {api:?} v{version} response",
-                body.remaining()
-            )));
+            return Err(
+                self.frame_error(format!("{} bytes left over after the {api:?} v{version} response", body.remaining()))
+            );
         }
         Ok(response)
     }
@@ -328,40 +264,22 @@ impl Connection {
                 return Err(if stop_seen {
                     ConnectionError::Stopped
                 } else {
-                    ConnectionError::Timeout {
-                        addr: self.addr.clone(),
-                        after: self.timeout,
-                    }
+                    ConnectionError::Timeout { addr: self.addr.clone(), after: self.timeout }
                 });
             }
-            let slice = (deadline - now)
-                .min(crate::shutdown::POLL)
-                .max(Duration::from_millis(1));
-            let io = |source| ConnectionError::Io {
-                addr: self.addr.clone(),
-                source,
-            };
+            let slice = (deadline - now).min(crate::shutdown::POLL).max(Duration::from_millis(1));
+            let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
             self.stream.set_read_timeout(Some(slice)).map_err(io)?;
             match self.stream.read(buf) {
                 Ok(0) => {
                     let source = io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed");
-                    return Err(ConnectionError::Io {
-                        addr: self.addr.clone(),
-                        source,
-                    });
+                    return Err(ConnectionError::Io { addr: self.addr.clone(), source });
                 }
                 Ok(n) => buf = &mut buf[n..],
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(source) => {
-                    return Err(ConnectionError::Io {
-                        addr: self.addr.clone(),
-                        source,
-                    });
+                    return Err(ConnectionError::Io { addr: self.addr.clone(), source });
                 }
             }
         }
@@ -369,10 +287,7 @@ impl Connection {
     }
 
     fn frame_error(&self, reason: String) -> ConnectionError {
-        ConnectionError::Frame {
-            addr: self.addr.clone(),
-            reason,
-        }
+        ConnectionError::Frame { addr: self.addr.clone(), reason }
     }
 }
 
@@ -392,33 +307,21 @@ fn connect(addr: &str, stop: &Stop) -> Result<TcpStream, ConnectionError> {
                 return Err(ConnectionError::Stopped);
             }
             Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
-                let source =
-                    io::Error::new(io::ErrorKind::TimedOut, "name lookup or connect timed out");
-                return Err(ConnectionError::Connect {
-                    addr: addr.to_string(),
-                    source,
-                });
+                let source = io::Error::new(io::ErrorKind::TimedOut, "name lookup or connect timed out");
+                return Err(ConnectionError::Connect { addr: addr.to_string(), source });
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let source = io::Error::other("connect thread ended without a result");
-                return Err(ConnectionError::Connect {
-                    addr: addr.to_string(),
-                    source,
-                });
+                return Err(ConnectionError::Connect { addr: addr.to_string(), source });
             }
         }
     }
 }
 
 fn resolve_and_connect(addr: &str) -> Result<TcpStream, ConnectionError> {
-    let targets: Vec<SocketAddr> = addr
-        .to_socket_addrs()
-        .map_err(|source| ConnectionError::Resolve {
-            addr: addr.to_string(),
-            source,
-        })?
-        .collect();
+    let targets: Vec<SocketAddr> =
+        addr.to_socket_addrs().map_err(|source| ConnectionError::Resolve { addr: addr.to_string(), source })?.collect();
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
     for target in targets {
         match TcpStream::connect_timeout(&target, CONNECT_TIMEOUT) {
@@ -426,10 +329,7 @@ fn resolve_and_connect(addr: &str) -> Result<TcpStream, ConnectionError> {
             Err(e) => last = e,
         }
     }
-    Err(ConnectionError::Connect {
-        addr: addr.to_string(),
-        source: last,
-    })
+    Err(ConnectionError::Connect { addr: addr.to_string(), source: last })
 }
 
 #[cfg(test)]
@@ -482,11 +382,7 @@ mod tests {
         for len in [i32::MAX, -1, 2] {
             let addr = fake_broker(move |_| len.to_be_bytes().to_vec());
             let err = open(&addr).err().unwrap();
-            assert!(
-                err.to_string()
-                    .contains(&format!("frame length {len} outside")),
-                "{err}"
-            );
+            assert!(err.to_string().contains(&format!("frame length {len} outside")), "{err}");
         }
     }
 
@@ -535,24 +431,15 @@ mod tests {
             std::thread::sleep(Duration::from_millis(100));
             setter.set();
         });
-        let err = Connection::open(&addr, "test", Duration::from_secs(30), &stop)
-            .err()
-            .unwrap();
+        let err = Connection::open(&addr, "test", Duration::from_secs(30), &stop).err().unwrap();
         assert!(matches!(err, ConnectionError::Stopped), "{err}");
     }
 
     #[test]
     fn nothing_listening_is_a_connect_error() {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let err = open(&format!("127.0.0.1:{port}")).err().unwrap();
         assert!(matches!(err, ConnectionError::Connect { .. }), "{err}");
-        assert!(
-            err.to_string()
-                .starts_with(&format!("cannot connect to 127.0.0.1:{port}"))
-        );
+        assert!(err.to_string().starts_with(&format!("cannot connect to 127.0.0.1:{port}")));
     }
 }

@@ -21,40 +21,23 @@ use kafka_protocol::error::ResponseError;
 pub use connection::ConnectionError;
 pub use producer::{Producer, Record};
 
+const INVALID_TIMESTAMP: i16 = 32;
+
 /// What ends a Kafka run. Each variant carries what a user needs to act on it.
 #[derive(Debug)]
 pub enum KafkaError {
     /// A connection failed in a way a retry cannot fix (bad response, unsupported broker).
     Connection(ConnectionError),
     /// None of the bootstrap servers resolves to an address.
-    Unresolvable {
-        servers: String,
-        last: ConnectionError,
-    },
+    Unresolvable { servers: String, last: ConnectionError },
     /// The broker refused a topic (bad name, no authorization, bad partition count, ...).
-    TopicRejected {
-        topic: String,
-        code: i16,
-        message: Option<String>,
-    },
+    TopicRejected { topic: String, code: i16, message: Option<String> },
     /// The broker answered a request with an error no retry can fix.
-    Broker {
-        what: String,
-        code: i16,
-        message: Option<String>,
-    },
+    Broker { what: String, code: i16, message: Option<String> },
     /// One record is larger than the broker accepts for its topic.
-    RecordTooLarge {
-        topic: String,
-        partition: i32,
-        bytes: usize,
-    },
+    RecordTooLarge { topic: String, partition: i32, bytes: usize },
     /// Events were still unacknowledged when the delivery timeout ran out.
-    DeliveryTimeout {
-        after: Duration,
-        undelivered: usize,
-        last: String,
-    },
+    DeliveryTimeout { after: Duration, undelivered: usize, last: String },
     /// Start-up could not finish within the delivery timeout (`what`: e.g. "topics").
     NotReady { what: &'static str, last: String },
     /// A stop was asked for; `undelivered` events were abandoned.
@@ -66,53 +49,34 @@ impl fmt::Display for KafkaError {
         match self {
             KafkaError::Connection(e) => e.fmt(f),
             KafkaError::Unresolvable { servers, last } => {
-                write!(
-                    f,
-                    "no bootstrap server in {servers:?} resolves to an address ({last})"
-                )
+                write!(f, "no bootstrap server in {servers:?} resolves to an address ({last})")
             }
-            KafkaError::TopicRejected {
-                topic,
-                code,
-                message,
-            } => {
-                write!(
-                    f,
-                    "the broker rejected topic {topic:?}: {}{}",
-                    error_name(*code),
-                    detail(message)
-                )
+            KafkaError::TopicRejected { topic, code, message } => {
+                write!(f, "the broker rejected topic {topic:?}: {}{}", error_name(*code), detail(message))
             }
-            KafkaError::Broker {
-                what,
-                code,
-                message,
-            } => {
-                write!(f, "{what} failed: {}{}", error_name(*code), detail(message))
+            KafkaError::Broker { what, code, message } => {
+                write!(f, "{what} failed: {}{}", error_name(*code), detail(message))?;
+                if *code == INVALID_TIMESTAMP {
+                    // Kafka 4.0 rejects timestamps over an hour ahead of the broker's clock by default.
+                    f.write_str(
+                        "; event times must lie within the topic's message.timestamp.before/after.max.ms of the \
+                         broker's clock: set PRODUCER_START_TIME earlier or lower PRODUCER_SPEEDUP",
+                    )?;
+                }
+                Ok(())
             }
-            KafkaError::RecordTooLarge {
-                topic,
-                partition,
-                bytes,
-            } => write!(
+            KafkaError::RecordTooLarge { topic, partition, bytes } => write!(
                 f,
                 "a record batch of {bytes} bytes for topic {topic:?} partition {partition} is larger than \
                  the broker accepts (MESSAGE_TOO_LARGE; see the topic's max.message.bytes)"
             ),
-            KafkaError::DeliveryTimeout {
-                after,
-                undelivered,
-                last,
-            } => write!(
+            KafkaError::DeliveryTimeout { after, undelivered, last } => write!(
                 f,
                 "delivery timed out after {} ms: {undelivered} events not delivered (last error: {last})",
                 after.as_millis()
             ),
             KafkaError::NotReady { what, last } => {
-                write!(
-                    f,
-                    "{what} not ready within the delivery timeout (last: {last})"
-                )
+                write!(f, "{what} not ready within the delivery timeout (last: {last})")
             }
             KafkaError::Stopped { undelivered } => {
                 write!(f, "stopped with {undelivered} events not acknowledged")

@@ -58,19 +58,13 @@ mod tests {
             assert_eq!(murmur2(key.as_bytes()) as i32, want, "{key}");
         }
         assert_eq!(murmur2(b"abc") as i32, 479_470_107);
-        assert_eq!(
-            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32,
-            -58_897_971
-        );
+        assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32, -58_897_971);
     }
 
     #[test]
     fn every_tail_length_takes_its_branch() {
         // One key per remainder 0..=3 must all differ: a skipped tail byte would collide.
-        let hashes: Vec<u32> = ["abcd", "abcde", "abcdef", "abcdefg"]
-            .iter()
-            .map(|k| murmur2(k.as_bytes()))
-            .collect();
+        let hashes: Vec<u32> = ["abcd", "abcde", "abcdef", "abcdefg"].iter().map(|k| murmur2(k.as_bytes())).collect();
         let mut unique = hashes.clone();
         unique.dedup();
         assert_eq!(unique.len(), 4);
@@ -83,9 +77,6 @@ mod tests {
             assert!(partition_for_key(key.as_bytes(), 6) < 6);
         }
         // "21" hashes to a negative Java int; toPositive masks the sign bit, not abs().
-        assert_eq!(
-            partition_for_key(b"21", 6),
-            ((-973_932_308i32 & 0x7fff_ffff) % 6) as usize
-        );
+        assert_eq!(partition_for_key(b"21", 6), ((-973_932_308i32 & 0x7fff_ffff) % 6) as usize);
     }
 }

@@ -59,10 +59,7 @@ impl Batch {
             base_sequence,
             encoded: None,
         };
-        (
-            half(first, self.base_sequence),
-            half(second, self.base_sequence + mid as i32),
-        )
+        (half(first, self.base_sequence), half(second, self.base_sequence + mid as i32))
     }
 }
 
@@ -82,11 +79,7 @@ pub struct Producer {
 impl Producer {
     /// Connects (retrying until a broker answers), makes sure the topics exist, and gets a
     /// producer id when idempotent.
-    pub fn connect(
-        config: &KafkaConfig,
-        topics: Vec<String>,
-        stop: Stop,
-    ) -> Result<Producer, KafkaError> {
+    pub fn connect(config: &KafkaConfig, topics: Vec<String>, stop: Stop) -> Result<Producer, KafkaError> {
         let client_config = ClientConfig {
             bootstrap_servers: config.bootstrap_servers.clone(),
             client_id: config.client_id.clone(),
@@ -120,17 +113,12 @@ impl Producer {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
         loop {
             let result = self.client.with_any(|c| {
-                let version =
-                    c.versions()
-                        .init_producer_id
-                        .ok_or_else(|| ConnectionError::Unsupported {
-                            addr: c.addr().to_string(),
-                            reason: "does not support InitProducerId; set KAFKA_IDEMPOTENCE=false"
-                                .into(),
-                        })?;
-                let request = InitProducerIdRequest::default()
-                    .with_transactional_id(None)
-                    .with_transaction_timeout_ms(60_000);
+                let version = c.versions().init_producer_id.ok_or_else(|| ConnectionError::Unsupported {
+                    addr: c.addr().to_string(),
+                    reason: "does not support InitProducerId; set KAFKA_IDEMPOTENCE=false".into(),
+                })?;
+                let request =
+                    InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000);
                 c.call::<_, InitProducerIdResponse>(ApiKey::InitProducerId, version, &request)
             });
             let last = match result {
@@ -148,10 +136,7 @@ impl Producer {
             };
             let wait = backoff.next_wait();
             if Instant::now() + wait > deadline {
-                return Err(KafkaError::NotReady {
-                    what: "producer id",
-                    last,
-                });
+                return Err(KafkaError::NotReady { what: "producer id", last });
             }
             if !self.client.stop().sleep_until(Instant::now() + wait) {
                 return Err(KafkaError::Stopped { undelivered: 0 });
@@ -163,12 +148,7 @@ impl Producer {
     /// `acked[i]` as record `i` is. Retriable failures are retried, with the same sequence
     /// numbers, until `queued_at + delivery timeout`; then, or on an error no retry can fix,
     /// returns the error with the records not acknowledged left `false`.
-    pub fn send(
-        &mut self,
-        records: &[Record],
-        queued_at: Instant,
-        acked: &mut [bool],
-    ) -> Result<(), KafkaError> {
+    pub fn send(&mut self, records: &[Record], queued_at: Instant, acked: &mut [bool]) -> Result<(), KafkaError> {
         let deadline = queued_at + self.delivery_timeout;
         let mut queues = self.plan(records)?;
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
@@ -177,26 +157,22 @@ impl Producer {
             if queues.iter().all(VecDeque::is_empty) {
                 return Ok(());
             }
-            let failure = match self.send_round(records, &mut queues, acked) {
+            let mut failure = match self.send_round(records, &mut queues, acked) {
                 Ok(None) => {
                     backoff.reset();
                     continue;
                 }
                 Ok(Some(failure)) => failure,
                 Err(KafkaError::Stopped { .. }) => {
-                    return Err(KafkaError::Stopped {
-                        undelivered: undelivered(acked),
-                    });
+                    return Err(KafkaError::Stopped { undelivered: undelivered(acked) });
                 }
                 Err(e) => return Err(e),
             };
             // Something was not delivered: learn where the partitions are now, wait, retry.
-            if let Err(e) = self.client.refresh(&self.topics) {
-                if matches!(e, ConnectionError::Stopped) {
-                    return Err(KafkaError::Stopped {
-                        undelivered: undelivered(acked),
-                    });
-                }
+            match self.client.refresh(&self.topics) {
+                Ok(_) => {}
+                Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { undelivered: undelivered(acked) }),
+                Err(e) => failure = format!("{failure}; metadata: {e}"),
             }
             let wait = backoff.next_wait();
             let left = deadline.saturating_duration_since(Instant::now());
@@ -213,9 +189,7 @@ impl Producer {
                 left.as_secs()
             );
             if !self.client.stop().sleep_until(Instant::now() + wait) {
-                return Err(KafkaError::Stopped {
-                    undelivered: undelivered(acked),
-                });
+                return Err(KafkaError::Stopped { undelivered: undelivered(acked) });
             }
         }
     }
@@ -228,10 +202,7 @@ impl Producer {
         for (i, r) in records.iter().enumerate() {
             let partitions = self.client.leaders(&self.topics[r.topic]).len();
             if partitions == 0 {
-                return Err(KafkaError::NotReady {
-                    what: "topic metadata",
-                    last: self.topics[r.topic].clone(),
-                });
+                return Err(KafkaError::NotReady { what: "topic metadata", last: self.topics[r.topic].clone() });
             }
             let partition = partition_for_key(&r.key, partitions) as i32;
             let q = *by_partition.entry((r.topic, partition)).or_insert_with(|| {
@@ -271,17 +242,11 @@ impl Producer {
             let Some(batch) = queue.front_mut() else {
                 continue;
             };
-            let leader = self
-                .client
-                .leaders(&self.topics[batch.topic])
-                .get(batch.partition as usize)
-                .copied()
-                .unwrap_or(-1);
+            let leader =
+                self.client.leaders(&self.topics[batch.topic]).get(batch.partition as usize).copied().unwrap_or(-1);
             if leader < 0 {
-                failure.get_or_insert(format!(
-                    "{} partition {} has no leader",
-                    self.topics[batch.topic], batch.partition
-                ));
+                failure
+                    .get_or_insert(format!("{} partition {} has no leader", self.topics[batch.topic], batch.partition));
                 continue;
             }
             if batch.encoded.is_none() {
@@ -297,11 +262,9 @@ impl Producer {
             let result = self.client.with_broker(leader, |c| {
                 let version = c.versions().produce;
                 if acks == Acks::None {
-                    c.send_only(ApiKey::Produce, version, &request)
-                        .map(|()| None)
+                    c.send_only(ApiKey::Produce, version, &request).map(|()| None)
                 } else {
-                    c.call::<_, ProduceResponse>(ApiKey::Produce, version, &request)
-                        .map(Some)
+                    c.call::<_, ProduceResponse>(ApiKey::Produce, version, &request).map(Some)
                 }
             });
             match result {
@@ -333,16 +296,12 @@ impl Producer {
         for &q in qs {
             let batch = queues[q].front().expect("queue has a head");
             let name = &self.topics[batch.topic];
-            let data = PartitionProduceData::default()
-                .with_index(batch.partition)
-                .with_records(batch.encoded.clone());
+            let data = PartitionProduceData::default().with_index(batch.partition).with_records(batch.encoded.clone());
             match topics.iter_mut().find(|t| t.name.0.as_str() == name) {
                 Some(t) => t.partition_data.push(data),
-                None => topics.push(
-                    TopicProduceData::default()
-                        .with_name(topic_name(name))
-                        .with_partition_data(vec![data]),
-                ),
+                None => {
+                    topics.push(TopicProduceData::default().with_name(topic_name(name)).with_partition_data(vec![data]))
+                }
             }
         }
         ProduceRequest::default()
@@ -361,6 +320,7 @@ impl Producer {
         acked: &mut [bool],
     ) -> Result<Option<String>, KafkaError> {
         let mut failure = None;
+        let mut fatal = None;
         for &q in qs {
             let batch = queues[q].front().expect("queue has a head");
             let topic = &self.topics[batch.topic];
@@ -371,10 +331,7 @@ impl Producer {
                 .flat_map(|t| t.partition_responses.iter())
                 .find(|p| p.index == batch.partition);
             let Some(answer) = answer else {
-                failure.get_or_insert(format!(
-                    "no answer for {topic} partition {}",
-                    batch.partition
-                ));
+                failure.get_or_insert(format!("no answer for {topic} partition {}", batch.partition));
                 continue;
             };
             match answer.error_code {
@@ -388,27 +345,21 @@ impl Producer {
                     let (first, second) = batch.split();
                     queues[q].push_front(second);
                     queues[q].push_front(first);
-                    failure.get_or_insert(format!(
-                        "{topic} partition {}: batch too large, split",
-                        answer.index
-                    ));
+                    failure.get_or_insert(format!("{topic} partition {}: batch too large, split", answer.index));
                 }
                 MESSAGE_TOO_LARGE => {
-                    return Err(KafkaError::RecordTooLarge {
+                    fatal.get_or_insert(KafkaError::RecordTooLarge {
                         topic: topic.clone(),
                         partition: batch.partition,
                         bytes: batch.encoded.as_ref().map_or(0, Bytes::len),
                     });
                 }
                 code if is_retriable(code) => {
-                    failure.get_or_insert(format!(
-                        "{topic} partition {}: {}",
-                        batch.partition,
-                        error_name(code)
-                    ));
+                    failure.get_or_insert(format!("{topic} partition {}: {}", batch.partition, error_name(code)));
                 }
                 code => {
-                    return Err(KafkaError::Broker {
+                    // Keep going: later partitions of this response may have been written.
+                    fatal.get_or_insert(KafkaError::Broker {
                         what: format!("producing to {topic} partition {}", batch.partition),
                         code,
                         message: answer.error_message.as_ref().map(|m| m.to_string()),
@@ -416,21 +367,19 @@ impl Producer {
                 }
             }
         }
-        Ok(failure)
+        match fatal {
+            Some(e) => Err(e),
+            None => Ok(failure),
+        }
     }
 
     /// Encodes one batch as a RecordBatch v2. Record `i` gets offset delta `i`; the encoder
     /// starts a new batch whenever `offset − sequence` changes, so sequences move with offsets
     /// (non-idempotent: base sequence −1, as the protocol asks).
     fn encode(&self, records: &[Record], batch: &Batch) -> Result<Bytes, KafkaError> {
-        let (producer_id, producer_epoch) = self
-            .identity
-            .unwrap_or((records::NO_PRODUCER_ID, records::NO_PRODUCER_EPOCH));
-        let base = if self.identity.is_some() {
-            batch.base_sequence
-        } else {
-            records::NO_SEQUENCE
-        };
+        let (producer_id, producer_epoch) =
+            self.identity.unwrap_or((records::NO_PRODUCER_ID, records::NO_PRODUCER_EPOCH));
+        let base = if self.identity.is_some() { batch.base_sequence } else { records::NO_SEQUENCE };
         let wire: Vec<records::Record> = batch
             .records
             .iter()
@@ -452,10 +401,7 @@ impl Producer {
             })
             .collect();
         let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions {
-            version: 2,
-            compression: self.compression,
-        };
+        let options = RecordEncodeOptions { version: 2, compression: self.compression };
         RecordBatchEncoder::encode(&mut buf, &wire, &options).map_err(|e| KafkaError::Broker {
             what: format!("encoding a record batch for {}", self.topics[batch.topic]),
             code: -1,

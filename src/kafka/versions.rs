@@ -10,12 +10,8 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 /// The versions this client can speak, per API: (api, lowest, highest).
 /// Metadata ≥ 1 (v0 means "all topics" for an empty list), ≤ 12 (v13 changes nothing we use);
 /// Produce 3–12 (v3 = record batch v2; v13 addresses topics by id).
-pub const KNOWN: [(ApiKey, i16, i16); 4] = [
-    (ApiKey::Metadata, 1, 12),
-    (ApiKey::Produce, 3, 12),
-    (ApiKey::CreateTopics, 2, 7),
-    (ApiKey::InitProducerId, 0, 5),
-];
+pub const KNOWN: [(ApiKey, i16, i16); 4] =
+    [(ApiKey::Metadata, 1, 12), (ApiKey::Produce, 3, 12), (ApiKey::CreateTopics, 2, 7), (ApiKey::InitProducerId, 0, 5)];
 
 /// The negotiated versions of one broker; `None` where the broker knows no version we know.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,9 +33,7 @@ pub fn negotiate(advertised: &[ApiVersion]) -> Result<Versions, String> {
     let required = |api: ApiKey, what: &str| {
         pick(api).ok_or_else(|| {
             let theirs = advertised.iter().find(|v| v.api_key == api as i16);
-            let range = theirs.map_or("none".to_string(), |v| {
-                format!("v{}–v{}", v.min_version, v.max_version)
-            });
+            let range = theirs.map_or("none".to_string(), |v| format!("v{}–v{}", v.min_version, v.max_version));
             format!("supports {api:?} {range}, but pos-producer needs {what} (Kafka 0.11 or newer)")
         })
     };
@@ -56,10 +50,7 @@ mod tests {
     use super::*;
 
     fn api(key: ApiKey, min: i16, max: i16) -> ApiVersion {
-        ApiVersion::default()
-            .with_api_key(key as i16)
-            .with_min_version(min)
-            .with_max_version(max)
+        ApiVersion::default().with_api_key(key as i16).with_min_version(min).with_max_version(max)
     }
 
     #[test]
@@ -72,15 +63,7 @@ mod tests {
             api(ApiKey::InitProducerId, 0, 6),
         ];
         let v = negotiate(&broker).unwrap();
-        assert_eq!(
-            v,
-            Versions {
-                metadata: 12,
-                produce: 12,
-                create_topics: Some(7),
-                init_producer_id: Some(5)
-            }
-        );
+        assert_eq!(v, Versions { metadata: 12, produce: 12, create_topics: Some(7), init_producer_id: Some(5) });
     }
 
     #[test]
@@ -92,25 +75,14 @@ mod tests {
             api(ApiKey::InitProducerId, 0, 1),
         ];
         let v = negotiate(&broker).unwrap();
-        assert_eq!(
-            v,
-            Versions {
-                metadata: 7,
-                produce: 7,
-                create_topics: Some(3),
-                init_producer_id: Some(1)
-            }
-        );
+        assert_eq!(v, Versions { metadata: 7, produce: 7, create_topics: Some(3), init_producer_id: Some(1) });
     }
 
     #[test]
     fn produce_never_goes_below_v3_whatever_is_advertised() {
         let broker = [api(ApiKey::Produce, 0, 2), api(ApiKey::Metadata, 0, 5)];
         let err = negotiate(&broker).unwrap_err();
-        assert!(
-            err.contains("Produce v0–v2") && err.contains("needs v3 or newer"),
-            "{err}"
-        );
+        assert!(err.contains("Produce v0–v2") && err.contains("needs v3 or newer"), "{err}");
     }
 
     #[test]
@@ -123,14 +95,7 @@ mod tests {
     fn optional_apis_may_be_missing() {
         let broker = [api(ApiKey::Produce, 3, 9), api(ApiKey::Metadata, 4, 9)];
         let v = negotiate(&broker).unwrap();
-        assert_eq!(
-            (v.produce, v.metadata, v.create_topics, v.init_producer_id),
-            (9, 9, None, None)
-        );
-        assert!(
-            negotiate(&[api(ApiKey::Produce, 3, 9)])
-                .unwrap_err()
-                .contains("Metadata none")
-        );
+        assert_eq!((v.produce, v.metadata, v.create_topics, v.init_producer_id), (9, 9, None, None));
+        assert!(negotiate(&[api(ApiKey::Produce, 3, 9)]).unwrap_err().contains("Metadata none"));
     }
 }

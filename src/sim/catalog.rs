@@ -28,46 +28,19 @@ pub const PRODUCTS: [Product; 6] = [
 ];
 
 pub const STORES: [Store; 3] = [
-    Store {
-        id: "STORE-001",
-        name: "Downtown Mall",
-        city: "Riyadh",
-    },
-    Store {
-        id: "STORE-002",
-        name: "Westside Plaza",
-        city: "Jeddah",
-    },
-    Store {
-        id: "STORE-003",
-        name: "Tech Hub",
-        city: "Dammam",
-    },
+    Store { id: "STORE-001", name: "Downtown Mall", city: "Riyadh" },
+    Store { id: "STORE-002", name: "Westside Plaza", city: "Jeddah" },
+    Store { id: "STORE-003", name: "Tech Hub", city: "Dammam" },
 ];
 
 /// Customers are `CUST-0001` ..= `CUST-1000`.
 pub const CUSTOMERS: u32 = 1000;
 
-pub const REFUND_REASONS: [&str; 5] = [
-    "defective",
-    "wrong_item",
-    "not_as_described",
-    "changed_mind",
-    "damaged_shipping",
-];
+pub const REFUND_REASONS: [&str; 5] =
+    ["defective", "wrong_item", "not_as_described", "changed_mind", "damaged_shipping"];
 
-const fn product(
-    id: &'static str,
-    category: &'static str,
-    min_cents: u64,
-    max_cents: u64,
-) -> Product {
-    Product {
-        id,
-        category,
-        min_cents,
-        max_cents,
-    }
+const fn product(id: &'static str, category: &'static str, min_cents: u64, max_cents: u64) -> Product {
+    Product { id, category, min_cents, max_cents }
 }
 
 #[cfg(test)]

@@ -16,10 +16,7 @@ pub enum Clock {
 impl Clock {
     /// A simulated clock from a start in Unix milliseconds and a step in seconds (≥ 0).
     pub fn simulated(start_ms: i64, step_seconds: f64) -> Clock {
-        Clock::Simulated {
-            start_ns: i128::from(start_ms) * 1_000_000,
-            step_ns: (step_seconds * 1e9).round() as i128,
-        }
+        Clock::Simulated { start_ns: i128::from(start_ms) * 1_000_000, step_ns: (step_seconds * 1e9).round() as i128 }
     }
 
     /// The time of transaction number `n` (1-based).
@@ -45,10 +42,7 @@ impl Clock {
 
 /// The wall clock in Unix milliseconds.
 pub fn now() -> EventTime {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     EventTime(ms)
 }
 

@@ -27,8 +27,7 @@ pub struct EventTime(pub i64);
 impl EventTime {
     /// The contract's text form; seconds are truncated, never rounded up into the future.
     pub fn to_text(self) -> String {
-        let dt = OffsetDateTime::from_unix_timestamp(self.0.div_euclid(1000))
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let dt = OffsetDateTime::from_unix_timestamp(self.0.div_euclid(1000)).unwrap_or(OffsetDateTime::UNIX_EPOCH);
         format!(
             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
             dt.year(),
@@ -109,10 +108,7 @@ mod tests {
     #[test]
     fn timestamps_are_utc_and_truncated_to_the_second() {
         assert_eq!(EventTime(0).to_text(), "1970-01-01 00:00:00");
-        assert_eq!(
-            EventTime(1_735_734_896_999).to_text(),
-            "2025-01-01 12:34:56"
-        );
+        assert_eq!(EventTime(1_735_734_896_999).to_text(), "2025-01-01 12:34:56");
     }
 
     #[test]

@@ -109,10 +109,7 @@ mod tests {
         let mut customers = HashSet::new();
         for (i, (t, r)) in events.iter().enumerate() {
             assert_eq!(t.transaction_id, i as u64 + 1, "ids are 1, 2, 3, …");
-            let p = PRODUCTS
-                .iter()
-                .find(|p| p.id == t.product_id)
-                .expect("catalog product");
+            let p = PRODUCTS.iter().find(|p| p.id == t.product_id).expect("catalog product");
             assert!((p.min_cents..=p.max_cents).contains(&t.amount.0), "{t:?}");
             assert!(STORES.iter().any(|s| s.id == t.store_id));
             assert!((1..=CUSTOMERS).contains(&t.customer_id.0));
@@ -124,33 +121,21 @@ mod tests {
                 refunds += 1;
                 assert_eq!(r.refund_id, refunds, "refund ids are 1, 2, 3, …");
                 let sale = &sales[&r.original_transaction_id];
-                assert!(
-                    refunded.insert(sale.transaction_id),
-                    "refunded twice: {r:?}"
-                );
-                assert!(
-                    t.transaction_id - sale.transaction_id < 100 + refunds,
-                    "refund reaches too far back: {r:?}"
-                );
+                assert!(refunded.insert(sale.transaction_id), "refunded twice: {r:?}");
+                assert!(t.transaction_id - sale.transaction_id < 100 + refunds, "refund reaches too far back: {r:?}");
                 assert_eq!(
                     (r.product_id, r.store_id, r.customer_id),
                     (sale.product_id, sale.store_id, sale.customer_id)
                 );
                 assert!(r.refund_amount <= sale.amount, "{r:?} > {sale:?}");
-                assert!(
-                    r.refund_amount.0 * 2 >= sale.amount.0,
-                    "{r:?} < 50 % of {sale:?}"
-                );
+                assert!(r.refund_amount.0 * 2 >= sale.amount.0, "{r:?} < 50 % of {sale:?}");
                 assert!(REFUND_REASONS.contains(&r.reason));
                 assert!(r.timestamp >= sale.timestamp && r.timestamp == t.timestamp);
             }
         }
         // Refund ratio within 4 σ of the probability.
         let sigma = (N as f64 * 0.1 * 0.9).sqrt();
-        assert!(
-            (refunds as f64 - N as f64 * 0.1).abs() < 4.0 * sigma,
-            "refunds {refunds}"
-        );
+        assert!((refunds as f64 - N as f64 * 0.1).abs() < 4.0 * sigma, "refunds {refunds}");
         // Uniform choices: every value appears, each near its expected share (±10 %).
         assert_eq!(products.len(), PRODUCTS.len());
         for (id, n) in products {
@@ -175,11 +160,7 @@ mod tests {
             let r = r.expect("p = 1");
             assert!(refunded.insert(r.original_transaction_id));
             assert!(g.refundable.len() <= REFUND_WINDOW);
-            assert!(
-                g.refundable
-                    .iter()
-                    .all(|t| !refunded.contains(&t.transaction_id))
-            );
+            assert!(g.refundable.iter().all(|t| !refunded.contains(&t.transaction_id)));
         }
     }
 
@@ -187,10 +168,7 @@ mod tests {
     fn refund_amounts_cover_fifty_to_a_hundred_percent() {
         let (mut low, mut high) = (1.0f64, 0.0f64);
         let events = run(5, 1.0, 20_000);
-        let sales: HashMap<_, _> = events
-            .iter()
-            .map(|(t, _)| (t.transaction_id, t.amount.0))
-            .collect();
+        let sales: HashMap<_, _> = events.iter().map(|(t, _)| (t.transaction_id, t.amount.0)).collect();
         for (_, r) in &events {
             let r = r.as_ref().unwrap();
             let ratio = r.refund_amount.0 as f64 / sales[&r.original_transaction_id] as f64;
@@ -218,13 +196,6 @@ mod tests {
     fn simulated_timestamps_step_per_transaction() {
         let events = run(1, 0.5, 3);
         let ts: Vec<_> = events.iter().map(|(t, _)| t.timestamp).collect();
-        assert_eq!(
-            ts,
-            [
-                EventTime(1_735_689_600_000),
-                EventTime(1_735_689_601_000),
-                EventTime(1_735_689_602_000)
-            ]
-        );
+        assert_eq!(ts, [EventTime(1_735_689_600_000), EventTime(1_735_689_601_000), EventTime(1_735_689_602_000)]);
     }
 }
