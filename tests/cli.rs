@@ -1,0 +1,213 @@
+//! End-to-end tests of the built binary without a broker: `--dry-run`, configuration errors,
+//! limits and signals.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{Output, finish, kill, producer, run};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn dry(args: &[&str]) -> Output {
+    let mut all = vec!["--dry-run"];
+    all.extend_from_slice(args);
+    run(producer(&all), LIMIT)
+}
+
+const REPLAY: [&str; 5] =
+    ["--seed=42", "--start-time=2025-01-01T00:00:00Z", "--speedup=max", "--max-events=1000", "--stats-seconds=0"];
+
+#[test]
+fn dry_run_with_a_seed_and_simulated_time_is_reproducible() {
+    let a = dry(&REPLAY);
+    assert_eq!(a.code(), 0, "{}", a.stderr);
+    let b = dry(&REPLAY);
+    assert_eq!(a.stdout, b.stdout, "same seed and simulated time: byte-identical output");
+
+    let lines: Vec<&str> = a.stdout.lines().collect();
+    assert!(lines[0].starts_with("[producer] pos-producer ") && lines[0].contains("seed=42"), "{}", lines[0]);
+    let transactions: Vec<&str> =
+        a.events().into_iter().filter(|l| l.starts_with("[producer] Sent transaction: ")).collect();
+    assert_eq!(transactions.len(), 1000);
+    // Transaction i is stamped start + (i − 1) × PRODUCER_SLEEP_SECONDS.
+    for (i, line) in transactions.iter().enumerate() {
+        let json: serde_json::Value = serde_json::from_str(line.split_once(": ").unwrap().1).unwrap();
+        assert_eq!(json["transaction_id"], i as u64 + 1);
+        let (h, m, s) = (i / 3600, i / 60 % 60, i % 60);
+        assert_eq!(json["timestamp"], format!("2025-01-01 {h:02}:{m:02}:{s:02}"), "{line}");
+    }
+    // Pinned: if this changes, recorded seeds no longer replay the same stream.
+    assert_eq!(
+        transactions[0],
+        r#"[producer] Sent transaction: {"transaction_id":1,"product_id":"KEYBOARD-001","store_id":"STORE-002","customer_id":"CUST-0730","amount":31.94,"timestamp":"2025-01-01 00:00:00"}"#
+    );
+    assert!(a.stderr.contains("done (event limit reached): 1000 transactions and"), "{}", a.stderr);
+
+    let other = dry(&["--seed=43", "--start-time=2025-01-01T00:00:00Z", "--speedup=max", "--max-events=1000"]);
+    assert_ne!(a.events(), other.events(), "another seed, another stream");
+}
+
+#[test]
+fn environment_variables_configure_like_flags() {
+    let mut cmd = producer(&[]);
+    cmd.envs([
+        ("PRODUCER_DRY_RUN", "true"),
+        ("PRODUCER_SEED", "42"),
+        ("PRODUCER_START_TIME", "2025-01-01T00:00:00Z"),
+        ("PRODUCER_SPEEDUP", "max"),
+        ("PRODUCER_MAX_EVENTS", "1000"),
+        ("PRODUCER_STATS_SECONDS", "0"),
+    ]);
+    let by_env = run(cmd, LIMIT);
+    assert_eq!(by_env.code(), 0, "{}", by_env.stderr);
+    assert_eq!(by_env.stdout, dry(&REPLAY).stdout);
+}
+
+#[test]
+fn a_run_without_a_seed_prints_the_seed_that_replays_it() {
+    let first = dry(&["--start-time=2025-01-01T00:00:00Z", "--speedup=max", "--max-events=50"]);
+    let seed = first.stdout.split("seed=").nth(1).unwrap().split(' ').next().unwrap().to_string();
+    let replay =
+        dry(&[&format!("--seed={seed}"), "--start-time=2025-01-01T00:00:00Z", "--speedup=max", "--max-events=50"]);
+    assert_eq!(first.stdout, replay.stdout);
+}
+
+#[test]
+fn event_lines_can_be_switched_off() {
+    let out = dry(&["--seed=1", "--speedup=max", "--max-events=100", "--log-events=false"]);
+    assert_eq!(out.code(), 0);
+    assert!(out.events().is_empty());
+    assert_eq!(out.stdout.lines().count(), 1, "only the banner: {}", out.stdout);
+    assert!(out.stderr.contains("100 transactions"), "{}", out.stderr);
+}
+
+#[test]
+fn stats_lines_go_to_stderr() {
+    let out = dry(&["--sleep-seconds=0.02", "--stats-seconds=0.2", "--max-seconds=1"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.lines().filter(|l| l.starts_with("[producer] stats: ")).count() >= 2, "{}", out.stderr);
+    assert!(!out.stdout.contains("stats:"));
+}
+
+#[test]
+fn max_seconds_ends_a_long_sleep_on_time() {
+    let out = dry(&["--sleep-seconds=60", "--max-seconds=1"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(out.events().len(), 1, "the first sale is due at once, the second after 60 s");
+    assert!(out.elapsed >= Duration::from_secs(1), "{:?}", out.elapsed);
+    assert!(out.elapsed < Duration::from_secs(5), "not the 60 s sleep: {:?}", out.elapsed);
+    assert!(out.stderr.contains("done (time limit reached)"), "{}", out.stderr);
+}
+
+/// Starts a dry run that sleeps 60 s between sales and waits for its first event line.
+fn sleeping_run(extra: &[&str]) -> (std::process::Child, Instant) {
+    let mut args = vec!["--dry-run", "--sleep-seconds=60"];
+    args.extend_from_slice(extra);
+    let mut child = producer(&args).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("[producer] Sent transaction") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(10)).expect("first event line");
+    // Empty pipe so `finish` can take it.
+    child.stdout = None;
+    (child, Instant::now())
+}
+
+#[test]
+fn sigterm_and_sigint_end_a_long_sleep_within_a_second() {
+    for signal in ["TERM", "INT"] {
+        let (mut child, _) = sleeping_run(&[]);
+        std::thread::sleep(Duration::from_millis(200));
+        let sent = Instant::now();
+        kill(child.id(), signal);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(sent.elapsed() < Duration::from_secs(5), "SIG{signal} ignored");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let took = sent.elapsed();
+        assert_eq!(status.code(), Some(0), "SIG{signal}");
+        assert!(took < Duration::from_secs(1), "SIG{signal} took {took:?}");
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        assert!(stderr.contains("done (stopped by signal): 1 transactions"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    let mut child = producer(&["--dry-run", "--sleep-seconds=0"]).spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    drop(stdout);
+    let out = finish(child, Instant::now(), LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
+
+#[test]
+fn bad_input_is_one_line_naming_the_variable_and_exit_2() {
+    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        (&[], &[("PRODUCER_SLEEP_SECONDS", "abc")], "invalid PRODUCER_SLEEP_SECONDS \"abc\": expected a number"),
+        (&[], &[("PRODUCER_SLEEP_SECONDS", "-1")], "invalid PRODUCER_SLEEP_SECONDS \"-1\""),
+        (&[], &[("PRODUCER_SLEEP_SECONDS", "NaN")], "invalid PRODUCER_SLEEP_SECONDS \"NaN\""),
+        (&[], &[("PRODUCER_SLEEP_SECONDS", "inf")], "invalid PRODUCER_SLEEP_SECONDS \"inf\""),
+        (
+            &[],
+            &[("REFUND_PROBABILITY", "1.5")],
+            "invalid REFUND_PROBABILITY \"1.5\": expected a probability from 0 to 1",
+        ),
+        (&[], &[("KAFKA_TOPIC", "")], "invalid KAFKA_TOPIC \"\""),
+        (&[], &[("KAFKA_TOPIC", "bad topic")], "invalid KAFKA_TOPIC \"bad topic\""),
+        (&[], &[("KAFKA_TOPIC", "..")], "invalid KAFKA_TOPIC \"..\""),
+        (&[], &[("KAFKA_TOPIC_REFUNDS", "transactions")], "need two different topics"),
+        (&[], &[("KAFKA_BOOTSTRAP_SERVERS", "kafka")], "invalid KAFKA_BOOTSTRAP_SERVERS \"kafka\""),
+        (&[], &[("KAFKA_BOOTSTRAP_SERVERS", "kafka:0")], "invalid KAFKA_BOOTSTRAP_SERVERS \"kafka:0\""),
+        (&[], &[("KAFKA_BOOTSTRAP_SERVERS", "kafka:70000")], "invalid KAFKA_BOOTSTRAP_SERVERS \"kafka:70000\""),
+        (&[], &[("KAFKA_BOOTSTRAP_SERVERS", "")], "invalid KAFKA_BOOTSTRAP_SERVERS \"\""),
+        (&[], &[("PRODUCER_MAX_EVENTS", "-3")], "invalid PRODUCER_MAX_EVENTS \"-3\": expected a whole number"),
+        (&[], &[("PRODUCER_SEED", "x")], "invalid PRODUCER_SEED \"x\": expected a whole number"),
+        (
+            &[],
+            &[("PRODUCER_START_TIME", "yesterday")],
+            "invalid PRODUCER_START_TIME \"yesterday\": expected an RFC 3339",
+        ),
+        (&[], &[("PRODUCER_SPEEDUP", "0")], "invalid PRODUCER_SPEEDUP \"0\""),
+        (&[], &[("PRODUCER_DRY_RUN", "yes")], "invalid PRODUCER_DRY_RUN \"yes\": expected true, false, 1 or 0"),
+        (&["--sleep-secs=1"], &[], "unknown flag --sleep-secs; did you mean --sleep-seconds?"),
+        (&["--sleep-seconds=x"], &[("PRODUCER_SLEEP_SECONDS", "2")], "invalid --sleep-seconds \"x\""),
+    ];
+    for (args, env, expected) in cases {
+        let mut cmd = producer(args);
+        cmd.envs(env.iter().copied());
+        let out = run(cmd, LIMIT);
+        assert_eq!(out.code(), 2, "{args:?} {env:?}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
+        assert!(out.stderr.starts_with("pos-producer: error: "), "{}", out.stderr);
+        assert!(out.stderr.contains(expected), "{args:?} {env:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "nothing starts: {}", out.stdout);
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let help = run(producer(&["--help"]), LIMIT);
+    assert_eq!(help.code(), 0);
+    for needle in ["KAFKA_BOOTSTRAP_SERVERS", "--refund-probability", "[default: 1.0]", "Exit codes"] {
+        assert!(help.stdout.contains(needle), "{needle}");
+    }
+    let version = run(producer(&["--version"]), LIMIT);
+    assert_eq!(version.stdout, format!("pos-producer {}\n", env!("CARGO_PKG_VERSION")));
+}

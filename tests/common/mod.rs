@@ -1,0 +1,261 @@
+//! Helpers for the end-to-end tests: run the built binary with a time bound, start and share
+//! real Apache Kafka brokers (scripts/kafka-local), read topics back with kcat.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_pos-producer");
+
+/// Kafka versions every Kafka test runs against: the latest 4.x and the 3.9 line.
+pub const KAFKA_4: &str = "4.4.0";
+pub const KAFKA_3_9: &str = "3.9.2";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What a finished run printed and how it ended.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Output {
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    /// The `[producer] Sent ...` lines.
+    pub fn events(&self) -> Vec<&str> {
+        self.stdout.lines().filter(|l| l.starts_with("[producer] Sent ")).collect()
+    }
+}
+
+/// The binary with a clean environment (no stray KAFKA_/PRODUCER_ variables of the caller).
+pub fn producer(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs `cmd` to its end, killing it after `limit` (the test then fails on its status).
+pub fn run(mut cmd: Command, limit: Duration) -> Output {
+    let started = Instant::now();
+    let child = cmd.spawn().expect("spawn");
+    finish(child, started, limit)
+}
+
+/// Waits for a spawned child (killing it after `limit`) and collects its output.
+pub fn finish(mut child: Child, started: Instant, limit: Duration) -> Output {
+    fn reader(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut s);
+            }
+            s
+        })
+    }
+    let out_reader = reader(child.stdout.take());
+    let err_reader = reader(child.stderr.take());
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let status = child.wait().expect("wait");
+            let stderr = err_reader.join().unwrap();
+            panic!("run exceeded {limit:?} and was killed ({status}); stderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    Output { status, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap(), elapsed }
+}
+
+/// Sends `signal` (e.g. "TERM") to a process.
+pub fn kill(pid: u32, signal: &str) {
+    let ok = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap().success();
+    assert!(ok, "kill -{signal} {pid}");
+}
+
+/// A single-node broker started by scripts/kafka-local; stopped when dropped.
+pub struct Broker {
+    pub version: String,
+    pub addr: String,
+    pub dir: PathBuf,
+    owned: bool,
+}
+
+impl Broker {
+    /// A new broker of its own, for tests that stop or restart it.
+    pub fn start(version: &str) -> Broker {
+        let dir = tempdir("kafka");
+        let addr = kafka_local(&["start", "--version", version, "--dir", dir.to_str().unwrap()]);
+        Broker { version: version.to_string(), addr, dir, owned: true }
+    }
+
+    /// The broker of `version` shared by the tests of this process: the one `make test` started
+    /// (POS_TEST_KAFKA_<version> = host:port), else one started now and stopped at exit.
+    pub fn shared(version: &str) -> &'static Broker {
+        static B4: OnceLock<Broker> = OnceLock::new();
+        static B39: OnceLock<Broker> = OnceLock::new();
+        let cell = if version == KAFKA_4 { &B4 } else { &B39 };
+        cell.get_or_init(|| {
+            let var = format!("POS_TEST_KAFKA_{}", version.replace('.', "_"));
+            if let Ok(addr) = std::env::var(&var) {
+                return Broker { version: version.to_string(), addr, dir: PathBuf::new(), owned: false };
+            }
+            let dir = tempdir("kafka-shared");
+            let pid = std::process::id().to_string();
+            let addr =
+                kafka_local(&["start", "--version", version, "--dir", dir.to_str().unwrap(), "--owner-pid", &pid]);
+            Broker { version: version.to_string(), addr, dir, owned: false }
+        })
+    }
+
+    /// Kills the broker process at once (SIGKILL), as a crash would.
+    pub fn crash(&self) {
+        let pid = std::fs::read_to_string(self.dir.join("broker.pid")).expect("broker.pid");
+        kill(pid.trim().parse().unwrap(), "KILL");
+        // Wait for the process to be gone, so the port is free for the restart.
+        for _ in 0..100 {
+            if !Path::new(&format!("/proc/{}", pid.trim())).exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the broker again on the same port and data.
+    pub fn restart(&self) {
+        let addr = kafka_local(&["start", "--version", &self.version, "--dir", self.dir.to_str().unwrap(), "--reuse"]);
+        assert_eq!(addr, self.addr);
+    }
+
+    pub fn stop(&self) {
+        kafka_local(&["stop", "--dir", self.dir.to_str().unwrap()]);
+    }
+
+    /// Runs a Kafka tool class (e.g. TopicCommand) from the broker's jars against it.
+    pub fn tool(&self, class: &str, args: &[&str]) -> String {
+        let mut all = vec!["tool", "--version", &self.version, class];
+        all.extend_from_slice(args);
+        kafka_local(&all)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if self.owned {
+            self.stop();
+        }
+    }
+}
+
+fn kafka_local(args: &[&str]) -> String {
+    let out = Command::new(root().join("scripts/kafka-local")).args(args).output().expect("run scripts/kafka-local");
+    assert!(
+        out.status.success(),
+        "scripts/kafka-local {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+pub fn tempdir(prefix: &str) -> PathBuf {
+    let out = Command::new("mktemp").args(["-d", &format!("/tmp/pos-{prefix}.XXXXXX")]).output().unwrap();
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// A topic name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
+/// One record as an independent client (kcat) read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumed {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: String,
+    pub timestamp_ms: i64,
+    pub value: String,
+}
+
+/// Reads `topic` from the start with kcat until at least `count` records arrived (or 20 s).
+pub fn consume(addr: &str, topic: &str, count: usize) -> Vec<Consumed> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = Command::new("kcat")
+            .args(["-b", addr, "-C", "-t", topic, "-e", "-q", "-J", "-X", "check.crcs=true"])
+            .output()
+            .expect("kcat is installed (apt-get install kcat; .ci/run does it)");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let records: Vec<Consumed> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("kcat -J line {l}: {e}"));
+                Consumed {
+                    partition: v["partition"].as_i64().unwrap() as i32,
+                    offset: v["offset"].as_i64().unwrap(),
+                    key: v["key"].as_str().unwrap_or_default().to_string(),
+                    timestamp_ms: v["ts"].as_i64().unwrap(),
+                    value: v["payload"].as_str().unwrap_or_default().to_string(),
+                }
+            })
+            .collect();
+        if records.len() >= count || Instant::now() > deadline {
+            return records;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The partition Kafka's own Java client (`BuiltInPartitioner.partitionForKey`) picks for each
+/// key, computed by the broker's jars: an independent check of our murmur2.
+pub fn java_partitions(version: &str, keys: &[String], partitions: usize) -> Vec<i32> {
+    let libs = kafka_local(&["fetch", "--version", version]);
+    let dir = tempdir("java");
+    let src = dir.join("Partition.java");
+    std::fs::write(
+        &src,
+        "import org.apache.kafka.clients.producer.internals.BuiltInPartitioner;\n\
+         public class Partition { public static void main(String[] a) throws Exception {\n\
+           int n = Integer.parseInt(a[0]);\n\
+           java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));\n\
+           String k; StringBuilder out = new StringBuilder();\n\
+           while ((k = r.readLine()) != null) out.append(BuiltInPartitioner.partitionForKey(k.getBytes(\"UTF-8\"), n)).append('\\n');\n\
+           System.out.print(out); } }\n",
+    )
+    .unwrap();
+    let mut child = Command::new("java")
+        .args(["-cp", &format!("{libs}/*"), src.to_str().unwrap(), &partitions.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("java");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(keys.join("\n").as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "java partitioner: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| l.parse().unwrap()).collect()
+}
