@@ -1,0 +1,301 @@
+//! End-to-end tests against real Apache Kafka brokers (4.x and 3.9), read back with kcat.
+//!
+//! Brokers come from `scripts/kafka-local` (the official jars on Maven Central): one shared
+//! broker per version, a unique topic per test; tests that crash or stop a broker get their own.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{Broker, KAFKA_3_9, KAFKA_4, Output, consume, finish, java_partitions, kill, producer, run, unique};
+
+const LIMIT: Duration = Duration::from_secs(120);
+const START: &str = "--start-time=2025-01-01T00:00:00Z";
+
+/// Runs one test body against each Kafka version.
+macro_rules! against_both {
+    ($($name:ident),* $(,)?) => {
+        mod kafka_4 { $( #[test] fn $name() { super::$name(super::KAFKA_4) } )* }
+        mod kafka_3_9 { $( #[test] fn $name() { super::$name(super::KAFKA_3_9) } )* }
+    };
+}
+
+against_both!(
+    every_event_arrives_once_as_the_dry_run_printed_it,
+    acks_and_compression_variants_deliver_everything,
+    a_crash_and_restart_of_the_broker_loses_and_duplicates_nothing,
+    a_topic_name_the_broker_rejects_is_a_clear_error,
+    a_record_larger_than_the_broker_accepts_is_a_clear_error,
+    a_broker_stopped_for_good_ends_in_a_delivery_timeout,
+);
+
+/// Produces with `args` to `addr` and returns the output (must finish within `LIMIT`).
+fn produce(addr: &str, args: &[&str]) -> Output {
+    let bootstrap = format!("--bootstrap-servers={addr}");
+    let mut all = vec![bootstrap.as_str(), "--stats-seconds=0"];
+    all.extend_from_slice(args);
+    run(producer(&all), LIMIT)
+}
+
+/// The event lines the same arguments print under `--dry-run`.
+fn dry_run(args: &[&str]) -> Vec<String> {
+    let mut all = vec!["--dry-run"];
+    all.extend_from_slice(args);
+    run(producer(&all), LIMIT).events().into_iter().map(String::from).collect()
+}
+
+/// The JSON values of the dry run's events of one kind ("transaction" or "refund").
+fn values(lines: &[String], kind: &str) -> Vec<String> {
+    let prefix = format!("[producer] Sent {kind}: ");
+    lines.iter().filter_map(|l| l.strip_prefix(&prefix)).map(String::from).collect()
+}
+
+/// "2025-01-01 00:00:07" → Unix milliseconds.
+fn event_time_ms(json: &serde_json::Value) -> i64 {
+    let text = json["timestamp"].as_str().unwrap();
+    let format = time::format_description::parse("[year]-[month]-[day] [hour]:[minute]:[second]").unwrap();
+    let t = time::PrimitiveDateTime::parse(text, &format).unwrap().assume_utc();
+    t.unix_timestamp() * 1000
+}
+
+fn every_event_arrives_once_as_the_dry_run_printed_it(version: &str) {
+    let broker = Broker::shared(version);
+    let (tx, rf) = (unique("tx"), unique("rf"));
+    let args = ["--seed=7", START, "--speedup=max", "--max-events=2000", "--topic-partitions=6"];
+    let topics = [format!("--topic={tx}"), format!("--topic-refunds={rf}")];
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(topics.iter().map(String::as_str));
+
+    let out = produce(&broker.addr, &all);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let expected = dry_run(&all);
+    assert_eq!(out.events(), expected, "the event log is the dry run's, line for line");
+
+    let mut keys = Vec::new();
+    let mut partitions = Vec::new();
+    for (topic, kind, id_field, key_field) in [
+        (&tx, "transaction", "transaction_id", "transaction_id"),
+        (&rf, "refund", "refund_id", "original_transaction_id"),
+    ] {
+        let want = values(&expected, kind);
+        let got = consume(&broker.addr, topic, want.len());
+        assert_eq!(got.len(), want.len(), "{topic}: exactly once");
+        let mut got_values: Vec<&str> = got.iter().map(|r| r.value.as_str()).collect();
+        let mut want_values: Vec<&str> = want.iter().map(String::as_str).collect();
+        got_values.sort_unstable();
+        want_values.sort_unstable();
+        assert_eq!(got_values, want_values, "{topic}: values byte-identical to the dry run");
+        let mut last_id_in_partition: HashMap<i32, u64> = HashMap::new();
+        for r in &got {
+            let json: serde_json::Value = serde_json::from_str(&r.value).unwrap();
+            assert_eq!(r.key, json[key_field].to_string(), "{topic}: key");
+            assert_eq!(r.timestamp_ms, event_time_ms(&json), "{topic}: record time = event time");
+            // Within a partition, events keep production order.
+            let id = json[id_field].as_u64().unwrap();
+            let last = last_id_in_partition.insert(r.partition, id);
+            assert!(last.is_none_or(|l| l < id), "{topic} partition {}: {id} after {last:?}", r.partition);
+            keys.push(r.key.clone());
+            partitions.push(r.partition);
+        }
+    }
+    // Partitions as Kafka's own Java client places the keys, so a refund lands in the same
+    // partition number as its sale.
+    assert_eq!(partitions, java_partitions(version, &keys, 6), "partition = Java's murmur2 partitioner");
+    assert_eq!(partitions.iter().collect::<HashSet<_>>().len(), 6, "all 6 partitions in use");
+}
+
+fn acks_and_compression_variants_deliver_everything(version: &str) {
+    let broker = Broker::shared(version);
+    for (acks, compression) in [("0", "none"), ("1", "gzip"), ("all", "snappy"), ("-1", "none")] {
+        // Names with dots and dashes; missing topics are created (default partition count).
+        let (tx, rf) = (unique(&format!("pos.tx-acks{acks}")), unique(&format!("pos.refunds-{compression}")));
+        let args =
+            ["--seed=11", START, "--speedup=max", "--max-events=300", "--refund-probability=0.3", "--log-events=true"];
+        let flags = [
+            format!("--topic={tx}"),
+            format!("--topic-refunds={rf}"),
+            format!("--acks={acks}"),
+            format!("--compression={compression}"),
+        ];
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(flags.iter().map(String::as_str));
+        let out = produce(&broker.addr, &all);
+        assert_eq!(out.code(), 0, "acks={acks} {compression}: {}", out.stderr);
+        assert!(out.stderr.contains(&format!("created topic \"{tx}\"")), "{}", out.stderr);
+        let expected = dry_run(&all);
+        for (topic, kind) in [(&tx, "transaction"), (&rf, "refund")] {
+            let mut want = values(&expected, kind);
+            let mut got: Vec<String> = consume(&broker.addr, topic, want.len()).into_iter().map(|r| r.value).collect();
+            want.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(got, want, "acks={acks} compression={compression} {topic}");
+        }
+    }
+}
+
+fn a_crash_and_restart_of_the_broker_loses_and_duplicates_nothing(version: &str) {
+    let broker = Broker::start(version);
+    let args = ["--seed=5", START, "--speedup=max", "--max-events=20000", "--topic-partitions=3", "--stats-seconds=0"];
+    let bootstrap = format!("--bootstrap-servers={}", broker.addr);
+    let mut all: Vec<&str> = args.to_vec();
+    all.push(&bootstrap);
+
+    let started = Instant::now();
+    let mut child = producer(&all).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("[producer] Sent transaction: {\"transaction_id\":500,") {
+                let _ = tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    rx.recv_timeout(Duration::from_secs(60)).expect("500 events acknowledged before the crash");
+    broker.crash();
+    std::thread::sleep(Duration::from_secs(5));
+    broker.restart();
+    let out = finish(child, started, LIMIT);
+    let lines = reader.join().unwrap();
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("retrying"), "the crash was noticed: {}", out.stderr);
+
+    let expected = dry_run(&args);
+    let log: Vec<&str> = lines.iter().filter(|l| l.starts_with("[producer] Sent ")).map(String::as_str).collect();
+    assert_eq!(log, expected, "every event logged once, in order");
+    for (topic, kind) in [("transactions", "transaction"), ("refunds", "refund")] {
+        let want = values(&expected, kind);
+        let got = consume(&broker.addr, topic, want.len());
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &got {
+            *counts.entry(r.value.as_str()).or_default() += 1;
+        }
+        let duplicates: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(duplicates.is_empty(), "{topic}: duplicates {:?}", &duplicates[..duplicates.len().min(3)]);
+        let missing: Vec<_> = want.iter().filter(|v| !counts.contains_key(v.as_str())).collect();
+        assert!(missing.is_empty(), "{topic}: {} missing, e.g. {:?}", missing.len(), missing.first());
+        assert_eq!(got.len(), want.len(), "{topic}");
+    }
+}
+
+fn a_topic_name_the_broker_rejects_is_a_clear_error(version: &str) {
+    let broker = Broker::shared(version);
+    // Kafka refuses a topic whose name collides with an existing one once '.' and '_' are
+    // treated alike (both map to the same metric names).
+    let dotted = unique("pos.clash");
+    let clash = dotted.replace('.', "_");
+    let ok = produce(&broker.addr, &["--max-events=1", "--sleep-seconds=0", &format!("--topic={dotted}")]);
+    assert_eq!(ok.code(), 0, "{}", ok.stderr);
+    let out = produce(
+        &broker.addr,
+        &[
+            "--max-events=1",
+            "--sleep-seconds=0",
+            &format!("--topic={clash}"),
+            &format!("--topic-refunds={}", unique("r")),
+        ],
+    );
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let last = out.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!(
+            "pos-producer: error: the broker rejected topic \"{clash}\": INVALID_TOPIC_EXCEPTION (17)"
+        )),
+        "{last}"
+    );
+    assert!(last.contains("collides with existing topic"), "{last}");
+    assert!(out.events().is_empty());
+}
+
+fn a_record_larger_than_the_broker_accepts_is_a_clear_error(version: &str) {
+    let broker = Broker::shared(version);
+    let small = unique("small");
+    broker.tool(
+        "org.apache.kafka.tools.TopicCommand",
+        &["--bootstrap-server", &broker.addr, "--create", "--topic", &small, "--config", "max.message.bytes=120"],
+    );
+    let out = produce(
+        &broker.addr,
+        &["--max-events=5", "--sleep-seconds=0", "--refund-probability=0", &format!("--topic={small}")],
+    );
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let last = out.stderr.lines().last().unwrap();
+    assert!(last.contains(&format!("for topic \"{small}\" partition 0 is larger than the broker accepts")), "{last}");
+    assert!(last.contains("MESSAGE_TOO_LARGE"), "{last}");
+    assert!(out.events().is_empty(), "nothing reported as sent: {}", out.stdout);
+    assert!(out.stderr.contains("5 not delivered"), "{}", out.stderr);
+}
+
+fn a_broker_stopped_for_good_ends_in_a_delivery_timeout(version: &str) {
+    let broker = Broker::start(version);
+    let bootstrap = format!("--bootstrap-servers={}", broker.addr);
+    let mut child = producer(&[&bootstrap, "--sleep-seconds=0.05", "--delivery-timeout-ms=3000"]).spawn().unwrap();
+    let started = Instant::now();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("[producer] Sent transaction: {\"transaction_id\":10,") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60)).expect("10 events acknowledged");
+    broker.stop();
+    let out = finish(child, started, LIMIT);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let last = out.stderr.lines().last().unwrap();
+    assert!(last.starts_with("pos-producer: error: delivery timed out after 3000 ms: "), "{last}");
+    assert!(last.contains("events not delivered"), "{last}");
+}
+
+#[test]
+fn nothing_listening_keeps_retrying_until_sigterm() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = producer(&[&format!("--bootstrap-servers=127.0.0.1:{port}")]).spawn().unwrap();
+    let started = Instant::now();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("(attempt 3)") {
+                let _ = tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    rx.recv_timeout(Duration::from_secs(20)).expect("three attempts");
+    let sent = Instant::now();
+    kill(child.id(), "TERM");
+    let out = finish(child, started, Duration::from_secs(30));
+    let took = sent.elapsed();
+    let lines = reader.join().unwrap();
+    assert_eq!(out.code(), 0);
+    assert!(took < Duration::from_secs(1), "SIGTERM while retrying took {took:?}");
+    assert!(
+        lines[0].contains(&format!("no broker answers yet (attempt 1): cannot connect to 127.0.0.1:{port}")),
+        "{lines:?}"
+    );
+    assert!(lines.last().unwrap().contains("done (stopped before connecting)"), "{lines:?}");
+}
+
+#[test]
+fn a_name_that_does_not_resolve_is_a_clear_error() {
+    let out = run(producer(&["--bootstrap-servers=no-such-host.invalid:9092", "--max-events=1"]), LIMIT);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let last = out.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with(
+            "pos-producer: error: no bootstrap server in \"no-such-host.invalid:9092\" resolves to an address (cannot resolve no-such-host.invalid:9092"
+        ),
+        "{last}"
+    );
+}
