@@ -84,12 +84,6 @@ fn error(e: &dyn std::fmt::Display) {
     let _ = writeln!(io::stderr(), "pos-producer: error: {e}");
 }
 
-/// Where events go: nowhere but the log (`--dry-run`), or Kafka.
-enum Sink {
-    DryRun,
-    Kafka(Producer),
-}
-
 /// What ends a run early. `Stopped` is a signal (exit 0); the others exit 1.
 #[derive(Debug)]
 enum RunError {
@@ -123,12 +117,13 @@ fn run(config: &Config, stop: &Stop) -> Result<(), RunError> {
     let mut run = Run { stats: Stats::new(Instant::now(), config.stats_every), queue: Queue::default(), stop };
     log.banner(config, seed).map_err(RunError::Output)?;
 
+    // Where events go: Kafka, or with `--dry-run` nowhere but the log.
     let mut sink = if config.dry_run {
-        Sink::DryRun
+        None
     } else {
         let topics = vec![config.topic.clone(), config.topic_refunds.clone()];
         match Producer::connect(&config.kafka, topics, stop.clone()) {
-            Ok(producer) => Sink::Kafka(producer),
+            Ok(producer) => Some(producer),
             Err(KafkaError::Stopped { .. }) => {
                 run.finish(0, "stopped before connecting");
                 return Ok(());
@@ -205,17 +200,21 @@ struct Run<'a> {
 impl Run<'_> {
     /// Sends the queue and logs each event the broker acknowledged, in production order. Any
     /// failure, a stop included, ends the run: the summary says how many were not delivered.
-    fn deliver(&mut self, sink: &mut Sink, log: &mut EventLog<io::BufWriter<io::Stdout>>) -> Result<(), RunError> {
+    fn deliver(
+        &mut self,
+        sink: &mut Option<Producer>,
+        log: &mut EventLog<io::BufWriter<io::Stdout>>,
+    ) -> Result<(), RunError> {
         let Some(since) = self.queue.since.take() else {
             return Ok(());
         };
         let mut acked = vec![false; self.queue.len()];
         let result = match sink {
-            Sink::DryRun => {
+            None => {
                 acked.fill(true);
                 Ok(())
             }
-            Sink::Kafka(producer) => producer.send(&self.queue.records, since, &mut acked),
+            Some(producer) => producer.send(&self.queue.records, since, &mut acked),
         };
         let mut output = Ok(());
         for (i, _) in acked.iter().enumerate().filter(|(_, ok)| **ok) {

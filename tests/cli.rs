@@ -159,7 +159,9 @@ fn a_closed_stdout_ends_the_run_quietly() {
 
 #[test]
 fn bad_input_is_one_line_naming_the_variable_and_exit_2() {
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    /// Flags, environment, and what the error line must contain.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (&[], &[("PRODUCER_SLEEP_SECONDS", "abc")], "invalid PRODUCER_SLEEP_SECONDS \"abc\": expected a number"),
         (&[], &[("PRODUCER_SLEEP_SECONDS", "-1")], "invalid PRODUCER_SLEEP_SECONDS \"-1\""),
         (&[], &[("PRODUCER_SLEEP_SECONDS", "NaN")], "invalid PRODUCER_SLEEP_SECONDS \"NaN\""),

@@ -56,7 +56,8 @@ fn values(lines: &[String], kind: &str) -> Vec<String> {
 /// "2025-01-01 00:00:07" → Unix milliseconds.
 fn event_time_ms(json: &serde_json::Value) -> i64 {
     let text = json["timestamp"].as_str().unwrap();
-    let format = time::format_description::parse("[year]-[month]-[day] [hour]:[minute]:[second]").unwrap();
+    let format =
+        time::format_description::parse_borrowed::<2>("[year]-[month]-[day] [hour]:[minute]:[second]").unwrap();
     let t = time::PrimitiveDateTime::parse(text, &format).unwrap().assume_utc();
     t.unix_timestamp() * 1000
 }

@@ -17,14 +17,15 @@ pub struct Store {
     pub city: &'static str,
 }
 
-/// Products, in the order of `data-contract.md`; a Postgres `dim_products` table joins on `id`.
+/// Products, in the order of `data-contract.md` (ranges in whole units); a Postgres
+/// `dim_products` table joins on `id`.
 pub const PRODUCTS: [Product; 6] = [
-    product("LAPTOP-001", "Electronics", 699_00, 1500_00),
-    product("PHONE-001", "Electronics", 299_00, 1299_00),
-    product("MONITOR-001", "Electronics", 149_00, 899_00),
-    product("HEADPHONES-001", "Accessories", 29_00, 399_00),
-    product("KEYBOARD-001", "Accessories", 25_00, 199_00),
-    product("MOUSE-001", "Accessories", 20_00, 129_00),
+    product("LAPTOP-001", "Electronics", 699, 1500),
+    product("PHONE-001", "Electronics", 299, 1299),
+    product("MONITOR-001", "Electronics", 149, 899),
+    product("HEADPHONES-001", "Accessories", 29, 399),
+    product("KEYBOARD-001", "Accessories", 25, 199),
+    product("MOUSE-001", "Accessories", 20, 129),
 ];
 
 pub const STORES: [Store; 3] = [
@@ -39,8 +40,9 @@ pub const CUSTOMERS: u32 = 1000;
 pub const REFUND_REASONS: [&str; 5] =
     ["defective", "wrong_item", "not_as_described", "changed_mind", "damaged_shipping"];
 
-const fn product(id: &'static str, category: &'static str, min_cents: u64, max_cents: u64) -> Product {
-    Product { id, category, min_cents, max_cents }
+/// A product whose price range, in whole currency units as the contract lists it, is kept in cents.
+const fn product(id: &'static str, category: &'static str, min: u64, max: u64) -> Product {
+    Product { id, category, min_cents: min * 100, max_cents: max * 100 }
 }
 
 #[cfg(test)]
@@ -51,7 +53,7 @@ mod tests {
     fn price_ranges_lie_inside_the_old_services_bounds() {
         for p in PRODUCTS {
             assert!(p.min_cents < p.max_cents, "{}", p.id);
-            assert!(p.min_cents >= 20_00 && p.max_cents <= 1500_00, "{}", p.id);
+            assert!(p.min_cents >= 2_000 && p.max_cents <= 150_000, "{}", p.id);
         }
     }
 

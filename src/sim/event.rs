@@ -10,7 +10,7 @@ pub struct Cents(pub u64);
 
 impl Serialize for Cents {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0 % 100 == 0 {
+        if self.0.is_multiple_of(100) {
             s.serialize_u64(self.0 / 100)
         } else {
             // The quotient of two exactly representable integers is correctly rounded, so the

@@ -175,7 +175,7 @@ mod tests {
             low = low.min(ratio);
             high = high.max(ratio);
         }
-        assert!(low >= 0.5 && low < 0.51, "lowest ratio {low}");
+        assert!((0.5..0.51).contains(&low), "lowest ratio {low}");
         assert!(high <= 1.0 && high > 0.99, "highest ratio {high}");
     }
 

@@ -1,0 +1,41 @@
+# Thin targets: the logic lives in scripts/ and in Rust. `make help` lists them.
+.DEFAULT_GOAL := help
+IMAGE ?= pos-producer:latest
+ARGS ?=
+
+.PHONY: help build run test lint musl docker up kafka bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+build: ## release build for this machine
+	cargo build --release --locked
+
+run: ## run the producer (against KAFKA_BOOTSTRAP_SERVERS, else a local broker) until Ctrl-C
+	scripts/run $(ARGS)
+
+test: ## all tests: unit, CLI, real Kafka 4.x and 3.9 brokers, scratch (static binary in chroot)
+	scripts/test
+
+lint: ## rustfmt, clippy and rustdoc, warnings as errors
+	cargo fmt --check
+	cargo clippy --locked --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --document-private-items
+
+musl: ## static binaries: x86_64 and (where the toolchain allows) aarch64
+	scripts/musl
+
+docker: ## build the FROM scratch image (needs a Docker engine)
+	docker build -t $(IMAGE) .
+
+up: ## start Kafka and the producer with docker compose (needs a Docker engine)
+	docker compose up -d
+
+kafka: ## run a local Apache Kafka broker on 127.0.0.1 until Ctrl-C
+	scripts/kafka-local run
+
+bench: ## benchmarks: throughput, size per opt-level, memory (numbers in the README)
+	scripts/bench
+
+clean: ## remove build output
+	cargo clean
