@@ -17,10 +17,11 @@ run: ## run the producer (against KAFKA_BOOTSTRAP_SERVERS, else a local broker) 
 test: ## all tests: unit, CLI, real Kafka 4.x and 3.9 brokers, scratch (static binary in chroot)
 	scripts/test
 
-lint: ## rustfmt, clippy and rustdoc, warnings as errors
+lint: ## rustfmt, clippy, rustdoc (warnings as errors); hadolint and a compose.yaml check
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --document-private-items
+	scripts/lint-docker
 
 musl: ## static binaries: x86_64 and (where the toolchain allows) aarch64
 	scripts/musl

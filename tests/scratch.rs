@@ -149,3 +149,19 @@ fn wait_for_namespace_init(parent: u32) -> u32 {
     }
     panic!("the binary did not start under unshare");
 }
+
+#[test]
+fn aarch64_build_runs_under_qemu_and_streams_the_same_events() {
+    let bin = std::env::var("POS_MUSL_BIN_AARCH64")
+        .expect("POS_MUSL_BIN_AARCH64 must name the aarch64 musl binary: run `make test`, which builds it first");
+    let file = Command::new("file").arg(&bin).output().expect("file(1)");
+    let desc = String::from_utf8_lossy(&file.stdout);
+    assert!(desc.contains("ARM aarch64") && desc.contains("statically linked"), "{desc}");
+    let mut args = vec!["--dry-run"];
+    args.extend_from_slice(&REPLAY);
+    let mut cmd = Command::new(host_tool("qemu-aarch64-static"));
+    cmd.arg(&bin).args(&args).env_clear().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let arm = run(cmd, LIMIT);
+    assert_eq!(arm.code(), 0, "{}", arm.stderr);
+    assert_eq!(arm.stdout, run(producer(&args), LIMIT).stdout, "the same stream as the host build");
+}
