@@ -114,7 +114,12 @@ fn run(config: &Config, stop: &Stop) -> Result<(), RunError> {
     };
     let mut generator = Generator::new(seed, clock, config.refund_probability);
     let mut log = EventLog::stdout(config.log_events);
-    let mut run = Run { stats: Stats::new(Instant::now(), config.stats_every), queue: Queue::default(), stop };
+    let mut run = Run {
+        stats: Stats::new(Instant::now(), config.stats_every),
+        queue: Queue::default(),
+        stop,
+        stdout_closed: false,
+    };
     log.banner(config, seed).map_err(RunError::Output)?;
 
     // Where events go: Kafka, or with `--dry-run` nowhere but the log.
@@ -142,6 +147,9 @@ fn run(config: &Config, stop: &Stop) -> Result<(), RunError> {
         // Before waiting for the next sale's turn, deliver (and log) what is queued.
         if schedule.ahead(Instant::now()) || run.queue.len() >= MAX_QUEUED {
             run.deliver(&mut sink, &mut log)?;
+            if run.stdout_closed {
+                break "stdout closed";
+            }
         }
         if let Some(ending) = run.wait_until(schedule.due(), end) {
             break ending;
@@ -195,6 +203,8 @@ struct Run<'a> {
     stats: Stats,
     queue: Queue,
     stop: &'a Stop,
+    /// The reader of the event lines went away: the run ends.
+    stdout_closed: bool,
 }
 
 impl Run<'_> {
@@ -241,12 +251,12 @@ impl Run<'_> {
         }
     }
 
-    /// A reader that went away (`| head`) ends the run quietly at the next wait, like other
-    /// Unix tools; any other output error is fatal.
-    fn output_result(&self, output: io::Result<()>) -> Result<(), RunError> {
+    /// A reader that went away (`| head`) ends the run quietly, like other Unix tools; any
+    /// other output error is fatal.
+    fn output_result(&mut self, output: io::Result<()>) -> Result<(), RunError> {
         match output {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                self.stop.set();
+                self.stdout_closed = true;
                 Ok(())
             }
             other => other.map_err(RunError::Output),

@@ -27,6 +27,7 @@ impl Stop {
         self.0.load(Ordering::Relaxed)
     }
 
+    #[cfg(test)]
     pub fn set(&self) {
         self.0.store(true, Ordering::Relaxed);
     }

@@ -155,6 +155,7 @@ fn a_closed_stdout_ends_the_run_quietly() {
     let out = finish(child, Instant::now(), LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert!(out.stderr.contains("done (stdout closed)"), "{}", out.stderr);
 }
 
 #[test]

@@ -27,6 +27,8 @@ pub struct ClientConfig {
     pub bootstrap_servers: Vec<String>,
     pub client_id: String,
     pub request_timeout: Duration,
+    /// How long bootstrap names may fail to resolve before giving up.
+    pub resolve_timeout: Duration,
 }
 
 /// Which connection a request went over, so a failed one can be dropped.
@@ -51,8 +53,9 @@ pub struct Client {
 
 impl Client {
     /// Connects to the first bootstrap server that answers. While none does, retries with capped
-    /// backoff, one line per attempt, until a stop (the producer may start before its broker).
-    /// Fails at once only when no bootstrap name resolves, the likely typo.
+    /// backoff, one line per attempt, until a stop: the producer may start before its broker.
+    /// Names that do not resolve are retried too (container DNS often lags), but only for
+    /// `config.resolve_timeout`: a name that never resolves is most likely a typo.
     pub fn bootstrap(config: ClientConfig, stop: Stop) -> Result<Client, KafkaError> {
         let mut client = Client {
             config,
@@ -64,33 +67,37 @@ impl Client {
             next_bootstrap: 0,
         };
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        let mut unresolvable_since: Option<Instant> = None;
         for attempt in 1.. {
-            match client.open_bootstrap() {
+            let e = match client.open_bootstrap() {
                 Ok(()) => return Ok(client),
-                Err(ConnectionError::Stopped) => {
-                    return Err(KafkaError::Stopped { undelivered: 0 });
-                }
-                Err(e @ ConnectionError::Resolve { .. }) if client.none_resolves() => {
+                Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { undelivered: 0 }),
+                Err(e) if !e.is_retriable() => return Err(e.into()),
+                Err(e) => e,
+            };
+            let wait = backoff.next_wait();
+            if matches!(e, ConnectionError::Resolve { .. }) {
+                let since = *unresolvable_since.get_or_insert_with(Instant::now);
+                if since.elapsed() + wait > client.config.resolve_timeout {
                     let servers = client.config.bootstrap_servers.join(",");
                     return Err(KafkaError::Unresolvable { servers, last: e });
                 }
-                Err(e) if e.is_retriable() => {
-                    let wait = backoff.next_wait();
-                    crate::diag!("no broker answers yet (attempt {attempt}): {e}; retrying in {} ms", wait.as_millis());
-                    if !client.stop.sleep_until(Instant::now() + wait) {
-                        return Err(KafkaError::Stopped { undelivered: 0 });
-                    }
-                }
-                Err(e) => return Err(e.into()),
+            } else {
+                unresolvable_since = None;
+            }
+            crate::diag!("no broker answers yet (attempt {attempt}): {e}; retrying in {} ms", wait.as_millis());
+            if !client.stop.sleep_until(Instant::now() + wait) {
+                return Err(KafkaError::Stopped { undelivered: 0 });
             }
         }
         unreachable!("the attempt counter is unbounded")
     }
 
-    /// Tries every bootstrap server once, starting after the last one that worked.
+    /// Tries every bootstrap server once, starting after the last one that worked. The error is
+    /// a `Resolve` one only when no server's name resolved.
     fn open_bootstrap(&mut self) -> Result<(), ConnectionError> {
         let servers = self.config.bootstrap_servers.clone();
-        let mut last = None;
+        let mut last: Option<ConnectionError> = None;
         for i in 0..servers.len() {
             let n = (self.next_bootstrap + i) % servers.len();
             match self.open(&servers[n]) {
@@ -99,17 +106,15 @@ impl Client {
                     self.conns.insert(Slot::Bootstrap, conn);
                     return Ok(());
                 }
-                Err(ConnectionError::Stopped) => return Err(ConnectionError::Stopped),
-                Err(e) if e.is_retriable() => last = Some(e),
-                Err(e) => return Err(e),
+                Err(e) if !e.is_retriable() => return Err(e),
+                Err(e) => {
+                    if last.as_ref().is_none_or(|l| matches!(l, ConnectionError::Resolve { .. })) {
+                        last = Some(e);
+                    }
+                }
             }
         }
         Err(last.expect("bootstrap_servers is never empty"))
-    }
-
-    fn none_resolves(&self) -> bool {
-        use std::net::ToSocketAddrs;
-        self.config.bootstrap_servers.iter().all(|s| s.to_socket_addrs().is_err())
     }
 
     fn open(&self, addr: &str) -> Result<Connection, ConnectionError> {

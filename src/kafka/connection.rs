@@ -208,12 +208,30 @@ impl Connection {
             reason: "request larger than 2 GiB".into(),
         })?;
         buf[..4].copy_from_slice(&len.to_be_bytes());
-        let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
-        self.stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
-        self.stream
-            .write_all(&self.write_buf)
-            .map_err(|source| ConnectionError::Io { addr: self.addr.clone(), source })?;
+        self.write_all(Instant::now() + self.timeout)?;
         Ok(self.correlation_id)
+    }
+
+    /// Writes the framed request, waiting at most until `deadline`, and less once a stop is
+    /// asked for (a broker that stopped reading must not hold up a shutdown).
+    fn write_all(&mut self, deadline: Instant) -> Result<(), ConnectionError> {
+        let mut written = 0;
+        let mut waiter = Waiter::new(deadline);
+        while written < self.write_buf.len() {
+            let slice = waiter.next_slice(&self.stop, &self.addr, self.timeout)?;
+            let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
+            self.stream.set_write_timeout(Some(slice)).map_err(io)?;
+            match self.stream.write(&self.write_buf[written..]) {
+                Ok(0) => {
+                    let source = io::Error::new(io::ErrorKind::WriteZero, "connection closed");
+                    return Err(ConnectionError::Io { addr: self.addr.clone(), source });
+                }
+                Ok(n) => written += n,
+                Err(e) if is_wait(&e) => {}
+                Err(source) => return Err(ConnectionError::Io { addr: self.addr.clone(), source }),
+            }
+        }
+        Ok(())
     }
 
     /// Reads one response frame, checks its header, and returns the body.
@@ -252,22 +270,9 @@ impl Connection {
 
     /// Fills `buf`, waiting at most until `deadline`, and less once a stop is asked for.
     fn read_exact(&mut self, mut buf: &mut [u8], deadline: Instant) -> Result<(), ConnectionError> {
-        let mut deadline = deadline;
-        let mut stop_seen = false;
+        let mut waiter = Waiter::new(deadline);
         while !buf.is_empty() {
-            let now = Instant::now();
-            if !stop_seen && self.stop.is_set() {
-                stop_seen = true;
-                deadline = deadline.min(now + STOP_GRACE);
-            }
-            if now >= deadline {
-                return Err(if stop_seen {
-                    ConnectionError::Stopped
-                } else {
-                    ConnectionError::Timeout { addr: self.addr.clone(), after: self.timeout }
-                });
-            }
-            let slice = (deadline - now).min(crate::shutdown::POLL).max(Duration::from_millis(1));
+            let slice = waiter.next_slice(&self.stop, &self.addr, self.timeout)?;
             let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
             self.stream.set_read_timeout(Some(slice)).map_err(io)?;
             match self.stream.read(buf) {
@@ -276,11 +281,8 @@ impl Connection {
                     return Err(ConnectionError::Io { addr: self.addr.clone(), source });
                 }
                 Ok(n) => buf = &mut buf[n..],
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(ConnectionError::Io { addr: self.addr.clone(), source });
-                }
+                Err(e) if is_wait(&e) => {}
+                Err(source) => return Err(ConnectionError::Io { addr: self.addr.clone(), source }),
             }
         }
         Ok(())
@@ -289,6 +291,41 @@ impl Connection {
     fn frame_error(&self, reason: String) -> ConnectionError {
         ConnectionError::Frame { addr: self.addr.clone(), reason }
     }
+}
+
+/// Socket waits come in slices of at most `POLL`, so that a stop is seen between them. Once a
+/// stop is seen, what is under way gets `STOP_GRACE` more, then the wait ends with `Stopped`.
+struct Waiter {
+    deadline: Instant,
+    stop_seen: bool,
+}
+
+impl Waiter {
+    fn new(deadline: Instant) -> Waiter {
+        Waiter { deadline, stop_seen: false }
+    }
+
+    /// How long the next blocking call may wait, or why waiting is over.
+    fn next_slice(&mut self, stop: &Stop, addr: &str, timeout: Duration) -> Result<Duration, ConnectionError> {
+        let now = Instant::now();
+        if !self.stop_seen && stop.is_set() {
+            self.stop_seen = true;
+            self.deadline = self.deadline.min(now + STOP_GRACE);
+        }
+        if now >= self.deadline {
+            return Err(if self.stop_seen {
+                ConnectionError::Stopped
+            } else {
+                ConnectionError::Timeout { addr: addr.to_string(), after: timeout }
+            });
+        }
+        Ok((self.deadline - now).min(crate::shutdown::POLL).max(Duration::from_millis(1)))
+    }
+}
+
+/// A timed-out or interrupted socket call: wait some more.
+fn is_wait(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted)
 }
 
 /// Resolves and connects on a helper thread, so that a stop is noticed within `POLL` even while
@@ -366,6 +403,40 @@ mod tests {
         out.extend_from_slice(&correlation_id.to_be_bytes());
         out.extend_from_slice(body);
         out
+    }
+
+    /// An ApiVersions v0 body: error code, then (api key, min, max) per API.
+    fn api_versions_v0(error: i16, apis: &[(i16, i16, i16)]) -> Vec<u8> {
+        let mut body = error.to_be_bytes().to_vec();
+        body.extend_from_slice(&(apis.len() as i32).to_be_bytes());
+        for (key, min, max) in apis {
+            for v in [key, min, max] {
+                body.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+        body
+    }
+
+    #[test]
+    fn an_old_broker_answers_apiversions_v0_and_its_versions_are_used() {
+        // Kafka 2.1 knows ApiVersions v0–v2: it answers our v3 with UNSUPPORTED_VERSION in v0 form.
+        let body = api_versions_v0(35, &[(0, 0, 7), (3, 0, 7), (19, 0, 3), (22, 0, 1)]);
+        let addr = fake_broker(move |id| frame(id, &body));
+        let conn = open(&addr).expect("negotiated from the v0 answer");
+        let v = conn.versions();
+        assert_eq!((v.produce, v.metadata, v.create_topics, v.init_producer_id), (7, 7, Some(3), Some(1)));
+    }
+
+    #[test]
+    fn a_broker_without_produce_v3_is_refused_clearly() {
+        let body = api_versions_v0(35, &[(0, 0, 2), (3, 0, 5)]);
+        let addr = fake_broker(move |id| frame(id, &body));
+        let err = open(&addr).err().unwrap();
+        assert!(!err.is_retriable());
+        assert_eq!(
+            err.to_string(),
+            format!("broker {addr} supports Produce v0–v2, but pos-producer needs v3 or newer (Kafka 0.11 or newer)")
+        );
     }
 
     #[test]

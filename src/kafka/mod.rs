@@ -49,7 +49,10 @@ impl fmt::Display for KafkaError {
         match self {
             KafkaError::Connection(e) => e.fmt(f),
             KafkaError::Unresolvable { servers, last } => {
-                write!(f, "no bootstrap server in {servers:?} resolves to an address ({last})")
+                write!(
+                    f,
+                    "no bootstrap server in {servers:?} resolves to an address within the delivery timeout ({last})"
+                )
             }
             KafkaError::TopicRejected { topic, code, message } => {
                 write!(f, "the broker rejected topic {topic:?}: {}{}", error_name(*code), detail(message))

@@ -84,6 +84,7 @@ impl Producer {
             bootstrap_servers: config.bootstrap_servers.clone(),
             client_id: config.client_id.clone(),
             request_timeout: config.request_timeout,
+            resolve_timeout: config.delivery_timeout,
         };
         let mut client = Client::bootstrap(client_config, stop)?;
         let deadline = Instant::now() + config.delivery_timeout;
