@@ -4,10 +4,9 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Output, finish, kill, producer, run};
+use common::{Output, Stream, finish, kill, producer, run, spawn_until};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -102,46 +101,20 @@ fn max_seconds_ends_a_long_sleep_on_time() {
     assert!(out.stderr.contains("done (time limit reached)"), "{}", out.stderr);
 }
 
-/// Starts a dry run that sleeps 60 s between sales and waits for its first event line.
-fn sleeping_run(extra: &[&str]) -> (std::process::Child, Instant) {
-    let mut args = vec!["--dry-run", "--sleep-seconds=60"];
-    args.extend_from_slice(extra);
-    let mut child = producer(&args).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("[producer] Sent transaction") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(10)).expect("first event line");
-    // Empty pipe so `finish` can take it.
-    child.stdout = None;
-    (child, Instant::now())
-}
-
 #[test]
 fn sigterm_and_sigint_end_a_long_sleep_within_a_second() {
     for signal in ["TERM", "INT"] {
-        let (mut child, _) = sleeping_run(&[]);
+        let watched = spawn_until(producer(&["--dry-run", "--sleep-seconds=60"]), Stream::Stdout, |l| {
+            l.starts_with("[producer] Sent transaction")
+        });
         std::thread::sleep(Duration::from_millis(200));
         let sent = Instant::now();
-        kill(child.id(), signal);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(sent.elapsed() < Duration::from_secs(5), "SIG{signal} ignored");
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        kill(watched.child.id(), signal);
+        let (out, _) = watched.finish(LIMIT);
         let took = sent.elapsed();
-        assert_eq!(status.code(), Some(0), "SIG{signal}");
+        assert_eq!(out.code(), 0, "SIG{signal}");
         assert!(took < Duration::from_secs(1), "SIG{signal} took {took:?}");
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-        assert!(stderr.contains("done (stopped by signal): 1 transactions"), "{stderr}");
+        assert!(out.stderr.contains("done (stopped by signal): 1 transactions"), "{}", out.stderr);
     }
 }
 

@@ -6,11 +6,11 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Broker, KAFKA_3_9, KAFKA_4, Output, consume, finish, java_partitions, kill, producer, run, unique};
+use common::{
+    Broker, KAFKA_3_9, KAFKA_4, Output, Stream, consume, java_partitions, kill, producer, run, spawn_until, unique,
+};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const START: &str = "--start-time=2025-01-01T00:00:00Z";
@@ -144,26 +144,13 @@ fn a_crash_and_restart_of_the_broker_loses_and_duplicates_nothing(version: &str)
     let mut all: Vec<&str> = args.to_vec();
     all.push(&bootstrap);
 
-    let started = Instant::now();
-    let mut child = producer(&all).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("[producer] Sent transaction: {\"transaction_id\":500,") {
-                let _ = tx.send(());
-            }
-            lines.push(line);
-        }
-        lines
+    let watched = spawn_until(producer(&all), Stream::Stdout, |l| {
+        l.starts_with("[producer] Sent transaction: {\"transaction_id\":500,")
     });
-    rx.recv_timeout(Duration::from_secs(60)).expect("500 events acknowledged before the crash");
     broker.crash();
     std::thread::sleep(Duration::from_secs(5));
     broker.restart();
-    let out = finish(child, started, LIMIT);
-    let lines = reader.join().unwrap();
+    let (out, lines) = watched.finish(LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(out.stderr.contains("retrying"), "the crash was noticed: {}", out.stderr);
 
@@ -236,20 +223,12 @@ fn a_record_larger_than_the_broker_accepts_is_a_clear_error(version: &str) {
 fn a_broker_stopped_for_good_ends_in_a_delivery_timeout(version: &str) {
     let broker = Broker::start(version);
     let bootstrap = format!("--bootstrap-servers={}", broker.addr);
-    let mut child = producer(&[&bootstrap, "--sleep-seconds=0.05", "--delivery-timeout-ms=3000"]).spawn().unwrap();
-    let started = Instant::now();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("[producer] Sent transaction: {\"transaction_id\":10,") {
-                let _ = tx.send(());
-            }
-        }
+    let args = [bootstrap.as_str(), "--sleep-seconds=0.05", "--delivery-timeout-ms=3000"];
+    let watched = spawn_until(producer(&args), Stream::Stdout, |l| {
+        l.starts_with("[producer] Sent transaction: {\"transaction_id\":10,")
     });
-    rx.recv_timeout(Duration::from_secs(60)).expect("10 events acknowledged");
     broker.stop();
-    let out = finish(child, started, LIMIT);
+    let (out, _) = watched.finish(LIMIT);
     assert_eq!(out.code(), 1, "{}", out.stderr);
     let last = out.stderr.lines().last().unwrap();
     assert!(last.starts_with("pos-producer: error: delivery timed out after 3000 ms: "), "{last}");
@@ -259,26 +238,12 @@ fn a_broker_stopped_for_good_ends_in_a_delivery_timeout(version: &str) {
 #[test]
 fn nothing_listening_keeps_retrying_until_sigterm() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = producer(&[&format!("--bootstrap-servers=127.0.0.1:{port}")]).spawn().unwrap();
-    let started = Instant::now();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("(attempt 3)") {
-                let _ = tx.send(());
-            }
-            lines.push(line);
-        }
-        lines
-    });
-    rx.recv_timeout(Duration::from_secs(20)).expect("three attempts");
+    let bootstrap = format!("--bootstrap-servers=127.0.0.1:{port}");
+    let watched = spawn_until(producer(&[&bootstrap]), Stream::Stderr, |l| l.contains("(attempt 3)"));
     let sent = Instant::now();
-    kill(child.id(), "TERM");
-    let out = finish(child, started, Duration::from_secs(30));
+    kill(watched.child.id(), "TERM");
+    let (out, lines) = watched.finish(Duration::from_secs(30));
     let took = sent.elapsed();
-    let lines = reader.join().unwrap();
     assert_eq!(out.code(), 0);
     assert!(took < Duration::from_secs(1), "SIGTERM while retrying took {took:?}");
     assert!(

@@ -1,6 +1,17 @@
 //! Capped exponential backoff with jitter, for reconnects and retried requests.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::shutdown::Stop;
+
+/// Why a pause before a retry did not end in the retry.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoRetry {
+    /// The wait would end after the deadline.
+    Expired,
+    /// A stop was asked for.
+    Stopped,
+}
 
 /// Waits `base`, then twice as long each time up to `max`, each wait jittered by ±20 % so that
 /// many producers restarted together do not retry in lock step.
@@ -29,6 +40,18 @@ impl Backoff {
         wait
     }
 
+    /// Sleeps the next wait before a retry, unless it would end after `deadline` or a stop
+    /// interrupts it. `announce` gets the wait first (to log it).
+    pub fn pause(&mut self, stop: &Stop, deadline: Instant, announce: impl FnOnce(Duration)) -> Result<(), NoRetry> {
+        let wait = self.next_wait();
+        let until = Instant::now() + wait;
+        if until > deadline {
+            return Err(NoRetry::Expired);
+        }
+        announce(wait);
+        if stop.sleep_until(until) { Ok(()) } else { Err(NoRetry::Stopped) }
+    }
+
     /// Back to `base` after a success.
     pub fn reset(&mut self) {
         self.next = self.base;
@@ -51,5 +74,18 @@ mod tests {
         b.reset();
         let w = b.next_wait();
         assert!(w >= ms(80) && w <= ms(120), "{w:?}");
+    }
+
+    #[test]
+    fn a_pause_never_outlasts_its_deadline_or_a_stop() {
+        let ms = Duration::from_millis;
+        let stop = Stop::default();
+        let mut b = Backoff::with_rng(ms(10), ms(10), fastrand::Rng::with_seed(2));
+        let mut announced = None;
+        assert_eq!(b.pause(&stop, Instant::now() + ms(500), |w| announced = Some(w)), Ok(()));
+        assert!(announced.is_some());
+        assert_eq!(b.pause(&stop, Instant::now(), |_| panic!("not announced")), Err(NoRetry::Expired));
+        stop.set();
+        assert_eq!(b.pause(&stop, Instant::now() + ms(500), |_| {}), Err(NoRetry::Stopped));
     }
 }

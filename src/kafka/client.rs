@@ -13,7 +13,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::backoff::Backoff;
+use super::backoff::{Backoff, NoRetry};
 use super::connection::{Connection, ConnectionError};
 use super::{KafkaError, error_name, is_retriable};
 use crate::shutdown::Stop;
@@ -278,12 +278,10 @@ impl Client {
                     }
                 }
             };
-            let wait = backoff.next_wait();
-            if Instant::now() + wait > deadline {
-                return Err(KafkaError::NotReady { what: "topics", last: waiting });
-            }
-            if !self.stop.sleep_until(Instant::now() + wait) {
-                return Err(KafkaError::Stopped { undelivered: 0 });
+            match backoff.pause(&self.stop, deadline, |_| {}) {
+                Ok(()) => {}
+                Err(NoRetry::Expired) => return Err(KafkaError::NotReady { what: "topics", last: waiting }),
+                Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { undelivered: 0 }),
             }
         }
     }

@@ -14,7 +14,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::records::{self, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
-use super::backoff::Backoff;
+use super::backoff::{Backoff, NoRetry};
 use super::client::{Client, ClientConfig, topic_name};
 use super::connection::ConnectionError;
 use super::partitioner::partition_for_key;
@@ -135,12 +135,10 @@ impl Producer {
                 Err(e) if e.is_retriable() => e.to_string(),
                 Err(e) => return Err(e.into()),
             };
-            let wait = backoff.next_wait();
-            if Instant::now() + wait > deadline {
-                return Err(KafkaError::NotReady { what: "producer id", last });
-            }
-            if !self.client.stop().sleep_until(Instant::now() + wait) {
-                return Err(KafkaError::Stopped { undelivered: 0 });
+            match backoff.pause(self.client.stop(), deadline, |_| {}) {
+                Ok(()) => {}
+                Err(NoRetry::Expired) => return Err(KafkaError::NotReady { what: "producer id", last }),
+                Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { undelivered: 0 }),
             }
         }
     }
@@ -175,22 +173,24 @@ impl Producer {
                 Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { undelivered: undelivered(acked) }),
                 Err(e) => failure = format!("{failure}; metadata: {e}"),
             }
-            let wait = backoff.next_wait();
-            let left = deadline.saturating_duration_since(Instant::now());
-            if wait > left {
-                return Err(KafkaError::DeliveryTimeout {
-                    after: self.delivery_timeout,
-                    undelivered: undelivered(acked),
-                    last: failure,
-                });
-            }
-            crate::diag!(
-                "produce not acknowledged: {failure}; retrying in {} ms ({} s left of the delivery timeout)",
-                wait.as_millis(),
-                left.as_secs()
-            );
-            if !self.client.stop().sleep_until(Instant::now() + wait) {
-                return Err(KafkaError::Stopped { undelivered: undelivered(acked) });
+            let announce = |wait: Duration| {
+                let left = deadline.saturating_duration_since(Instant::now());
+                crate::diag!(
+                    "produce not acknowledged: {failure}; retrying in {} ms ({} s left of the delivery timeout)",
+                    wait.as_millis(),
+                    left.as_secs()
+                );
+            };
+            match backoff.pause(self.client.stop(), deadline, announce) {
+                Ok(()) => {}
+                Err(NoRetry::Expired) => {
+                    return Err(KafkaError::DeliveryTimeout {
+                        after: self.delivery_timeout,
+                        undelivered: undelivered(acked),
+                        last: failure,
+                    });
+                }
+                Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { undelivered: undelivered(acked) }),
             }
         }
     }

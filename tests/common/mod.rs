@@ -259,3 +259,53 @@ pub fn java_partitions(version: &str, keys: &[String], partitions: usize) -> Vec
     assert!(out.status.success(), "java partitioner: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().lines().map(|l| l.parse().unwrap()).collect()
 }
+
+/// Which output stream of a child to watch.
+#[derive(Debug, Clone, Copy)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A running child whose stdout or stderr is read line by line on a thread.
+pub struct Watched {
+    pub child: Child,
+    pub started: Instant,
+    lines: std::thread::JoinHandle<Vec<String>>,
+}
+
+/// Spawns `cmd` and returns once a line of `stream` satisfies `ready` (fails after 60 s).
+pub fn spawn_until(mut cmd: Command, stream: Stream, ready: impl Fn(&str) -> bool + Send + 'static) -> Watched {
+    use std::io::{BufRead, BufReader};
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("spawn");
+    let pipe: Box<dyn Read + Send> = match stream {
+        Stream::Stdout => Box::new(child.stdout.take().expect("piped stdout")),
+        Stream::Stderr => Box::new(child.stderr.take().expect("piped stderr")),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let lines = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if ready(&line) {
+                let _ = tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+        let _ = child.kill();
+        panic!("no ready line within 60 s; read: {:?}", lines.join().unwrap());
+    }
+    Watched { child, started, lines }
+}
+
+impl Watched {
+    /// Waits for the end (killing the child after `limit` from its start): the output, with the
+    /// watched stream's lines apart.
+    pub fn finish(self, limit: Duration) -> (Output, Vec<String>) {
+        let out = finish(self.child, self.started, limit);
+        (out, self.lines.join().unwrap())
+    }
+}
