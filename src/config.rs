@@ -63,6 +63,12 @@ const OPTIONS: &[Opt] = &[
     ),
     opt("compression", "KAFKA_COMPRESSION", "none", "record compression: none, gzip or snappy"),
     opt("client-id", "KAFKA_CLIENT_ID", "pos-producer", "client id sent to the brokers"),
+    opt(
+        "protocol-cap",
+        "KAFKA_PROTOCOL_CAP",
+        "",
+        "speak no newer API versions than Kafka 2.1 does (`2.1`); unset: the broker's newest",
+    ),
 ];
 
 /// Longest allowed wait, so that every duration fits comfortably (one year).
@@ -127,6 +133,14 @@ impl Compression {
     }
 }
 
+/// An upper bound on the API versions spoken, named after the Kafka release that introduced
+/// them: for a proxy or Kafka-compatible server that mishandles newer versions, and for testing
+/// the older encodings against current brokers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtocolCap {
+    Kafka2_1,
+}
+
 /// Everything the Kafka producer needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KafkaConfig {
@@ -138,6 +152,7 @@ pub struct KafkaConfig {
     pub topic_partitions: Option<i32>,
     pub compression: Compression,
     pub client_id: String,
+    pub protocol_cap: Option<ProtocolCap>,
 }
 
 /// The checked configuration of a run.
@@ -342,6 +357,10 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         topic_partitions: optional(s.get("topic-partitions"), partitions)?,
         compression,
         client_id: client_raw.value.clone(),
+        protocol_cap: optional(s.get("protocol-cap"), |r| match r.value.as_str() {
+            "2.1" => Ok(ProtocolCap::Kafka2_1),
+            _ => Err(r.invalid("`2.1` (the only cap known), or unset")),
+        })?,
     };
 
     Ok(Config {
@@ -661,6 +680,12 @@ mod tests {
         assert!(err(&[], &[("KAFKA_ACKS", "2")]).contains("expected all, -1, 1 or 0"));
         assert!(err(&[], &[("KAFKA_COMPRESSION", "lz4")]).contains("expected none, gzip or snappy"));
         assert!(err(&[], &[("KAFKA_CLIENT_ID", "a b")]).contains("KAFKA_CLIENT_ID"));
+        assert_eq!(
+            err(&[], &[("KAFKA_PROTOCOL_CAP", "0.8")]),
+            "invalid KAFKA_PROTOCOL_CAP \"0.8\": expected `2.1` (the only cap known), or unset"
+        );
+        assert_eq!(run(&["--protocol-cap=2.1"], &[]).unwrap().kafka.protocol_cap, Some(ProtocolCap::Kafka2_1));
+        assert_eq!(run(&[], &[]).unwrap().kafka.protocol_cap, None);
     }
 
     #[test]

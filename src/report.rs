@@ -89,7 +89,7 @@ impl fmt::Display for Banner<'_> {
             f,
             "pos-producer {} starting: bootstrap_servers={} topic={} topic_refunds={} sleep_seconds={} \
              refund_probability={} seed={} clock={clock} speedup={speedup} max_events={} max_seconds={} \
-             acks={} idempotence={} compression={} client_id={} dry_run={}",
+             acks={} idempotence={} compression={} client_id={} protocol_cap={} dry_run={}",
             env!("CARGO_PKG_VERSION"),
             k.bootstrap_servers.join(","),
             c.topic,
@@ -103,6 +103,7 @@ impl fmt::Display for Banner<'_> {
             k.idempotence,
             k.compression.name(),
             k.client_id,
+            if k.protocol_cap.is_some() { "2.1" } else { "none" },
             c.dry_run,
         )
     }

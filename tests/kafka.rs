@@ -25,6 +25,7 @@ macro_rules! against_both {
 
 against_both!(
     every_event_arrives_once_as_the_dry_run_printed_it,
+    the_kafka_2_1_protocol_versions_deliver_as_well,
     acks_and_compression_variants_deliver_everything,
     a_crash_and_restart_of_the_broker_loses_and_duplicates_nothing,
     a_topic_name_the_broker_rejects_is_a_clear_error,
@@ -106,6 +107,34 @@ fn every_event_arrives_once_as_the_dry_run_printed_it(version: &str) {
     // partition number as its sale.
     assert_eq!(partitions, java_partitions(version, &keys, 6), "partition = Java's murmur2 partitioner");
     assert_eq!(partitions.iter().collect::<HashSet<_>>().len(), 6, "all 6 partitions in use");
+}
+
+fn the_kafka_2_1_protocol_versions_deliver_as_well(version: &str) {
+    // Capped at what a Kafka 2.1 broker speaks, the client uses the older, non-flexible
+    // encodings of every API (Produce v7, Metadata v7, CreateTopics v3, InitProducerId v1).
+    let broker = Broker::shared(version);
+    let (tx, rf) = (unique("old.tx"), unique("old.rf"));
+    let flags = [format!("--topic={tx}"), format!("--topic-refunds={rf}")];
+    let mut all = vec!["--seed=13", START, "--speedup=max", "--max-events=500", "--compression=gzip"];
+    all.extend(flags.iter().map(String::as_str));
+    let mut capped = all.clone();
+    capped.push("--protocol-cap=2.1");
+    let out = produce(&broker.addr, &capped);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Produce v7, Metadata v7, CreateTopics v3, InitProducerId v1"),
+        "the capped versions were used: {}",
+        out.stderr
+    );
+    let expected = dry_run(&all);
+    assert_eq!(out.events(), expected);
+    for (topic, kind) in [(&tx, "transaction"), (&rf, "refund")] {
+        let mut want = values(&expected, kind);
+        let mut got: Vec<String> = consume(&broker.addr, topic, want.len()).into_iter().map(|r| r.value).collect();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, want, "{topic}");
+    }
 }
 
 fn acks_and_compression_variants_deliver_everything(version: &str) {

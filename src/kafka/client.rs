@@ -14,19 +14,18 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 use super::backoff::{Backoff, NoRetry};
-use super::connection::{Connection, ConnectionError};
+use super::connection::{Connection, ConnectionError, Settings};
 use super::{KafkaError, error_name, is_retriable};
 use crate::shutdown::Stop;
 
 const TOPIC_ALREADY_EXISTS: i16 = 36;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 
-/// Connection settings shared by every broker connection.
+/// How to reach the cluster.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub bootstrap_servers: Vec<String>,
-    pub client_id: String,
-    pub request_timeout: Duration,
+    pub connection: Settings,
     /// How long bootstrap names may fail to resolve before giving up.
     pub resolve_timeout: Duration,
 }
@@ -118,7 +117,17 @@ impl Client {
     }
 
     fn open(&self, addr: &str) -> Result<Connection, ConnectionError> {
-        Connection::open(addr, &self.config.client_id, self.config.request_timeout, &self.stop)
+        let conn = Connection::open(addr, &self.config.connection, &self.stop)?;
+        let v = conn.versions();
+        let optional = |v: Option<i16>| v.map_or("-".to_string(), |v| format!("v{v}"));
+        crate::diag!(
+            "connected to {addr}: Produce v{}, Metadata v{}, CreateTopics {}, InitProducerId {}",
+            v.produce,
+            v.metadata,
+            optional(v.create_topics),
+            optional(v.init_producer_id)
+        );
+        Ok(conn)
     }
 
     pub fn stop(&self) -> &Stop {
@@ -289,7 +298,7 @@ impl Client {
     /// CreateTopics for `names`; an existing topic (a race with another creator) is fine.
     /// `Ok(Some(reason))`: a retriable refusal, try again later.
     fn create_topics(&mut self, names: &[String], partitions: Option<i32>) -> Result<Option<String>, KafkaError> {
-        let timeout_ms = self.config.request_timeout.as_millis().min(i32::MAX as u128) as i32;
+        let timeout_ms = self.config.connection.timeout.as_millis().min(i32::MAX as u128) as i32;
         let broker_count = self.brokers.len().max(1);
         let call = |c: &mut Connection| {
             let version = c.versions().create_topics.ok_or_else(|| ConnectionError::Unsupported {

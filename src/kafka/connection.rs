@@ -16,6 +16,7 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, 
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use super::versions::{self, Versions};
+use crate::config::ProtocolCap;
 use crate::shutdown::Stop;
 
 /// Largest response frame accepted; anything larger is a broken or hostile peer, not Kafka
@@ -102,6 +103,15 @@ impl fmt::Display for ConnectionError {
 
 impl std::error::Error for ConnectionError {}
 
+/// What every connection of a client shares.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub client_id: String,
+    /// How long to wait for one response.
+    pub timeout: Duration,
+    pub protocol_cap: Option<ProtocolCap>,
+}
+
 /// An open connection that has negotiated API versions with its broker.
 pub struct Connection {
     stream: TcpStream,
@@ -116,20 +126,20 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `addr` (`host:port`) and negotiates versions with ApiVersions.
-    pub fn open(addr: &str, client_id: &str, timeout: Duration, stop: &Stop) -> Result<Connection, ConnectionError> {
+    pub fn open(addr: &str, settings: &Settings, stop: &Stop) -> Result<Connection, ConnectionError> {
         let stream = connect(addr, stop)?;
         stream.set_nodelay(true).map_err(|source| ConnectionError::Io { addr: addr.to_string(), source })?;
         let mut conn = Connection {
             stream,
             addr: addr.to_string(),
-            client_id: StrBytes::from_string(client_id.to_string()),
+            client_id: StrBytes::from_string(settings.client_id.clone()),
             correlation_id: 0,
-            timeout,
+            timeout: settings.timeout,
             stop: stop.clone(),
             versions: Versions::default(),
             write_buf: Vec::with_capacity(64 * 1024),
         };
-        conn.versions = conn.negotiate()?;
+        conn.versions = conn.negotiate(settings.protocol_cap)?;
         Ok(conn)
     }
 
@@ -165,7 +175,7 @@ impl Connection {
 
     /// Asks for the broker's API versions: v3 (KIP-511) first; a broker that doesn't know it
     /// answers UNSUPPORTED_VERSION in v0 form, whose list of APIs is all that is needed.
-    fn negotiate(&mut self) -> Result<Versions, ConnectionError> {
+    fn negotiate(&mut self, cap: Option<ProtocolCap>) -> Result<Versions, ConnectionError> {
         let api = ApiKey::ApiVersions;
         let request = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str(SOFTWARE_NAME))
@@ -185,7 +195,7 @@ impl Connection {
                 reason: format!("refused ApiVersions with error {}", response.error_code),
             });
         }
-        versions::negotiate(&response.api_keys)
+        versions::negotiate(&response.api_keys, cap)
             .map_err(|reason| ConnectionError::Unsupported { addr: self.addr.clone(), reason })
     }
 
@@ -394,8 +404,12 @@ mod tests {
         addr
     }
 
+    fn settings(timeout: Duration) -> Settings {
+        Settings { client_id: "test".into(), timeout, protocol_cap: None }
+    }
+
     fn open(addr: &str) -> Result<Connection, ConnectionError> {
-        Connection::open(addr, "test", Duration::from_millis(1500), &Stop::default())
+        Connection::open(addr, &settings(Duration::from_millis(1500)), &Stop::default())
     }
 
     fn frame(correlation_id: i32, body: &[u8]) -> Vec<u8> {
@@ -435,7 +449,7 @@ mod tests {
         assert!(!err.is_retriable());
         assert_eq!(
             err.to_string(),
-            format!("broker {addr} supports Produce v0–v2, but pos-producer needs v3 or newer (Kafka 0.11 or newer)")
+            format!("broker {addr} supports Produce v0–v2, but pos-producer needs v3 or newer (Kafka 1.0 or newer)")
         );
     }
 
@@ -502,7 +516,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(100));
             setter.set();
         });
-        let err = Connection::open(&addr, "test", Duration::from_secs(30), &stop).err().unwrap();
+        let err = Connection::open(&addr, &settings(Duration::from_secs(30)), &stop).err().unwrap();
         assert!(matches!(err, ConnectionError::Stopped), "{err}");
     }
 

@@ -16,7 +16,7 @@ use kafka_protocol::records::{self, RecordBatchEncoder, RecordEncodeOptions, Tim
 
 use super::backoff::{Backoff, NoRetry};
 use super::client::{Client, ClientConfig, topic_name};
-use super::connection::ConnectionError;
+use super::connection::{ConnectionError, Settings};
 use super::partitioner::partition_for_key;
 use super::{KafkaError, error_name, is_retriable};
 use crate::config::{Acks, Compression, KafkaConfig};
@@ -82,8 +82,11 @@ impl Producer {
     pub fn connect(config: &KafkaConfig, topics: Vec<String>, stop: Stop) -> Result<Producer, KafkaError> {
         let client_config = ClientConfig {
             bootstrap_servers: config.bootstrap_servers.clone(),
-            client_id: config.client_id.clone(),
-            request_timeout: config.request_timeout,
+            connection: Settings {
+                client_id: config.client_id.clone(),
+                timeout: config.request_timeout,
+                protocol_cap: config.protocol_cap,
+            },
             resolve_timeout: config.delivery_timeout,
         };
         let mut client = Client::bootstrap(client_config, stop)?;

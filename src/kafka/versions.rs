@@ -7,6 +7,8 @@
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 
+use crate::config::ProtocolCap;
+
 /// The versions this client can speak, per API: (api, lowest, highest).
 /// Metadata ≥ 1 (v0 means "all topics" for an empty list), ≤ 12 (v13 changes nothing we use);
 /// Produce 3–12 (v3 = record batch v2; v13 addresses topics by id).
@@ -22,23 +24,35 @@ pub struct Versions {
     pub init_producer_id: Option<i16>,
 }
 
-/// Picks the highest common version of each API; Metadata and Produce are required.
-pub fn negotiate(advertised: &[ApiVersion]) -> Result<Versions, String> {
+/// The highest versions Kafka 2.1 knows of each API we use (its ApiVersions answer).
+const KAFKA_2_1: [(ApiKey, i16); 4] =
+    [(ApiKey::Metadata, 7), (ApiKey::Produce, 7), (ApiKey::CreateTopics, 3), (ApiKey::InitProducerId, 1)];
+
+fn cap_of(cap: Option<ProtocolCap>, api: ApiKey) -> i16 {
+    match cap {
+        None => i16::MAX,
+        Some(ProtocolCap::Kafka2_1) => KAFKA_2_1.iter().find(|(k, _)| *k == api).map_or(i16::MAX, |(_, v)| *v),
+    }
+}
+
+/// Picks the highest common version of each API, at most `cap`'s; Metadata and Produce are
+/// required.
+pub fn negotiate(advertised: &[ApiVersion], cap: Option<ProtocolCap>) -> Result<Versions, String> {
     let pick = |api: ApiKey| -> Option<i16> {
         let (_, ours_min, ours_max) = KNOWN.iter().find(|(k, _, _)| *k == api).copied()?;
         let theirs = advertised.iter().find(|v| v.api_key == api as i16)?;
-        let v = ours_max.min(theirs.max_version);
+        let v = ours_max.min(theirs.max_version).min(cap_of(cap, api));
         (v >= ours_min && v >= theirs.min_version).then_some(v)
     };
     let required = |api: ApiKey, what: &str| {
         pick(api).ok_or_else(|| {
             let theirs = advertised.iter().find(|v| v.api_key == api as i16);
             let range = theirs.map_or("none".to_string(), |v| format!("v{}–v{}", v.min_version, v.max_version));
-            format!("supports {api:?} {range}, but pos-producer needs {what} (Kafka 0.11 or newer)")
+            format!("supports {api:?} {range}, but pos-producer needs {what} (Kafka 1.0 or newer)")
         })
     };
     Ok(Versions {
-        metadata: required(ApiKey::Metadata, "v1 or newer")?,
+        metadata: required(ApiKey::Metadata, "v4 or newer")?,
         produce: required(ApiKey::Produce, "v3 or newer")?,
         create_topics: pick(ApiKey::CreateTopics),
         init_producer_id: pick(ApiKey::InitProducerId),
@@ -62,7 +76,7 @@ mod tests {
             api(ApiKey::CreateTopics, 2, 7),
             api(ApiKey::InitProducerId, 0, 6),
         ];
-        let v = negotiate(&broker).unwrap();
+        let v = negotiate(&broker, None).unwrap();
         assert_eq!(v, Versions { metadata: 12, produce: 12, create_topics: Some(7), init_producer_id: Some(5) });
     }
 
@@ -74,28 +88,43 @@ mod tests {
             api(ApiKey::CreateTopics, 0, 3),
             api(ApiKey::InitProducerId, 0, 1),
         ];
-        let v = negotiate(&broker).unwrap();
+        let v = negotiate(&broker, None).unwrap();
         assert_eq!(v, Versions { metadata: 7, produce: 7, create_topics: Some(3), init_producer_id: Some(1) });
     }
 
     #[test]
     fn produce_never_goes_below_v3_whatever_is_advertised() {
         let broker = [api(ApiKey::Produce, 0, 2), api(ApiKey::Metadata, 0, 5)];
-        let err = negotiate(&broker).unwrap_err();
+        let err = negotiate(&broker, None).unwrap_err();
         assert!(err.contains("Produce v0–v2") && err.contains("needs v3 or newer"), "{err}");
     }
 
     #[test]
     fn a_broker_whose_minimum_is_above_our_maximum_is_refused() {
         let broker = [api(ApiKey::Produce, 13, 14), api(ApiKey::Metadata, 0, 13)];
-        assert!(negotiate(&broker).unwrap_err().contains("Produce v13–v14"));
+        assert!(negotiate(&broker, None).unwrap_err().contains("Produce v13–v14"));
+    }
+
+    #[test]
+    fn the_2_1_cap_speaks_as_to_a_kafka_2_1_broker() {
+        let broker = [
+            api(ApiKey::Produce, 0, 13),
+            api(ApiKey::Metadata, 0, 13),
+            api(ApiKey::CreateTopics, 2, 7),
+            api(ApiKey::InitProducerId, 0, 6),
+        ];
+        let v = negotiate(&broker, Some(ProtocolCap::Kafka2_1)).unwrap();
+        assert_eq!(v, Versions { metadata: 7, produce: 7, create_topics: Some(3), init_producer_id: Some(1) });
+        // A cap below what the broker accepts leaves nothing to speak: a clear error.
+        let kafka_4_without_old_produce = [api(ApiKey::Produce, 8, 13), api(ApiKey::Metadata, 0, 13)];
+        assert!(negotiate(&kafka_4_without_old_produce, Some(ProtocolCap::Kafka2_1)).is_err());
     }
 
     #[test]
     fn optional_apis_may_be_missing() {
         let broker = [api(ApiKey::Produce, 3, 9), api(ApiKey::Metadata, 4, 9)];
-        let v = negotiate(&broker).unwrap();
+        let v = negotiate(&broker, None).unwrap();
         assert_eq!((v.produce, v.metadata, v.create_topics, v.init_producer_id), (9, 9, None, None));
-        assert!(negotiate(&[api(ApiKey::Produce, 3, 9)]).unwrap_err().contains("Metadata none"));
+        assert!(negotiate(&[api(ApiKey::Produce, 3, 9)], None).unwrap_err().contains("Metadata none"));
     }
 }
