@@ -102,3 +102,22 @@ fn compose_runs_kafka_4_and_the_producer_against_it() {
         assert!(producer.contains(&plain) || producer.contains(&quoted), "{var}={value} in {producer}");
     }
 }
+
+#[test]
+fn dependencies_are_pure_rust_and_not_the_kafka_crate() {
+    // kafka-rust speaks only Produce/Metadata v0, which Kafka 4.0 removed; a `-sys` crate would
+    // need a C toolchain and break the static musl build.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["tree", "--locked", "--offline", "--edges", "normal", "--prefix", "none", "--format", "{p}"])
+        .current_dir(root())
+        .output()
+        .expect("cargo tree");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tree = String::from_utf8(out.stdout).unwrap();
+    let crates: Vec<&str> = tree.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(crates.contains(&"kafka-protocol"), "{tree}");
+    assert!(!crates.contains(&"kafka"), "the kafka crate is in the tree");
+    let sys: Vec<_> = crates.iter().filter(|c| c.ends_with("-sys")).collect();
+    assert!(sys.is_empty(), "C libraries in the tree: {sys:?}");
+}
