@@ -32,8 +32,8 @@ docker: ## build the FROM scratch image (needs a Docker engine)
 up: ## start Kafka and the producer with docker compose (needs a Docker engine)
 	docker compose up -d
 
-kafka: ## run a local Apache Kafka broker on 127.0.0.1 until Ctrl-C
-	scripts/kafka-local run
+kafka: ## run a local Apache Kafka broker on 127.0.0.1 until Ctrl-C (KAFKA_PORT=9092 to fix the port)
+	scripts/kafka-local run $(if $(KAFKA_PORT),--port $(KAFKA_PORT))
 
 bench: ## benchmarks: throughput, size per opt-level, memory (numbers in the README)
 	scripts/bench
