@@ -173,26 +173,32 @@ impl Connection {
         self.send(api, version, request).map(drop)
     }
 
-    /// Asks for the broker's API versions: v3 (KIP-511) first; a broker that doesn't know it
-    /// answers UNSUPPORTED_VERSION in v0 form, whose list of APIs is all that is needed.
+    /// Asks for the broker's API versions: v3 (KIP-511) first. A broker that does not know that
+    /// version answers UNSUPPORTED_VERSION in v0 form; since Kafka 2.4 the answer names the
+    /// ApiVersions versions it knows, before that (Kafka 2.1–2.3) it names none. Either way the
+    /// request is repeated at the highest version the broker knows, else at v0, as the Java
+    /// client does.
     fn negotiate(&mut self, cap: Option<ProtocolCap>) -> Result<Versions, ConnectionError> {
         let api = ApiKey::ApiVersions;
         let request = ApiVersionsRequest::default()
             .with_client_software_name(StrBytes::from_static_str(SOFTWARE_NAME))
             .with_client_software_version(StrBytes::from_static_str(SOFTWARE_VERSION));
-        let version = 3;
-        let correlation_id = self.send(api, version, &request)?;
-        let mut body = self.receive(api, version, correlation_id)?;
-        let error_code = body.first_chunk::<2>().map(|b| i16::from_be_bytes(*b));
-        let response: ApiVersionsResponse = if error_code == Some(UNSUPPORTED_VERSION) {
-            self.decode(api, 0, &mut body)?
-        } else {
-            self.decode(api, version, &mut body)?
+        let mut version = 3;
+        let response: ApiVersionsResponse = loop {
+            let correlation_id = self.send(api, version, &request)?;
+            let mut body = self.receive(api, version, correlation_id)?;
+            let error_code = body.first_chunk::<2>().map(|b| i16::from_be_bytes(*b));
+            if error_code != Some(UNSUPPORTED_VERSION) || version == 0 {
+                break self.decode(api, version, &mut body)?;
+            }
+            let refusal: ApiVersionsResponse = self.decode(api, 0, &mut body)?;
+            let theirs = refusal.api_keys.iter().find(|k| k.api_key == api as i16).map(|k| k.max_version);
+            version = theirs.filter(|v| (0..version).contains(v)).unwrap_or(0);
         };
-        if response.error_code != 0 && response.api_keys.is_empty() {
+        if response.error_code != 0 {
             return Err(ConnectionError::Unsupported {
                 addr: self.addr.clone(),
-                reason: format!("refused ApiVersions with error {}", response.error_code),
+                reason: format!("refused ApiVersions v{version}: {}", super::error_name(response.error_code)),
             });
         }
         versions::negotiate(&response.api_keys, cap)
@@ -387,21 +393,34 @@ mod tests {
 
     use super::*;
 
-    /// Serves one connection: reads one request frame, then writes `reply(correlation_id)`.
-    fn fake_broker(reply: impl FnOnce(i32) -> Vec<u8> + Send + 'static) -> String {
+    /// A reply to one request, given its correlation id and API version.
+    type Reply = Box<dyn FnOnce(i32, i16) -> Vec<u8> + Send>;
+
+    /// Serves one connection: for each reply in turn, reads a request frame and writes the reply.
+    fn fake_broker_replying(replies: Vec<Reply>) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
-            let mut len = [0u8; 4];
-            s.read_exact(&mut len).unwrap();
-            let mut req = vec![0u8; i32::from_be_bytes(len) as usize];
-            s.read_exact(&mut req).unwrap();
-            let correlation_id = i32::from_be_bytes(req[4..8].try_into().unwrap());
-            let _ = s.write_all(&reply(correlation_id));
+            for reply in replies {
+                let mut len = [0u8; 4];
+                if s.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut req = vec![0u8; i32::from_be_bytes(len) as usize];
+                s.read_exact(&mut req).unwrap();
+                let version = i16::from_be_bytes(req[2..4].try_into().unwrap());
+                let correlation_id = i32::from_be_bytes(req[4..8].try_into().unwrap());
+                let _ = s.write_all(&reply(correlation_id, version));
+            }
             std::thread::sleep(Duration::from_millis(300));
         });
         addr
+    }
+
+    /// Serves one connection: reads one request frame, then writes `reply(correlation_id)`.
+    fn fake_broker(reply: impl FnOnce(i32) -> Vec<u8> + Send + 'static) -> String {
+        fake_broker_replying(vec![Box::new(move |id, _| reply(id))])
     }
 
     fn settings(timeout: Duration) -> Settings {
@@ -431,20 +450,55 @@ mod tests {
         body
     }
 
+    /// An ApiVersions response body at v0–v2 (v1 added a throttle time at the end).
+    fn api_versions(version: i16, error: i16, apis: &[(i16, i16, i16)]) -> Vec<u8> {
+        let mut body = api_versions_v0(error, apis);
+        if version >= 1 {
+            body.extend_from_slice(&0i32.to_be_bytes());
+        }
+        body
+    }
+
+    const KAFKA_2_1_APIS: [(i16, i16, i16); 5] = [(0, 0, 7), (3, 0, 7), (18, 0, 2), (19, 0, 3), (22, 0, 1)];
+
     #[test]
-    fn an_old_broker_answers_apiversions_v0_and_its_versions_are_used() {
-        // Kafka 2.1 knows ApiVersions v0–v2: it answers our v3 with UNSUPPORTED_VERSION in v0 form.
-        let body = api_versions_v0(35, &[(0, 0, 7), (3, 0, 7), (19, 0, 3), (22, 0, 1)]);
-        let addr = fake_broker(move |id| frame(id, &body));
-        let conn = open(&addr).expect("negotiated from the v0 answer");
+    fn kafka_2_1_refuses_apiversions_v3_without_a_list_and_v0_is_asked_next() {
+        // Kafka 2.1–2.3 answer an unknown ApiVersions version with UNSUPPORTED_VERSION and no APIs.
+        let addr = fake_broker_replying(vec![
+            Box::new(|id, v| {
+                assert_eq!(v, 3);
+                frame(id, &api_versions_v0(35, &[]))
+            }),
+            Box::new(|id, v| {
+                assert_eq!(v, 0, "retried at v0");
+                frame(id, &api_versions(0, 0, &KAFKA_2_1_APIS))
+            }),
+        ]);
+        let conn = open(&addr).expect("negotiated on the second try");
         let v = conn.versions();
         assert_eq!((v.produce, v.metadata, v.create_topics, v.init_producer_id), (7, 7, Some(3), Some(1)));
     }
 
     #[test]
+    fn kafka_2_4_names_its_apiversions_range_and_that_version_is_asked_next() {
+        // Since KIP-511 (Kafka 2.4) the refusal lists the ApiVersions versions the broker knows.
+        let addr = fake_broker_replying(vec![
+            Box::new(|id, _| frame(id, &api_versions_v0(35, &[(18, 0, 2)]))),
+            Box::new(|id, v| {
+                assert_eq!(v, 2, "retried at the broker's highest");
+                frame(id, &api_versions(2, 0, &KAFKA_2_1_APIS))
+            }),
+        ]);
+        let conn = open(&addr).expect("negotiated on the second try");
+        assert_eq!(conn.versions().produce, 7);
+    }
+
+    #[test]
     fn a_broker_without_produce_v3_is_refused_clearly() {
-        let body = api_versions_v0(35, &[(0, 0, 2), (3, 0, 5)]);
-        let addr = fake_broker(move |id| frame(id, &body));
+        let addr = fake_broker_replying(vec![
+            Box::new(|id, _| frame(id, &api_versions_v0(35, &[]))),
+            Box::new(|id, _| frame(id, &api_versions_v0(0, &[(0, 0, 2), (3, 0, 5)]))),
+        ]);
         let err = open(&addr).err().unwrap();
         assert!(!err.is_retriable());
         assert_eq!(
