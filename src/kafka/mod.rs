@@ -22,6 +22,8 @@ pub use connection::ConnectionError;
 pub use producer::{Producer, Record};
 
 const INVALID_TIMESTAMP: i16 = 32;
+const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+const UNKNOWN_PRODUCER_ID: i16 = 59;
 
 /// What ends a Kafka run. Each variant carries what a user needs to act on it.
 #[derive(Debug)]
@@ -59,6 +61,14 @@ impl fmt::Display for KafkaError {
             }
             KafkaError::Broker { what, code, message } => {
                 write!(f, "{what} failed: {}{}", error_name(*code), detail(message))?;
+                if *code == UNKNOWN_PRODUCER_ID || *code == OUT_OF_ORDER_SEQUENCE_NUMBER {
+                    // Retrying under a new producer id could write an event twice: stop instead.
+                    f.write_str(
+                        "; the broker lost this idempotent producer's state (Kafka before 2.4 does so for batches \
+                         stamped more than transactional.id.expiration.ms ago when it reloads a log), so a retry \
+                         could duplicate events; restart pos-producer to continue",
+                    )?;
+                }
                 if *code == INVALID_TIMESTAMP {
                     // Kafka 4.0 rejects timestamps over an hour ahead of the broker's clock by default.
                     f.write_str(

@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_pos-producer");
 
-/// Kafka versions every Kafka test runs against: the latest 4.x and the 3.9 line.
+/// Kafka versions every Kafka test runs against: the latest 4.x, the 3.9 line, and 2.1, the
+/// oldest pos-producer supports (ZooKeeper mode).
 pub const KAFKA_4: &str = "4.4.0";
 pub const KAFKA_3_9: &str = "3.9.2";
+pub const KAFKA_2_1: &str = "2.1.1";
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -109,7 +111,13 @@ impl Broker {
     pub fn shared(version: &str) -> &'static Broker {
         static B4: OnceLock<Broker> = OnceLock::new();
         static B39: OnceLock<Broker> = OnceLock::new();
-        let cell = if version == KAFKA_4 { &B4 } else { &B39 };
+        static B21: OnceLock<Broker> = OnceLock::new();
+        let cell = match version {
+            KAFKA_4 => &B4,
+            KAFKA_3_9 => &B39,
+            KAFKA_2_1 => &B21,
+            other => panic!("no shared broker for Kafka {other}"),
+        };
         cell.get_or_init(|| {
             let var = format!("POS_TEST_KAFKA_{}", version.replace('.', "_"));
             if let Ok(addr) = std::env::var(&var) {
@@ -146,11 +154,26 @@ impl Broker {
         kafka_local(&["stop", "--dir", self.dir.to_str().unwrap()]);
     }
 
-    /// Runs a Kafka tool class (e.g. TopicCommand) from the broker's jars against it.
-    pub fn tool(&self, class: &str, args: &[&str]) -> String {
-        let mut all = vec!["tool", "--version", &self.version, class];
-        all.extend_from_slice(args);
-        kafka_local(&all)
+    /// Creates `topic` (1 partition) with topic `configs` (`key=value`) through Kafka's own
+    /// Java AdminClient, from the broker's jars.
+    pub fn create_topic(&self, topic: &str, configs: &[&str]) {
+        let mut args = vec![self.addr.as_str(), topic];
+        args.extend_from_slice(configs);
+        java(
+            &self.version,
+            "CreateTopic",
+            "import org.apache.kafka.clients.admin.*;\n\
+             public class CreateTopic { public static void main(String[] a) throws Exception {\n\
+               java.util.Properties p = new java.util.Properties(); p.put(\"bootstrap.servers\", a[0]);\n\
+               java.util.Map<String, String> configs = new java.util.HashMap<>();\n\
+               for (int i = 2; i < a.length; i++) { String[] kv = a[i].split(\"=\", 2); configs.put(kv[0], kv[1]); }\n\
+               try (AdminClient admin = AdminClient.create(p)) {\n\
+                 NewTopic t = new NewTopic(a[1], 1, (short) 1).configs(configs);\n\
+                 admin.createTopics(java.util.Collections.singleton(t)).all().get();\n\
+               } } }\n",
+            &args,
+            "",
+        );
     }
 }
 
@@ -225,39 +248,47 @@ pub fn consume(addr: &str, topic: &str, count: usize) -> Vec<Consumed> {
     }
 }
 
-/// The partition Kafka's own Java client (`BuiltInPartitioner.partitionForKey`) picks for each
-/// key, computed by the broker's jars: an independent check of our murmur2.
+/// The partition Kafka's own Java client picks for each key: `Utils.toPositive(Utils.murmur2(key))
+/// % partitions`, which `DefaultPartitioner` (≤ 3.2) and `BuiltInPartitioner` (3.3+) compute,
+/// run from the broker's jars: an independent check of our murmur2.
 pub fn java_partitions(version: &str, keys: &[String], partitions: usize) -> Vec<i32> {
-    let libs = kafka_local(&["fetch", "--version", version]);
-    let dir = tempdir("java");
-    let src = dir.join("Partition.java");
-    std::fs::write(
-        &src,
-        "import org.apache.kafka.clients.producer.internals.BuiltInPartitioner;\n\
+    let out = java(
+        version,
+        "Partition",
+        "import org.apache.kafka.common.utils.Utils;\n\
          public class Partition { public static void main(String[] a) throws Exception {\n\
            int n = Integer.parseInt(a[0]);\n\
            java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));\n\
            String k; StringBuilder out = new StringBuilder();\n\
-           while ((k = r.readLine()) != null) out.append(BuiltInPartitioner.partitionForKey(k.getBytes(\"UTF-8\"), n)).append('\\n');\n\
+           while ((k = r.readLine()) != null) out.append(Utils.toPositive(Utils.murmur2(k.getBytes(\"UTF-8\"))) % n).append('\\n');\n\
            System.out.print(out); } }\n",
-    )
-    .unwrap();
+        &[&partitions.to_string()],
+        &(keys.join("\n") + "\n"),
+    );
+    out.lines().map(|l| l.parse().unwrap()).collect()
+}
+
+/// Runs a single-file Java program `class` (source `src`) on the jars of Kafka `version`, with
+/// `input` on stdin; returns its stdout.
+fn java(version: &str, class: &str, src: &str, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let libs = kafka_local(&["fetch", "--version", version]);
+    let file = tempdir("java").join(format!("{class}.java"));
+    std::fs::write(&file, src).unwrap();
     let mut child = Command::new("java")
-        .args(["-cp", &format!("{libs}/*"), src.to_str().unwrap(), &partitions.to_string()])
+        .arg("-cp")
+        .arg(format!("{libs}/*"))
+        .arg(&file)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("java");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(keys.join("\n").as_bytes()).unwrap();
-        stdin.write_all(b"\n").unwrap();
-    }
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "java partitioner: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| l.parse().unwrap()).collect()
+    assert!(out.status.success(), "java {class}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Which output stream of a child to watch.
