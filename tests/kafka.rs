@@ -216,6 +216,40 @@ fn a_crash_and_restart_of_the_broker_loses_and_duplicates_nothing(version: &str)
     }
 }
 
+#[test]
+fn a_node_lost_from_a_three_node_cluster_fails_over_without_loss_or_duplicates() {
+    // Six partitions led by three nodes: requests go to several leaders, and when one node dies
+    // for good its partitions move to the others, which the producer must follow.
+    let cluster = Broker::cluster(KAFKA_4);
+    let args = ["--seed=21", START, "--speedup=max", "--max-events=20000", "--topic-partitions=6", "--stats-seconds=0"];
+    let bootstrap = format!("--bootstrap-servers={}", cluster.addr);
+    let mut all: Vec<&str> = args.to_vec();
+    all.push(&bootstrap);
+    let watched = spawn_until(producer(&all), Stream::Stdout, |l| {
+        l.starts_with("[producer] Sent transaction: {\"transaction_id\":500,")
+    });
+    cluster.crash_node(2);
+    let (out, lines) = watched.finish(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let nodes: HashSet<&str> = cluster.addr.split(',').collect();
+    let used: HashSet<&str> =
+        nodes.iter().copied().filter(|n| out.stderr.contains(&format!("connected to {n}:"))).collect();
+    assert_eq!(used, nodes, "requests went to every leader: {}", out.stderr);
+    assert!(out.stderr.contains("retrying"), "the lost node was noticed: {}", out.stderr);
+
+    let expected = dry_run(&args);
+    let log: Vec<&str> = lines.iter().filter(|l| l.starts_with("[producer] Sent ")).map(String::as_str).collect();
+    assert_eq!(log, expected, "every event logged once, in order");
+    for (topic, kind) in [("transactions", "transaction"), ("refunds", "refund")] {
+        let mut want = values(&expected, kind);
+        let mut got: Vec<String> = consume(&cluster.addr, topic, want.len()).into_iter().map(|r| r.value).collect();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got.len(), want.len(), "{topic}: exactly once");
+        assert_eq!(got, want, "{topic}");
+    }
+}
+
 fn a_topic_name_the_broker_rejects_is_a_clear_error(version: &str) {
     let broker = Broker::shared(version);
     // Kafka refuses a topic whose name collides with an existing one once '.' and '_' are

@@ -131,17 +131,23 @@ impl Broker {
         })
     }
 
+    /// Three KRaft nodes of their own (replication factor 3, min.insync.replicas 2); `addr` is
+    /// the comma list of all three.
+    pub fn cluster(version: &str) -> Broker {
+        let dir = tempdir("kafka-cluster");
+        let pid = std::process::id().to_string();
+        let addr = kafka_local(&["cluster", "--version", version, "--dir", dir.to_str().unwrap(), "--owner-pid", &pid]);
+        Broker { version: version.to_string(), addr, dir, owned: true }
+    }
+
+    /// Kills node `n` (1–3) of a cluster at once (SIGKILL), as a crash would.
+    pub fn crash_node(&self, n: u32) {
+        crash_pid_file(&self.dir.join(format!("node-{n}/broker.pid")));
+    }
+
     /// Kills the broker process at once (SIGKILL), as a crash would.
     pub fn crash(&self) {
-        let pid = std::fs::read_to_string(self.dir.join("broker.pid")).expect("broker.pid");
-        kill(pid.trim().parse().unwrap(), "KILL");
-        // Wait for the process to be gone, so the port is free for the restart.
-        for _ in 0..100 {
-            if !Path::new(&format!("/proc/{}", pid.trim())).exists() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crash_pid_file(&self.dir.join("broker.pid"));
     }
 
     /// Starts the broker again on the same port and data.
@@ -182,6 +188,18 @@ impl Drop for Broker {
         if self.owned {
             self.stop();
         }
+    }
+}
+
+/// SIGKILLs the process of a pid file and waits until it is gone, so its port is free.
+fn crash_pid_file(file: &Path) {
+    let pid = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    kill(pid.trim().parse().unwrap(), "KILL");
+    for _ in 0..100 {
+        if !Path::new(&format!("/proc/{}", pid.trim())).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
