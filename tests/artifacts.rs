@@ -121,3 +121,21 @@ fn dependencies_are_pure_rust_and_not_the_kafka_crate() {
     let sys: Vec<_> = crates.iter().filter(|c| c.ends_with("-sys")).collect();
     assert!(sys.is_empty(), "C libraries in the tree: {sys:?}");
 }
+
+#[test]
+fn readme_configuration_table_lists_every_variable_and_flag() {
+    let readme = read("README.md");
+    let help = run(producer(&["--help"]), Duration::from_secs(10)).stdout;
+    let mut rows = 0;
+    for line in help.lines().filter(|l| l.trim_start().starts_with("--") && l.contains("[default: ")) {
+        let mut words = line.split_whitespace();
+        let (flag, var) = (words.next().unwrap(), words.next().unwrap());
+        if flag.starts_with("--help") || flag.starts_with("--version") {
+            continue;
+        }
+        let row = format!("| `{var}` | `{flag}` |");
+        assert!(readme.contains(&row), "README lacks the row {row}");
+        rows += 1;
+    }
+    assert!(rows >= 20, "only {rows} options found in --help");
+}
