@@ -56,6 +56,22 @@ fn values(lines: &[String], kind: &str) -> Vec<String> {
     lines.iter().filter_map(|l| l.strip_prefix(&prefix)).map(String::from).collect()
 }
 
+/// Asserts that `topic` holds each value the dry run printed for `kind` exactly once, and
+/// nothing else.
+fn assert_holds_exactly_once(addr: &str, topic: &str, expected: &[String], kind: &str) {
+    let want = values(expected, kind);
+    let got = consume(addr, topic, want.len());
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &got {
+        *counts.entry(r.value.as_str()).or_default() += 1;
+    }
+    let duplicates: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicates.is_empty(), "{topic}: duplicates {:?}", &duplicates[..duplicates.len().min(3)]);
+    let missing: Vec<_> = want.iter().filter(|v| !counts.contains_key(v.as_str())).collect();
+    assert!(missing.is_empty(), "{topic}: {} missing, e.g. {:?}", missing.len(), missing.first());
+    assert_eq!(got.len(), want.len(), "{topic}: records that the dry run did not print");
+}
+
 /// "2025-01-01 00:00:07" → Unix milliseconds.
 fn event_time_ms(json: &serde_json::Value) -> i64 {
     let text = json["timestamp"].as_str().unwrap();
@@ -130,13 +146,8 @@ fn the_kafka_2_1_protocol_versions_deliver_as_well(version: &str) {
     );
     let expected = dry_run(&all);
     assert_eq!(out.events(), expected);
-    for (topic, kind) in [(&tx, "transaction"), (&rf, "refund")] {
-        let mut want = values(&expected, kind);
-        let mut got: Vec<String> = consume(&broker.addr, topic, want.len()).into_iter().map(|r| r.value).collect();
-        want.sort_unstable();
-        got.sort_unstable();
-        assert_eq!(got, want, "{topic}");
-    }
+    assert_holds_exactly_once(&broker.addr, &tx, &expected, "transaction");
+    assert_holds_exactly_once(&broker.addr, &rf, &expected, "refund");
 }
 
 fn acks_and_compression_variants_deliver_everything(version: &str) {
@@ -158,13 +169,8 @@ fn acks_and_compression_variants_deliver_everything(version: &str) {
         assert_eq!(out.code(), 0, "acks={acks} {compression}: {}", out.stderr);
         assert!(out.stderr.contains(&format!("created topic \"{tx}\"")), "{}", out.stderr);
         let expected = dry_run(&all);
-        for (topic, kind) in [(&tx, "transaction"), (&rf, "refund")] {
-            let mut want = values(&expected, kind);
-            let mut got: Vec<String> = consume(&broker.addr, topic, want.len()).into_iter().map(|r| r.value).collect();
-            want.sort_unstable();
-            got.sort_unstable();
-            assert_eq!(got, want, "acks={acks} compression={compression} {topic}");
-        }
+        assert_holds_exactly_once(&broker.addr, &tx, &expected, "transaction");
+        assert_holds_exactly_once(&broker.addr, &rf, &expected, "refund");
     }
 }
 
@@ -201,19 +207,8 @@ fn a_crash_and_restart_of_the_broker_loses_and_duplicates_nothing(version: &str)
     let expected = dry_run(&args);
     let log: Vec<&str> = lines.iter().filter(|l| l.starts_with("[producer] Sent ")).map(String::as_str).collect();
     assert_eq!(log, expected, "every event logged once, in order");
-    for (topic, kind) in [("transactions", "transaction"), ("refunds", "refund")] {
-        let want = values(&expected, kind);
-        let got = consume(&broker.addr, topic, want.len());
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in &got {
-            *counts.entry(r.value.as_str()).or_default() += 1;
-        }
-        let duplicates: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
-        assert!(duplicates.is_empty(), "{topic}: duplicates {:?}", &duplicates[..duplicates.len().min(3)]);
-        let missing: Vec<_> = want.iter().filter(|v| !counts.contains_key(v.as_str())).collect();
-        assert!(missing.is_empty(), "{topic}: {} missing, e.g. {:?}", missing.len(), missing.first());
-        assert_eq!(got.len(), want.len(), "{topic}");
-    }
+    assert_holds_exactly_once(&broker.addr, "transactions", &expected, "transaction");
+    assert_holds_exactly_once(&broker.addr, "refunds", &expected, "refund");
 }
 
 #[test]
@@ -240,14 +235,8 @@ fn a_node_lost_from_a_three_node_cluster_fails_over_without_loss_or_duplicates()
     let expected = dry_run(&args);
     let log: Vec<&str> = lines.iter().filter(|l| l.starts_with("[producer] Sent ")).map(String::as_str).collect();
     assert_eq!(log, expected, "every event logged once, in order");
-    for (topic, kind) in [("transactions", "transaction"), ("refunds", "refund")] {
-        let mut want = values(&expected, kind);
-        let mut got: Vec<String> = consume(&cluster.addr, topic, want.len()).into_iter().map(|r| r.value).collect();
-        want.sort_unstable();
-        got.sort_unstable();
-        assert_eq!(got.len(), want.len(), "{topic}: exactly once");
-        assert_eq!(got, want, "{topic}");
-    }
+    assert_holds_exactly_once(&cluster.addr, "transactions", &expected, "transaction");
+    assert_holds_exactly_once(&cluster.addr, "refunds", &expected, "refund");
 }
 
 fn a_topic_name_the_broker_rejects_is_a_clear_error(version: &str) {
