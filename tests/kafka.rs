@@ -190,25 +190,12 @@ fn a_crash_and_restart_of_the_broker_loses_and_duplicates_nothing(version: &str)
         t.second()
     );
     let args = ["--seed=5", &start, "--speedup=max", "--max-events=20000", "--topic-partitions=3", "--stats-seconds=0"];
-    let bootstrap = format!("--bootstrap-servers={}", broker.addr);
-    let mut all: Vec<&str> = args.to_vec();
-    all.push(&bootstrap);
-
-    let watched = spawn_until(producer(&all), Stream::Stdout, |l| {
-        l.starts_with("[producer] Sent transaction: {\"transaction_id\":500,")
+    let out = survives_a_disruption(&broker.addr, &args, || {
+        broker.crash();
+        std::thread::sleep(Duration::from_secs(5));
+        broker.restart();
     });
-    broker.crash();
-    std::thread::sleep(Duration::from_secs(5));
-    broker.restart();
-    let (out, lines) = watched.finish(LIMIT);
-    assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(out.stderr.contains("retrying"), "the crash was noticed: {}", out.stderr);
-
-    let expected = dry_run(&args);
-    let log: Vec<&str> = lines.iter().filter(|l| l.starts_with("[producer] Sent ")).map(String::as_str).collect();
-    assert_eq!(log, expected, "every event logged once, in order");
-    assert_holds_exactly_once(&broker.addr, "transactions", &expected, "transaction");
-    assert_holds_exactly_once(&broker.addr, "refunds", &expected, "refund");
 }
 
 #[test]
@@ -217,26 +204,34 @@ fn a_node_lost_from_a_three_node_cluster_fails_over_without_loss_or_duplicates()
     // for good its partitions move to the others, which the producer must follow.
     let cluster = Broker::cluster(KAFKA_4);
     let args = ["--seed=21", START, "--speedup=max", "--max-events=20000", "--topic-partitions=6", "--stats-seconds=0"];
-    let bootstrap = format!("--bootstrap-servers={}", cluster.addr);
-    let mut all: Vec<&str> = args.to_vec();
-    all.push(&bootstrap);
-    let watched = spawn_until(producer(&all), Stream::Stdout, |l| {
-        l.starts_with("[producer] Sent transaction: {\"transaction_id\":500,")
-    });
-    cluster.crash_node(2);
-    let (out, lines) = watched.finish(LIMIT);
-    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let out = survives_a_disruption(&cluster.addr, &args, || cluster.crash_node(2));
     let nodes: HashSet<&str> = cluster.addr.split(',').collect();
     let used: HashSet<&str> =
         nodes.iter().copied().filter(|n| out.stderr.contains(&format!("connected to {n}:"))).collect();
     assert_eq!(used, nodes, "requests went to every leader: {}", out.stderr);
     assert!(out.stderr.contains("retrying"), "the lost node was noticed: {}", out.stderr);
+}
 
-    let expected = dry_run(&args);
+/// Produces `args` to `addr`, runs `disrupt` once 500 sales are acknowledged, and asserts that
+/// the run still ends with exit 0, every event logged once in order, and both topics holding
+/// each event exactly once. Returns the run's output for further checks.
+fn survives_a_disruption(addr: &str, args: &[&str], disrupt: impl FnOnce()) -> Output {
+    let bootstrap = format!("--bootstrap-servers={addr}");
+    let mut all: Vec<&str> = args.to_vec();
+    all.push(&bootstrap);
+    let watched = spawn_until(producer(&all), Stream::Stdout, |l| {
+        l.starts_with("[producer] Sent transaction: {\"transaction_id\":500,")
+    });
+    disrupt();
+    let (out, lines) = watched.finish(LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+
+    let expected = dry_run(args);
     let log: Vec<&str> = lines.iter().filter(|l| l.starts_with("[producer] Sent ")).map(String::as_str).collect();
     assert_eq!(log, expected, "every event logged once, in order");
-    assert_holds_exactly_once(&cluster.addr, "transactions", &expected, "transaction");
-    assert_holds_exactly_once(&cluster.addr, "refunds", &expected, "refund");
+    assert_holds_exactly_once(addr, "transactions", &expected, "transaction");
+    assert_holds_exactly_once(addr, "refunds", &expected, "refund");
+    out
 }
 
 fn a_topic_name_the_broker_rejects_is_a_clear_error(version: &str) {

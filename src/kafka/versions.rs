@@ -67,15 +67,19 @@ mod tests {
         ApiVersion::default().with_api_key(key as i16).with_min_version(min).with_max_version(max)
     }
 
-    #[test]
-    fn kafka_4_picks_our_highest() {
-        // Kafka 4.x as it advertises itself: Produce min 0 (KAFKA-18659), Metadata from 0.
-        let broker = [
+    /// Kafka 4.x as it advertises itself: Produce min 0 (KAFKA-18659), Metadata from 0.
+    fn kafka_4() -> [ApiVersion; 4] {
+        [
             api(ApiKey::Produce, 0, 13),
             api(ApiKey::Metadata, 0, 13),
             api(ApiKey::CreateTopics, 2, 7),
             api(ApiKey::InitProducerId, 0, 6),
-        ];
+        ]
+    }
+
+    #[test]
+    fn kafka_4_picks_our_highest() {
+        let broker = kafka_4();
         let v = negotiate(&broker, None).unwrap();
         assert_eq!(v, Versions { metadata: 12, produce: 12, create_topics: Some(7), init_producer_id: Some(5) });
     }
@@ -107,12 +111,7 @@ mod tests {
 
     #[test]
     fn the_2_1_cap_speaks_as_to_a_kafka_2_1_broker() {
-        let broker = [
-            api(ApiKey::Produce, 0, 13),
-            api(ApiKey::Metadata, 0, 13),
-            api(ApiKey::CreateTopics, 2, 7),
-            api(ApiKey::InitProducerId, 0, 6),
-        ];
+        let broker = kafka_4();
         let v = negotiate(&broker, Some(ProtocolCap::Kafka2_1)).unwrap();
         assert_eq!(v, Versions { metadata: 7, produce: 7, create_topics: Some(3), init_producer_id: Some(1) });
         // A cap below what the broker accepts leaves nothing to speak: a clear error.
