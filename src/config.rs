@@ -54,7 +54,18 @@ const OPTIONS: &[Opt] = &[
         "120000",
         "give up on an event not acknowledged within this time",
     ),
-    opt("request-timeout-ms", "KAFKA_REQUEST_TIMEOUT_MS", "30000", "wait this long for one broker response"),
+    opt(
+        "request-timeout-ms",
+        "KAFKA_REQUEST_TIMEOUT_MS",
+        "30000",
+        "wait this long for one broker response (at most the delivery timeout)",
+    ),
+    opt(
+        "metadata-max-age-ms",
+        "KAFKA_METADATA_MAX_AGE_MS",
+        "300000",
+        "refresh partition metadata at least this often (partitions added to a topic get used)",
+    ),
     opt(
         "topic-partitions",
         "KAFKA_TOPIC_PARTITIONS",
@@ -149,6 +160,7 @@ pub struct KafkaConfig {
     pub idempotence: bool,
     pub delivery_timeout: Duration,
     pub request_timeout: Duration,
+    pub metadata_max_age: Duration,
     pub topic_partitions: Option<i32>,
     pub compression: Compression,
     pub client_id: String,
@@ -172,6 +184,8 @@ pub struct Config {
     pub stats_every: Option<Duration>,
     pub dry_run: bool,
     pub kafka: KafkaConfig,
+    /// Lines to print at start: settings that were adjusted, variables that were not understood.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -348,12 +362,29 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
     if client_raw.value.is_empty() || !client_raw.value.chars().all(|c| c.is_ascii_graphic()) {
         return Err(client_raw.invalid("a non-empty id of printable ASCII characters without spaces"));
     }
+    let mut warnings = Vec::new();
+    let (delivery_raw, request_raw) = (s.get("delivery-timeout-ms"), s.get("request-timeout-ms"));
+    let delivery_timeout = millis(delivery_raw)?;
+    let mut request_timeout = millis(request_raw)?;
+    if request_timeout > delivery_timeout {
+        // Every wait is cut at the delivery deadline anyway; the broker is told the same.
+        warnings.push(format!(
+            "{} {} is longer than {} {}: requests wait at most {} ms",
+            request_raw.name,
+            request_timeout.as_millis(),
+            delivery_raw.name,
+            delivery_timeout.as_millis(),
+            delivery_timeout.as_millis()
+        ));
+        request_timeout = delivery_timeout;
+    }
     let kafka = KafkaConfig {
         bootstrap_servers: bootstrap(s.get("bootstrap-servers"))?,
         acks,
         idempotence,
-        delivery_timeout: millis(s.get("delivery-timeout-ms"))?,
-        request_timeout: millis(s.get("request-timeout-ms"))?,
+        delivery_timeout,
+        request_timeout,
+        metadata_max_age: millis(s.get("metadata-max-age-ms"))?,
         topic_partitions: optional(s.get("topic-partitions"), partitions)?,
         compression,
         client_id: client_raw.value.clone(),
@@ -377,7 +408,32 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         stats_every: (stats_seconds > 0.0).then(|| Duration::from_secs_f64(stats_seconds)),
         dry_run,
         kafka,
+        warnings,
     })
+}
+
+/// Warnings for environment variables that look like this program's (`PRODUCER_*`, `KAFKA_*`)
+/// but are not, with the closest known name: a misspelt variable is otherwise silently ignored.
+/// Not an error: the same environment may serve other tools.
+pub fn unknown_variables(names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in names {
+        let ours = name.starts_with("PRODUCER_") || name.starts_with("KAFKA_");
+        if !ours || OPTIONS.iter().any(|o| o.env == name) {
+            continue;
+        }
+        let closest = OPTIONS
+            .iter()
+            .map(|o| (edit_distance(&name, o.env), o.env))
+            .filter(|(d, env)| *d <= 3.max(env.len() / 4))
+            .min_by_key(|(d, _)| *d);
+        out.push(match closest {
+            Some((_, env)) => format!("unknown variable {name} is ignored; did you mean {env}? (see --help)"),
+            None => format!("unknown variable {name} is ignored (see --help for the variables pos-producer reads)"),
+        });
+    }
+    out.sort();
+    out
 }
 
 /// Parses `raw` with `f` unless it is unset (defaults to nothing and not given).
@@ -538,6 +594,35 @@ mod tests {
 
     fn err(args: &[&str], env: &[(&str, &str)]) -> String {
         run(args, env).expect_err("should be rejected").to_string()
+    }
+
+    #[test]
+    fn a_request_timeout_longer_than_the_delivery_timeout_is_cut_to_it_with_a_warning() {
+        let c = run(&[], &[("KAFKA_DELIVERY_TIMEOUT_MS", "5000")]).unwrap();
+        assert_eq!(c.kafka.request_timeout, Duration::from_millis(5000));
+        assert_eq!(
+            c.warnings,
+            [
+                "KAFKA_REQUEST_TIMEOUT_MS 30000 is longer than KAFKA_DELIVERY_TIMEOUT_MS 5000: requests wait at most 5000 ms"
+            ]
+        );
+        let c = run(&["--request-timeout-ms=2000"], &[("KAFKA_DELIVERY_TIMEOUT_MS", "5000")]).unwrap();
+        assert_eq!(c.kafka.request_timeout, Duration::from_millis(2000));
+        assert!(c.warnings.is_empty());
+        assert!(run(&[], &[]).unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn misspelt_variables_get_a_warning_with_the_closest_name() {
+        let names = ["PRODUCER_SLEEP_SECOND", "KAFKA_BOOTSTRAP_SERVER", "PRODUCER_SEED", "HOME", "KAFKA_HEAP_OPTS"];
+        assert_eq!(
+            unknown_variables(names.iter().map(|s| s.to_string())),
+            [
+                "unknown variable KAFKA_BOOTSTRAP_SERVER is ignored; did you mean KAFKA_BOOTSTRAP_SERVERS? (see --help)",
+                "unknown variable KAFKA_HEAP_OPTS is ignored (see --help for the variables pos-producer reads)",
+                "unknown variable PRODUCER_SLEEP_SECOND is ignored; did you mean PRODUCER_SLEEP_SECONDS? (see --help)",
+            ]
+        );
     }
 
     #[test]

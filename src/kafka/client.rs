@@ -3,19 +3,19 @@
 //! References: Kafka protocol guide (Metadata, CreateTopics); KIP-487 (Metadata v4+ lets the
 //! client turn auto-creation off); KIP-464 (CreateTopics v4+ takes the broker's defaults as -1).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, CreateTopicsResponse, MetadataRequest, MetadataResponse, TopicName,
-};
+use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, MetadataRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
 use super::backoff::{Backoff, NoRetry};
 use super::connection::{Connection, ConnectionError, Settings};
+use super::wire::{CreateTopicsResponse, MetadataResponse};
 use super::{KafkaError, error_name, is_retriable};
+use crate::diag::diag;
 use crate::shutdown::Stop;
 
 const TOPIC_ALREADY_EXISTS: i16 = 36;
@@ -46,8 +46,14 @@ pub struct Client {
     brokers: HashMap<i32, String>,
     /// Topic → leader node id of each partition (index = partition; -1 = none).
     leaders: HashMap<String, Vec<i32>>,
+    /// Topics that existed and that the latest metadata says are gone (deleted).
+    gone: HashSet<String>,
+    /// When metadata was last fetched.
+    refreshed: Option<Instant>,
     controller: i32,
     next_bootstrap: usize,
+    /// No connect or request lasts past this (the delivery timeout of the work under way).
+    deadline: Option<Instant>,
 }
 
 impl Client {
@@ -62,15 +68,18 @@ impl Client {
             conns: HashMap::new(),
             brokers: HashMap::new(),
             leaders: HashMap::new(),
+            gone: HashSet::new(),
+            refreshed: None,
             controller: -1,
             next_bootstrap: 0,
+            deadline: None,
         };
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         let mut unresolvable_since: Option<Instant> = None;
         for attempt in 1.. {
             let e = match client.open_bootstrap() {
                 Ok(()) => return Ok(client),
-                Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { undelivered: 0 }),
+                Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { unacked: 0 }),
                 Err(e) if !e.is_retriable() => return Err(e.into()),
                 Err(e) => e,
             };
@@ -84,9 +93,9 @@ impl Client {
             } else {
                 unresolvable_since = None;
             }
-            crate::diag!("no broker answers yet (attempt {attempt}): {e}; retrying in {} ms", wait.as_millis());
+            diag!("no broker answers yet (attempt {attempt}): {e}; retrying in {} ms", wait.as_millis());
             if !client.stop.sleep_until(Instant::now() + wait) {
-                return Err(KafkaError::Stopped { undelivered: 0 });
+                return Err(KafkaError::Stopped { unacked: 0 });
             }
         }
         unreachable!("the attempt counter is unbounded")
@@ -117,10 +126,10 @@ impl Client {
     }
 
     fn open(&self, addr: &str) -> Result<Connection, ConnectionError> {
-        let conn = Connection::open(addr, &self.config.connection, &self.stop)?;
+        let conn = Connection::open(addr, &self.config.connection, &self.stop, self.deadline)?;
         let v = conn.versions();
         let optional = |v: Option<i16>| v.map_or("-".to_string(), |v| format!("v{v}"));
-        crate::diag!(
+        diag!(
             "connected to {addr}: Produce v{}, Metadata v{}, CreateTopics {}, InitProducerId {}",
             v.produce,
             v.metadata,
@@ -132,6 +141,12 @@ impl Client {
 
     pub fn stop(&self) -> &Stop {
         &self.stop
+    }
+
+    /// Cuts every later connect and request short at `deadline` (`None`: each waits its own
+    /// timeout), so that the delivery timeout is a deadline and not a sum of timeouts.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
     }
 
     /// Runs `f` on a connection to node `node`, opening it if needed; drops it when `f` fails.
@@ -191,6 +206,7 @@ impl Client {
         f: impl FnOnce(&mut Connection) -> Result<T, ConnectionError>,
     ) -> Result<T, ConnectionError> {
         let conn = self.conns.get_mut(&slot).expect("slot was just filled");
+        conn.set_deadline(self.deadline);
         let result = f(conn);
         if result.is_err() {
             self.conns.remove(&slot);
@@ -210,19 +226,29 @@ impl Client {
             c.call(ApiKey::Metadata, version, &request)
         })?;
         let brokers: HashMap<i32, String> =
-            response.brokers.iter().map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port))).collect();
+            response.brokers.iter().map(|b| (b.node_id, format_addr(&b.host, b.port))).collect();
         // A connection to a broker that left the cluster or moved is of no further use.
         self.conns.retain(|slot, _| match slot {
             Slot::Node(n) => brokers.get(n) == self.brokers.get(n),
             Slot::Bootstrap => true,
         });
         self.brokers = brokers;
-        self.controller = response.controller_id.0;
+        self.controller = response.controller_id;
+        self.refreshed = Some(Instant::now());
         for t in &response.topics {
             let Some(name) = &t.name else { continue };
+            if t.error_code == UNKNOWN_TOPIC_OR_PARTITION && self.leaders.contains_key(name) {
+                if self.gone.insert(name.clone()) {
+                    diag!(
+                        "topic {name:?} no longer exists (deleted?); its events wait for it until the delivery timeout"
+                    );
+                }
+            } else {
+                self.gone.remove(name);
+            }
             if t.error_code != 0 {
                 // Leaderless for now, but the partition count (which keys map onto) stays.
-                if let Some(leaders) = self.leaders.get_mut(name.0.as_str()) {
+                if let Some(leaders) = self.leaders.get_mut(name.as_str()) {
                     leaders.fill(-1);
                 }
                 continue;
@@ -230,10 +256,13 @@ impl Client {
             let mut leaders = vec![-1; t.partitions.len()];
             for p in &t.partitions {
                 if let Some(slot) = usize::try_from(p.partition_index).ok().and_then(|i| leaders.get_mut(i)) {
-                    *slot = if p.error_code == 0 { p.leader_id.0 } else { -1 };
+                    *slot = if p.error_code == 0 { p.leader_id } else { -1 };
                 }
             }
-            self.leaders.insert(name.0.to_string(), leaders);
+            if let Some(before) = self.leaders.get(name).map(Vec::len).filter(|n| *n != leaders.len()) {
+                diag!("topic {name:?} now has {} partitions (had {before})", leaders.len());
+            }
+            self.leaders.insert(name.clone(), leaders);
         }
         Ok(response)
     }
@@ -241,6 +270,16 @@ impl Client {
     /// Leader node id of each partition of `topic`, as last seen (empty when unknown).
     pub fn leaders(&self, topic: &str) -> &[i32] {
         self.leaders.get(topic).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `topic` existed and the latest metadata says it does not any more.
+    pub fn is_gone(&self, topic: &str) -> bool {
+        self.gone.contains(topic)
+    }
+
+    /// How long ago metadata was last fetched (`None`: never).
+    pub fn metadata_age(&self) -> Option<Duration> {
+        self.refreshed.map(|at| at.elapsed())
     }
 
     /// Makes sure every topic exists and every partition has a leader, creating missing topics
@@ -260,7 +299,7 @@ impl Client {
                     let mut missing = Vec::new();
                     let mut waiting = None;
                     for t in &meta.topics {
-                        let name = t.name.as_ref().map_or(String::new(), |n| n.0.to_string());
+                        let name = t.name.clone().unwrap_or_default();
                         match t.error_code {
                             0 if !t.partitions.is_empty() && self.leaders(&name).iter().all(|l| *l >= 0) => {}
                             0 => waiting = Some(format!("topic {name:?} has partitions without a leader")),
@@ -290,7 +329,7 @@ impl Client {
             match backoff.pause(&self.stop, deadline, |_| {}) {
                 Ok(()) => {}
                 Err(NoRetry::Expired) => return Err(KafkaError::NotReady { what: "topics", last: waiting }),
-                Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { undelivered: 0 }),
+                Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { unacked: 0 }),
             }
         }
     }
@@ -330,22 +369,23 @@ impl Client {
         for t in response.topics {
             match t.error_code {
                 0 | TOPIC_ALREADY_EXISTS => {
-                    crate::diag!("created topic {:?}", t.name.0.as_str());
+                    diag!("created topic {:?}", t.name);
                 }
                 code if is_retriable(code) => {
-                    return Ok(Some(format!("creating {:?}: {}", t.name.0.as_str(), error_name(code))));
+                    return Ok(Some(format!("creating {:?}: {}", t.name, error_name(code))));
                 }
                 code => {
-                    return Err(KafkaError::TopicRejected {
-                        topic: t.name.0.to_string(),
-                        code,
-                        message: t.error_message.map(|m| m.to_string()),
-                    });
+                    return Err(KafkaError::TopicRejected { topic: t.name, code, message: t.error_message });
                 }
             }
         }
         Ok(None)
     }
+}
+
+/// `host:port`, with brackets around an IPv6 address so that it resolves.
+fn format_addr(host: &str, port: i32) -> String {
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
 pub fn topic_name(name: &str) -> TopicName {

@@ -11,12 +11,13 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader};
+use kafka_protocol::protocol::{Encodable, StrBytes};
 
 use super::versions::{self, Versions};
+use super::wire::{self, ApiVersionsResponse, Reader, Response};
 use crate::config::ProtocolCap;
+use crate::diag::diag;
 use crate::shutdown::Stop;
 
 /// Largest response frame accepted; anything larger is a broken or hostile peer, not Kafka
@@ -28,6 +29,9 @@ pub const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// How long one TCP connect (name lookup included) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// While a broker keeps a request waiting, a line says so this often.
+pub const WAIT_NOTE_EVERY: Duration = Duration::from_secs(3);
 
 /// ApiVersions v3+ require a client software name and version of this shape (KIP-511).
 const SOFTWARE_NAME: &str = env!("CARGO_PKG_NAME");
@@ -45,8 +49,9 @@ pub enum ConnectionError {
     Connect { addr: String, source: io::Error },
     /// Reading or writing failed, or the broker closed the connection.
     Io { addr: String, source: io::Error },
-    /// No complete response within the request timeout.
-    Timeout { addr: String, after: Duration },
+    /// No complete response within the request timeout, or before the deadline of the work
+    /// it was for (`cut`: the delivery timeout ran out first).
+    Timeout { addr: String, after: Duration, cut: bool },
     /// A stop was asked for while waiting.
     Stopped,
     /// The bytes received are not a valid response frame.
@@ -86,8 +91,15 @@ impl fmt::Display for ConnectionError {
             ConnectionError::Io { addr, source } => {
                 write!(f, "connection to {addr} failed: {source}")
             }
-            ConnectionError::Timeout { addr, after } => {
+            ConnectionError::Timeout { addr, after, cut: false } => {
                 write!(f, "broker {addr} did not answer within {} ms", after.as_millis())
+            }
+            ConnectionError::Timeout { addr, after, cut: true } => {
+                write!(
+                    f,
+                    "broker {addr} did not answer within the {} ms left of the delivery timeout",
+                    after.as_millis()
+                )
             }
             ConnectionError::Stopped => f.write_str("stopped while waiting for a broker"),
             ConnectionError::Frame { addr, reason } => {
@@ -120,14 +132,23 @@ pub struct Connection {
     correlation_id: i32,
     timeout: Duration,
     stop: Stop,
+    /// No wait of this connection lasts past this instant (the delivery timeout of the work
+    /// under way), even if the request timeout would allow it.
+    deadline: Option<Instant>,
     versions: Versions,
     write_buf: Vec<u8>,
 }
 
 impl Connection {
-    /// Connects to `addr` (`host:port`) and negotiates versions with ApiVersions.
-    pub fn open(addr: &str, settings: &Settings, stop: &Stop) -> Result<Connection, ConnectionError> {
-        let stream = connect(addr, stop)?;
+    /// Connects to `addr` (`host:port`) and negotiates versions with ApiVersions, all before
+    /// `deadline` if there is one.
+    pub fn open(
+        addr: &str,
+        settings: &Settings,
+        stop: &Stop,
+        deadline: Option<Instant>,
+    ) -> Result<Connection, ConnectionError> {
+        let stream = connect(addr, stop, deadline)?;
         stream.set_nodelay(true).map_err(|source| ConnectionError::Io { addr: addr.to_string(), source })?;
         let mut conn = Connection {
             stream,
@@ -136,6 +157,7 @@ impl Connection {
             correlation_id: 0,
             timeout: settings.timeout,
             stop: stop.clone(),
+            deadline,
             versions: Versions::default(),
             write_buf: Vec::with_capacity(64 * 1024),
         };
@@ -151,16 +173,33 @@ impl Connection {
         &self.versions
     }
 
+    /// Caps every later wait at `deadline` (`None`: the request timeout alone).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// When a request sent now must have its answer: after the request timeout, or sooner
+    /// when the deadline of the work comes first.
+    fn wait_limit(&self) -> WaitLimit {
+        let own = Instant::now() + self.timeout;
+        match self.deadline {
+            Some(d) if d < own => WaitLimit { at: d, cut: true },
+            _ => WaitLimit { at: own, cut: false },
+        }
+    }
+
     /// Sends a request and waits for its response.
-    pub fn call<Req: Encodable, Resp: Decodable>(
+    pub fn call<Req: Encodable, Resp: Response>(
         &mut self,
         api: ApiKey,
         version: i16,
         request: &Req,
     ) -> Result<Resp, ConnectionError> {
-        let correlation_id = self.send(api, version, request)?;
-        let mut body = self.receive(api, version, correlation_id)?;
-        self.decode(api, version, &mut body)
+        debug_assert_eq!(api, Resp::API);
+        let limit = self.wait_limit();
+        let correlation_id = self.send(api, version, request, limit)?;
+        let body = self.receive(api, version, correlation_id, limit)?;
+        self.decode(api, version, &body)
     }
 
     /// Sends a request that gets no response (Produce with acks=0).
@@ -170,7 +209,8 @@ impl Connection {
         version: i16,
         request: &Req,
     ) -> Result<(), ConnectionError> {
-        self.send(api, version, request).map(drop)
+        let limit = self.wait_limit();
+        self.send(api, version, request, limit).map(drop)
     }
 
     /// Asks for the broker's API versions: v3 (KIP-511) first. A broker that does not know that
@@ -185,13 +225,14 @@ impl Connection {
             .with_client_software_version(StrBytes::from_static_str(SOFTWARE_VERSION));
         let mut version = 3;
         let response: ApiVersionsResponse = loop {
-            let correlation_id = self.send(api, version, &request)?;
-            let mut body = self.receive(api, version, correlation_id)?;
+            let limit = self.wait_limit();
+            let correlation_id = self.send(api, version, &request, limit)?;
+            let body = self.receive(api, version, correlation_id, limit)?;
             let error_code = body.first_chunk::<2>().map(|b| i16::from_be_bytes(*b));
             if error_code != Some(UNSUPPORTED_VERSION) || version == 0 {
-                break self.decode(api, version, &mut body)?;
+                break self.decode(api, version, &body)?;
             }
-            let refusal: ApiVersionsResponse = self.decode(api, 0, &mut body)?;
+            let refusal: ApiVersionsResponse = self.decode(api, 0, &body)?;
             let theirs = refusal.api_keys.iter().find(|k| k.api_key == api as i16).map(|k| k.max_version);
             version = theirs.filter(|v| (0..version).contains(v)).unwrap_or(0);
         };
@@ -206,7 +247,13 @@ impl Connection {
     }
 
     /// Frames and writes one request; returns its correlation id.
-    fn send<Req: Encodable>(&mut self, api: ApiKey, version: i16, request: &Req) -> Result<i32, ConnectionError> {
+    fn send<Req: Encodable>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        request: &Req,
+        limit: WaitLimit,
+    ) -> Result<i32, ConnectionError> {
         self.correlation_id = self.correlation_id.wrapping_add(1);
         let header = RequestHeader::default()
             .with_request_api_key(api as i16)
@@ -224,17 +271,17 @@ impl Connection {
             reason: "request larger than 2 GiB".into(),
         })?;
         buf[..4].copy_from_slice(&len.to_be_bytes());
-        self.write_all(Instant::now() + self.timeout)?;
+        self.write_all(api, limit)?;
         Ok(self.correlation_id)
     }
 
     /// Writes the framed request, waiting at most until `deadline`, and less once a stop is
     /// asked for (a broker that stopped reading must not hold up a shutdown).
-    fn write_all(&mut self, deadline: Instant) -> Result<(), ConnectionError> {
+    fn write_all(&mut self, api: ApiKey, limit: WaitLimit) -> Result<(), ConnectionError> {
         let mut written = 0;
-        let mut waiter = Waiter::new(deadline);
+        let mut waiter = Waiter::new(limit, api);
         while written < self.write_buf.len() {
-            let slice = waiter.next_slice(&self.stop, &self.addr, self.timeout)?;
+            let slice = waiter.next_slice(&self.stop, &self.addr)?;
             let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
             self.stream.set_write_timeout(Some(slice)).map_err(io)?;
             match self.stream.write(&self.write_buf[written..]) {
@@ -250,45 +297,44 @@ impl Connection {
         Ok(())
     }
 
-    /// Reads one response frame, checks its header, and returns the body.
-    fn receive(&mut self, api: ApiKey, version: i16, correlation_id: i32) -> Result<Bytes, ConnectionError> {
-        let deadline = Instant::now() + self.timeout;
+    /// Reads one response frame, checks its length and header, and returns the body. The
+    /// length is checked before the frame is allocated.
+    fn receive(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        limit: WaitLimit,
+    ) -> Result<Vec<u8>, ConnectionError> {
+        let mut waiter = Waiter::new(limit, api);
         let mut len = [0u8; 4];
-        self.read_exact(&mut len, deadline)?;
+        self.read_exact(&mut len, &mut waiter)?;
         let len = i32::from_be_bytes(len);
         if len < 4 || len as usize > MAX_FRAME {
             return Err(self.frame_error(format!("frame length {len} outside 4..={MAX_FRAME}")));
         }
         let mut frame = vec![0u8; len as usize];
-        self.read_exact(&mut frame, deadline)?;
-        let mut frame = Bytes::from(frame);
-        let header = ResponseHeader::decode(&mut frame, api.response_header_version(version))
-            .map_err(|e| self.frame_error(format!("unreadable response header: {e}")))?;
-        if header.correlation_id != correlation_id {
-            return Err(self.frame_error(format!(
-                "correlation id {} does not match request {correlation_id}",
-                header.correlation_id
-            )));
+        self.read_exact(&mut frame, &mut waiter)?;
+        let mut header = Reader::new(&frame);
+        let id = wire::read_header(&mut header, api.response_header_version(version))
+            .map_err(|e| self.frame_error(format!("unreadable {api:?} response header: {e}")))?;
+        if id != correlation_id {
+            return Err(self.frame_error(format!("correlation id {id} does not match request {correlation_id}")));
         }
+        let header_len = frame.len() - header.remaining();
+        frame.drain(..header_len);
         Ok(frame)
     }
 
-    fn decode<Resp: Decodable>(&self, api: ApiKey, version: i16, body: &mut Bytes) -> Result<Resp, ConnectionError> {
-        let response = Resp::decode(body, version)
-            .map_err(|e| self.frame_error(format!("cannot decode {api:?} v{version} response: {e}")))?;
-        if body.has_remaining() {
-            return Err(
-                self.frame_error(format!("{} bytes left over after the {api:?} v{version} response", body.remaining()))
-            );
-        }
-        Ok(response)
+    fn decode<Resp: Response>(&self, api: ApiKey, version: i16, body: &[u8]) -> Result<Resp, ConnectionError> {
+        wire::decode(body, version)
+            .map_err(|e| self.frame_error(format!("cannot decode {api:?} v{version} response: {e}")))
     }
 
-    /// Fills `buf`, waiting at most until `deadline`, and less once a stop is asked for.
-    fn read_exact(&mut self, mut buf: &mut [u8], deadline: Instant) -> Result<(), ConnectionError> {
-        let mut waiter = Waiter::new(deadline);
+    /// Fills `buf`, waiting at most as `waiter` allows, and less once a stop is asked for.
+    fn read_exact(&mut self, mut buf: &mut [u8], waiter: &mut Waiter) -> Result<(), ConnectionError> {
         while !buf.is_empty() {
-            let slice = waiter.next_slice(&self.stop, &self.addr, self.timeout)?;
+            let slice = waiter.next_slice(&self.stop, &self.addr)?;
             let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
             self.stream.set_read_timeout(Some(slice)).map_err(io)?;
             match self.stream.read(buf) {
@@ -309,33 +355,57 @@ impl Connection {
     }
 }
 
+/// When the wait for one request ends, and whether that is sooner than the request timeout.
+#[derive(Debug, Clone, Copy)]
+struct WaitLimit {
+    at: Instant,
+    cut: bool,
+}
+
 /// Socket waits come in slices of at most `POLL`, so that a stop is seen between them. Once a
 /// stop is seen, what is under way gets `STOP_GRACE` more, then the wait ends with `Stopped`.
+/// A wait longer than `WAIT_NOTE_EVERY` is reported on stderr as it goes.
 struct Waiter {
-    deadline: Instant,
+    limit: WaitLimit,
+    api: ApiKey,
+    started: Instant,
+    next_note: Instant,
     stop_seen: bool,
 }
 
 impl Waiter {
-    fn new(deadline: Instant) -> Waiter {
-        Waiter { deadline, stop_seen: false }
+    fn new(limit: WaitLimit, api: ApiKey) -> Waiter {
+        let started = Instant::now();
+        Waiter { limit, api, started, next_note: started + WAIT_NOTE_EVERY, stop_seen: false }
     }
 
     /// How long the next blocking call may wait, or why waiting is over.
-    fn next_slice(&mut self, stop: &Stop, addr: &str, timeout: Duration) -> Result<Duration, ConnectionError> {
+    fn next_slice(&mut self, stop: &Stop, addr: &str) -> Result<Duration, ConnectionError> {
         let now = Instant::now();
         if !self.stop_seen && stop.is_set() {
             self.stop_seen = true;
-            self.deadline = self.deadline.min(now + STOP_GRACE);
+            self.limit.at = self.limit.at.min(now + STOP_GRACE);
         }
-        if now >= self.deadline {
+        if now >= self.limit.at {
             return Err(if self.stop_seen {
                 ConnectionError::Stopped
             } else {
-                ConnectionError::Timeout { addr: addr.to_string(), after: timeout }
+                let after = self.limit.at.saturating_duration_since(self.started);
+                ConnectionError::Timeout { addr: addr.to_string(), after, cut: self.limit.cut }
             });
         }
-        Ok((self.deadline - now).min(crate::shutdown::POLL).max(Duration::from_millis(1)))
+        if now >= self.next_note {
+            let left = self.limit.at.saturating_duration_since(now);
+            diag!(
+                "waiting for broker {addr} to answer {:?} ({} s so far, {} s left) …",
+                self.api,
+                (now - self.started).as_secs(),
+                left.as_secs_f64().ceil() as u64
+            );
+            self.next_note += WAIT_NOTE_EVERY;
+        }
+        let until = self.limit.at.min(self.next_note);
+        Ok((until - now).min(crate::shutdown::POLL).max(Duration::from_millis(1)))
     }
 }
 
@@ -346,13 +416,14 @@ fn is_wait(e: &io::Error) -> bool {
 
 /// Resolves and connects on a helper thread, so that a stop is noticed within `POLL` even while
 /// a name lookup or a connect to a silent address hangs.
-fn connect(addr: &str, stop: &Stop) -> Result<TcpStream, ConnectionError> {
+fn connect(addr: &str, stop: &Stop, deadline: Option<Instant>) -> Result<TcpStream, ConnectionError> {
     let (tx, rx) = mpsc::channel();
     let target = addr.to_string();
     std::thread::spawn(move || {
         let _ = tx.send(resolve_and_connect(&target));
     });
-    let deadline = Instant::now() + CONNECT_TIMEOUT + Duration::from_secs(1);
+    let own = Instant::now() + CONNECT_TIMEOUT + Duration::from_secs(1);
+    let deadline = deadline.map_or(own, |d| d.min(own));
     loop {
         match rx.recv_timeout(crate::shutdown::POLL) {
             Ok(result) => return result,
@@ -428,7 +499,7 @@ mod tests {
     }
 
     fn open(addr: &str) -> Result<Connection, ConnectionError> {
-        Connection::open(addr, &settings(Duration::from_millis(1500)), &Stop::default())
+        Connection::open(addr, &settings(Duration::from_millis(1500)), &Stop::default(), None)
     }
 
     fn frame(correlation_id: i32, body: &[u8]) -> Vec<u8> {
@@ -570,7 +641,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(100));
             setter.set();
         });
-        let err = Connection::open(&addr, &settings(Duration::from_secs(30)), &stop).err().unwrap();
+        let err = Connection::open(&addr, &settings(Duration::from_secs(30)), &stop, None).err().unwrap();
         assert!(matches!(err, ConnectionError::Stopped), "{err}");
     }
 

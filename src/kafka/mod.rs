@@ -12,6 +12,7 @@ pub mod connection;
 pub mod partitioner;
 pub mod producer;
 pub mod versions;
+pub mod wire;
 
 use std::fmt;
 use std::time::Duration;
@@ -39,11 +40,11 @@ pub enum KafkaError {
     /// One record is larger than the broker accepts for its topic.
     RecordTooLarge { topic: String, partition: i32, bytes: usize },
     /// Events were still unacknowledged when the delivery timeout ran out.
-    DeliveryTimeout { after: Duration, undelivered: usize, last: String },
+    DeliveryTimeout { after: Duration, unacked: usize, last: String },
     /// Start-up could not finish within the delivery timeout (`what`: e.g. "topics").
     NotReady { what: &'static str, last: String },
-    /// A stop was asked for; `undelivered` events were abandoned.
-    Stopped { undelivered: usize },
+    /// A stop was asked for; `unacked` events were abandoned without an acknowledgement.
+    Stopped { unacked: usize },
 }
 
 impl fmt::Display for KafkaError {
@@ -83,16 +84,17 @@ impl fmt::Display for KafkaError {
                 "a record batch of {bytes} bytes for topic {topic:?} partition {partition} is larger than \
                  the broker accepts (MESSAGE_TOO_LARGE; see the topic's max.message.bytes)"
             ),
-            KafkaError::DeliveryTimeout { after, undelivered, last } => write!(
+            KafkaError::DeliveryTimeout { after, unacked, last } => write!(
                 f,
-                "delivery timed out after {} ms: {undelivered} events not delivered (last error: {last})",
+                "delivery timed out after {} ms: {unacked} events not acknowledged (they may have been written; \
+                 last error: {last})",
                 after.as_millis()
             ),
             KafkaError::NotReady { what, last } => {
                 write!(f, "{what} not ready within the delivery timeout (last: {last})")
             }
-            KafkaError::Stopped { undelivered } => {
-                write!(f, "stopped with {undelivered} events not acknowledged")
+            KafkaError::Stopped { unacked } => {
+                write!(f, "stopped with {unacked} events not acknowledged")
             }
         }
     }
@@ -103,7 +105,7 @@ impl std::error::Error for KafkaError {}
 impl From<ConnectionError> for KafkaError {
     fn from(e: ConnectionError) -> KafkaError {
         match e {
-            ConnectionError::Stopped => KafkaError::Stopped { undelivered: 0 },
+            ConnectionError::Stopped => KafkaError::Stopped { unacked: 0 },
             e => KafkaError::Connection(e),
         }
     }

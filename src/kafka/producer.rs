@@ -9,20 +9,25 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{
-    ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse,
-};
+use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProduceRequest};
 use kafka_protocol::records::{self, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
 use super::backoff::{Backoff, NoRetry};
 use super::client::{Client, ClientConfig, topic_name};
 use super::connection::{ConnectionError, Settings};
 use super::partitioner::partition_for_key;
+use super::wire::{InitProducerIdResponse, ProduceResponse};
 use super::{KafkaError, error_name, is_retriable};
 use crate::config::{Acks, Compression, KafkaConfig};
+use crate::diag::diag;
 use crate::shutdown::Stop;
 
 const MESSAGE_TOO_LARGE: i16 = 10;
+/// A record batch's fixed header (RecordBatch v2).
+const BATCH_OVERHEAD: usize = 61;
+/// A record's own framing in a batch, at most: length, attributes, timestamp and offset
+/// deltas, key and value lengths, header count.
+const RECORD_OVERHEAD: usize = 21;
 const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
 
 /// One message to produce. `topic` indexes the topics given to `Producer::connect`.
@@ -46,7 +51,17 @@ struct Batch {
     encoded: Option<Bytes>,
 }
 
+/// The most bytes `record` adds to an uncompressed batch.
+fn record_size(record: &Record) -> usize {
+    RECORD_OVERHEAD + record.key.len() + record.value.len()
+}
+
 impl Batch {
+    /// The most bytes this batch takes uncompressed.
+    fn size(&self, records: &[Record]) -> usize {
+        BATCH_OVERHEAD + self.records.iter().map(|&i| record_size(&records[i])).sum::<usize>()
+    }
+
     /// Splits a batch the broker found too large into two halves with consecutive sequences.
     fn split(self) -> (Batch, Batch) {
         let mid = self.records.len() / 2;
@@ -74,6 +89,11 @@ pub struct Producer {
     identity: Option<(i64, i16)>,
     /// Next sequence number per (topic, partition).
     sequences: HashMap<(usize, i32), i32>,
+    /// Per topic, the largest batch (in `Batch::size` bytes) not known to be too large: a
+    /// batch the broker refused as MESSAGE_TOO_LARGE lowers it, and later batches are cut
+    /// to fit, so a small `max.message.bytes` costs one split, not one per batch.
+    batch_limit: HashMap<usize, usize>,
+    metadata_max_age: Duration,
 }
 
 impl Producer {
@@ -91,6 +111,7 @@ impl Producer {
         };
         let mut client = Client::bootstrap(client_config, stop)?;
         let deadline = Instant::now() + config.delivery_timeout;
+        client.set_deadline(Some(deadline));
         client.ensure_topics(&topics, config.topic_partitions, deadline)?;
         let mut producer = Producer {
             client,
@@ -105,11 +126,40 @@ impl Producer {
             delivery_timeout: config.delivery_timeout,
             identity: None,
             sequences: HashMap::new(),
+            batch_limit: HashMap::new(),
+            metadata_max_age: config.metadata_max_age,
         };
+        producer.warn_about_partition_counts(config.topic_partitions);
         if config.idempotence {
             producer.identity = Some(producer.init_producer_id(deadline)?);
         }
         Ok(producer)
+    }
+
+    /// Refunds are keyed by their sale's id so that both land in the same partition number of
+    /// their topics; that only holds when both topics have as many partitions.
+    fn warn_about_partition_counts(&self, asked: Option<i32>) {
+        let counts: Vec<usize> = self.topics.iter().map(|t| self.client.leaders(t).len()).collect();
+        if let Some(asked) = asked {
+            for (topic, &n) in self.topics.iter().zip(&counts) {
+                if n != asked as usize {
+                    diag!(
+                        "warning: topic {topic:?} exists with {n} partitions, not the {asked} of \
+                         KAFKA_TOPIC_PARTITIONS (which applies only to topics pos-producer creates)"
+                    );
+                }
+            }
+        }
+        if let [sales, refunds] = counts[..]
+            && sales != refunds
+        {
+            diag!(
+                "warning: topic {:?} has {sales} partitions but {:?} has {refunds}: a refund will often land in \
+                 another partition number than its sale, so consumers that join them per partition miss pairs",
+                self.topics[0],
+                self.topics[1]
+            );
+        }
     }
 
     /// InitProducerId without a transactional id: an idempotent, non-transactional producer.
@@ -126,7 +176,7 @@ impl Producer {
                 c.call::<_, InitProducerIdResponse>(ApiKey::InitProducerId, version, &request)
             });
             let last = match result {
-                Ok(r) if r.error_code == 0 => return Ok((r.producer_id.0, r.producer_epoch)),
+                Ok(r) if r.error_code == 0 => return Ok((r.producer_id, r.producer_epoch)),
                 Ok(r) if is_retriable(r.error_code) => error_name(r.error_code),
                 Ok(r) => {
                     return Err(KafkaError::Broker {
@@ -141,7 +191,7 @@ impl Producer {
             match backoff.pause(self.client.stop(), deadline, |_| {}) {
                 Ok(()) => {}
                 Err(NoRetry::Expired) => return Err(KafkaError::NotReady { what: "producer id", last }),
-                Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { undelivered: 0 }),
+                Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { unacked: 0 }),
             }
         }
     }
@@ -152,9 +202,19 @@ impl Producer {
     /// returns the error with the records not acknowledged left `false`.
     pub fn send(&mut self, records: &[Record], queued_at: Instant, acked: &mut [bool]) -> Result<(), KafkaError> {
         let deadline = queued_at + self.delivery_timeout;
+        self.client.set_deadline(Some(deadline));
+        // Metadata goes stale without errors too: partitions added to a topic (the Java
+        // client's metadata.max.age.ms). A failed refresh is retried with the next failure.
+        if self.client.metadata_age().is_none_or(|age| age >= self.metadata_max_age) {
+            match self.client.refresh(&self.topics) {
+                Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { unacked: acked.len() }),
+                Err(e) => diag!("periodic metadata refresh failed: {e}"),
+                Ok(_) => {}
+            }
+        }
         let mut queues = self.plan(records)?;
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
-        let undelivered = |acked: &[bool]| acked.iter().filter(|a| !**a).count();
+        let unacked = |acked: &[bool]| acked.iter().filter(|a| !**a).count();
         loop {
             if queues.iter().all(VecDeque::is_empty) {
                 return Ok(());
@@ -166,19 +226,19 @@ impl Producer {
                 }
                 Ok(Some(failure)) => failure,
                 Err(KafkaError::Stopped { .. }) => {
-                    return Err(KafkaError::Stopped { undelivered: undelivered(acked) });
+                    return Err(KafkaError::Stopped { unacked: unacked(acked) });
                 }
                 Err(e) => return Err(e),
             };
             // Something was not delivered: learn where the partitions are now, wait, retry.
             match self.client.refresh(&self.topics) {
                 Ok(_) => {}
-                Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { undelivered: undelivered(acked) }),
+                Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { unacked: unacked(acked) }),
                 Err(e) => failure = format!("{failure}; metadata: {e}"),
             }
             let announce = |wait: Duration| {
                 let left = deadline.saturating_duration_since(Instant::now());
-                crate::diag!(
+                diag!(
                     "produce not acknowledged: {failure}; retrying in {} ms ({} s left of the delivery timeout)",
                     wait.as_millis(),
                     left.as_secs()
@@ -189,11 +249,11 @@ impl Producer {
                 Err(NoRetry::Expired) => {
                     return Err(KafkaError::DeliveryTimeout {
                         after: self.delivery_timeout,
-                        undelivered: undelivered(acked),
+                        unacked: unacked(acked),
                         last: failure,
                     });
                 }
-                Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { undelivered: undelivered(acked) }),
+                Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { unacked: unacked(acked) }),
             }
         }
     }
@@ -217,7 +277,9 @@ impl Producer {
             // wrap, so sequence 0 after the first batch of a partition starts a new one.
             let sequence = self.sequences.entry((r.topic, partition)).or_insert(0);
             let seq = *sequence;
-            if queues[q].is_empty() || seq == 0 {
+            let limit = self.batch_limit.get(&r.topic).copied().unwrap_or(usize::MAX);
+            let full = queues[q].back().is_some_and(|b| b.size(records) + record_size(r) > limit);
+            if queues[q].is_empty() || seq == 0 || full {
                 queues[q].push_back(Batch {
                     topic: r.topic,
                     partition,
@@ -243,14 +305,19 @@ impl Producer {
         let mut by_leader: HashMap<i32, Vec<usize>> = HashMap::new();
         let mut failure = None;
         for (q, queue) in queues.iter_mut().enumerate() {
+            self.fit_head(records, queue);
             let Some(batch) = queue.front_mut() else {
                 continue;
             };
             let leader =
                 self.client.leaders(&self.topics[batch.topic]).get(batch.partition as usize).copied().unwrap_or(-1);
             if leader < 0 {
-                failure
-                    .get_or_insert(format!("{} partition {} has no leader", self.topics[batch.topic], batch.partition));
+                let topic = &self.topics[batch.topic];
+                failure.get_or_insert(if self.client.is_gone(topic) {
+                    format!("topic {topic:?} no longer exists (deleted?)")
+                } else {
+                    format!("{topic} partition {} has no leader", batch.partition)
+                });
                 continue;
             }
             if batch.encoded.is_none() {
@@ -279,12 +346,12 @@ impl Producer {
                     }
                 }
                 Ok(Some(response)) => {
-                    if let Some(f) = self.handle_response(&response, queues, &qs, acked)? {
+                    if let Some(f) = self.handle_response(&response, records, queues, &qs, acked)? {
                         failure.get_or_insert(f);
                     }
                 }
                 Err(ConnectionError::Stopped) => {
-                    return Err(KafkaError::Stopped { undelivered: 0 });
+                    return Err(KafkaError::Stopped { unacked: 0 });
                 }
                 Err(e) if e.is_retriable() => {
                     failure.get_or_insert(e.to_string());
@@ -293,6 +360,20 @@ impl Producer {
             }
         }
         Ok(failure)
+    }
+
+    /// Splits the head batch until it fits the topic's learned limit (batches planned before
+    /// the limit was learned), so that it is not sent only to be refused.
+    fn fit_head(&self, records: &[Record], queue: &mut VecDeque<Batch>) {
+        while let Some(head) = queue.front() {
+            let limit = self.batch_limit.get(&head.topic).copied().unwrap_or(usize::MAX);
+            if head.encoded.is_some() || head.records.len() < 2 || head.size(records) <= limit {
+                return;
+            }
+            let (first, second) = queue.pop_front().expect("head exists").split();
+            queue.push_front(second);
+            queue.push_front(first);
+        }
     }
 
     fn request(&self, queues: &[VecDeque<Batch>], qs: &[usize]) -> ProduceRequest {
@@ -317,8 +398,9 @@ impl Producer {
 
     /// Applies a produce response to the head batches it answers. Returns a retriable failure.
     fn handle_response(
-        &self,
+        &mut self,
         response: &ProduceResponse,
+        records: &[Record],
         queues: &mut [VecDeque<Batch>],
         qs: &[usize],
         acked: &mut [bool],
@@ -327,12 +409,12 @@ impl Producer {
         let mut fatal = None;
         for &q in qs {
             let batch = queues[q].front().expect("queue has a head");
-            let topic = &self.topics[batch.topic];
+            let topic = self.topics[batch.topic].clone();
             let answer = response
                 .responses
                 .iter()
-                .filter(|t| t.name.0.as_str() == topic)
-                .flat_map(|t| t.partition_responses.iter())
+                .filter(|t| t.name == topic)
+                .flat_map(|t| t.partitions.iter())
                 .find(|p| p.index == batch.partition);
             let Some(answer) = answer else {
                 failure.get_or_insert(format!("no answer for {topic} partition {}", batch.partition));
@@ -344,12 +426,27 @@ impl Producer {
                     let batch = queues[q].pop_front().expect("head exists");
                     batch.records.iter().for_each(|&i| acked[i] = true);
                 }
+                // Not a failure of the broker: split at once, without backoff or metadata refresh,
+                // and cut later batches of the topic below this size.
                 MESSAGE_TOO_LARGE if batch.records.len() > 1 => {
                     let batch = queues[q].pop_front().expect("head exists");
+                    // A batch within the limit was refused: the limit becomes three quarters of
+                    // its size, so a few refusals reach a size that fits, most of the way to the
+                    // largest. (A larger batch was planned before the limit; it only splits.)
+                    let too_large = batch.size(records);
+                    let limit = self.batch_limit.entry(batch.topic).or_insert(usize::MAX);
+                    if too_large <= *limit {
+                        *limit = too_large / 4 * 3;
+                        diag!(
+                            "{topic}: a batch of {} records ({too_large} bytes) was too large for the broker \
+                             (MESSAGE_TOO_LARGE); batches are cut to {} bytes from now on",
+                            batch.records.len(),
+                            *limit
+                        );
+                    }
                     let (first, second) = batch.split();
                     queues[q].push_front(second);
                     queues[q].push_front(first);
-                    failure.get_or_insert(format!("{topic} partition {}: batch too large, split", answer.index));
                 }
                 MESSAGE_TOO_LARGE => {
                     fatal.get_or_insert(KafkaError::RecordTooLarge {
@@ -366,7 +463,7 @@ impl Producer {
                     fatal.get_or_insert(KafkaError::Broker {
                         what: format!("producing to {topic} partition {}", batch.partition),
                         code,
-                        message: answer.error_message.as_ref().map(|m| m.to_string()),
+                        message: answer.error_message.clone(),
                     });
                 }
             }

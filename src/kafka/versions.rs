@@ -5,7 +5,8 @@
 //! only v3+, so the advertised minimum is never trusted: v3 is the floor).
 
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+
+use super::wire::ApiRange;
 
 use crate::config::ProtocolCap;
 
@@ -37,7 +38,7 @@ fn cap_of(cap: Option<ProtocolCap>, api: ApiKey) -> i16 {
 
 /// Picks the highest common version of each API, at most `cap`'s; Metadata and Produce are
 /// required.
-pub fn negotiate(advertised: &[ApiVersion], cap: Option<ProtocolCap>) -> Result<Versions, String> {
+pub fn negotiate(advertised: &[ApiRange], cap: Option<ProtocolCap>) -> Result<Versions, String> {
     let pick = |api: ApiKey| -> Option<i16> {
         let (_, ours_min, ours_max) = KNOWN.iter().find(|(k, _, _)| *k == api).copied()?;
         let theirs = advertised.iter().find(|v| v.api_key == api as i16)?;
@@ -63,12 +64,12 @@ pub fn negotiate(advertised: &[ApiVersion], cap: Option<ProtocolCap>) -> Result<
 mod tests {
     use super::*;
 
-    fn api(key: ApiKey, min: i16, max: i16) -> ApiVersion {
-        ApiVersion::default().with_api_key(key as i16).with_min_version(min).with_max_version(max)
+    fn api(key: ApiKey, min: i16, max: i16) -> ApiRange {
+        ApiRange { api_key: key as i16, min_version: min, max_version: max }
     }
 
     /// Kafka 4.x as it advertises itself: Produce min 0 (KAFKA-18659), Metadata from 0.
-    fn kafka_4() -> [ApiVersion; 4] {
+    fn kafka_4() -> [ApiRange; 4] {
         [
             api(ApiKey::Produce, 0, 13),
             api(ApiKey::Metadata, 0, 13),

@@ -1,0 +1,521 @@
+//! Bounded decoders for the few responses this client reads: every count off the wire is
+//! checked against the bytes that remain before anything is allocated for it.
+//!
+//! Why not the codec's decoders: kafka-protocol 0.18 sizes each array with the count it reads
+//! (`Vec::with_capacity(n)`), so a five-byte compact array length (`ff ff ff ff 0f`) asks for
+//! gigabytes and the allocator aborts the process. These decoders read only the fields this
+//! client uses, skip the rest by the schema, and never reserve more than the remaining bytes
+//! can hold: a response of N bytes allocates O(N), and a malformed one is a [`WireError`].
+//! Requests are still encoded with kafka-protocol (what we send is ours).
+//!
+//! References: Kafka protocol guide, "Protocol Primitive Types" and the message schemas
+//! (ApiVersions, Metadata, CreateTopics, InitProducerId, Produce responses);
+//! KIP-482 (flexible versions: compact types, tagged fields).
+
+use std::fmt;
+
+use kafka_protocol::messages::ApiKey;
+
+/// A response that does not follow its schema: where it broke off and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    pub at: usize,
+    pub what: String,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.at)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+type Result<T> = std::result::Result<T, WireError>;
+
+/// A cursor over one response body.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0 }
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn fail<T>(&self, what: impl Into<String>) -> Result<T> {
+        Err(WireError { at: self.pos, what: what.into() })
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return self.fail(format!("{n} bytes expected, {} remain", self.remaining()));
+        }
+        let out = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    fn fixed<const N: usize>(&mut self) -> Result<[u8; N]> {
+        Ok(self.take(N)?.try_into().expect("take returned N bytes"))
+    }
+
+    pub fn i8(&mut self) -> Result<i8> {
+        Ok(i8::from_be_bytes(self.fixed()?))
+    }
+
+    pub fn i16(&mut self) -> Result<i16> {
+        Ok(i16::from_be_bytes(self.fixed()?))
+    }
+
+    pub fn i32(&mut self) -> Result<i32> {
+        Ok(i32::from_be_bytes(self.fixed()?))
+    }
+
+    pub fn i64(&mut self) -> Result<i64> {
+        Ok(i64::from_be_bytes(self.fixed()?))
+    }
+
+    /// An unsigned varint of at most 5 bytes (32 bits).
+    pub fn uvarint(&mut self) -> Result<u32> {
+        let mut value: u64 = 0;
+        for i in 0..5 {
+            let b = self.fixed::<1>()?[0];
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return u32::try_from(value).or_else(|_| self.fail("unsigned varint larger than 32 bits"));
+            }
+        }
+        self.fail("unsigned varint longer than 5 bytes")
+    }
+
+    fn skip(&mut self, n: usize) -> Result<()> {
+        self.take(n).map(drop)
+    }
+
+    /// A string's length: compact (varint length + 1, 0 = null) in flexible versions, else an
+    /// int16 (-1 = null). `None` for null.
+    fn string_len(&mut self, flexible: bool) -> Result<Option<usize>> {
+        if flexible {
+            Ok(self.uvarint()?.checked_sub(1).map(|n| n as usize))
+        } else {
+            match self.i16()? {
+                -1 => Ok(None),
+                n if n < 0 => self.fail(format!("string length {n} is negative")),
+                n => Ok(Some(n as usize)),
+            }
+        }
+    }
+
+    /// A nullable UTF-8 string.
+    pub fn nullable_string(&mut self, flexible: bool) -> Result<Option<String>> {
+        let Some(len) = self.string_len(flexible)? else {
+            return Ok(None);
+        };
+        let at = self.pos;
+        let bytes = self.take(len)?;
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Ok(Some(s.to_string())),
+            Err(_) => Err(WireError { at, what: "string is not UTF-8".into() }),
+        }
+    }
+
+    pub fn string(&mut self, flexible: bool) -> Result<String> {
+        match self.nullable_string(flexible)? {
+            Some(s) => Ok(s),
+            None => self.fail("null where a string is required"),
+        }
+    }
+
+    pub fn skip_string(&mut self, flexible: bool) -> Result<()> {
+        match self.string_len(flexible)? {
+            Some(len) => self.skip(len),
+            None => Ok(()),
+        }
+    }
+
+    /// An array's item count, checked against the bytes left: each item takes at least
+    /// `min_item` bytes, so a count that cannot fit is refused before anything is reserved.
+    /// `None` for a null array.
+    fn array_len(&mut self, flexible: bool, min_item: usize) -> Result<Option<usize>> {
+        let at = self.pos;
+        let len = if flexible {
+            match self.uvarint()?.checked_sub(1) {
+                None => return Ok(None),
+                Some(n) => n as usize,
+            }
+        } else {
+            match self.i32()? {
+                -1 => return Ok(None),
+                n if n < 0 => return Err(WireError { at, what: format!("array length {n} is negative") }),
+                n => n as usize,
+            }
+        };
+        let needed = len.saturating_mul(min_item.max(1));
+        if needed > self.remaining() {
+            return Err(WireError {
+                at,
+                what: format!("array of {len} items needs at least {needed} bytes, but {} remain", self.remaining()),
+            });
+        }
+        Ok(Some(len))
+    }
+
+    /// A nullable array whose items `item` reads.
+    pub fn nullable_array<T>(
+        &mut self,
+        flexible: bool,
+        min_item: usize,
+        mut item: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<Option<Vec<T>>> {
+        let Some(len) = self.array_len(flexible, min_item)? else {
+            return Ok(None);
+        };
+        let mut items = Vec::with_capacity(len);
+        for _ in 0..len {
+            items.push(item(self)?);
+        }
+        Ok(Some(items))
+    }
+
+    pub fn array<T>(
+        &mut self,
+        flexible: bool,
+        min_item: usize,
+        item: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        match self.nullable_array(flexible, min_item, item)? {
+            Some(items) => Ok(items),
+            None => self.fail("null where an array is required"),
+        }
+    }
+
+    /// Skips a nullable array of int32 (replica lists and the like).
+    pub fn skip_i32_array(&mut self, flexible: bool) -> Result<()> {
+        if let Some(len) = self.array_len(flexible, 4)? {
+            self.skip(len * 4)?;
+        }
+        Ok(())
+    }
+
+    /// The tagged fields that end every structure of a flexible version. This client needs
+    /// none of them, so all are skipped by their declared size.
+    pub fn tagged_fields(&mut self, flexible: bool) -> Result<()> {
+        if !flexible {
+            return Ok(());
+        }
+        let at = self.pos;
+        let count = self.uvarint()? as usize;
+        // Each field is at least a one-byte tag and a one-byte size.
+        if count.saturating_mul(2) > self.remaining() {
+            return Err(WireError {
+                at,
+                what: format!("{count} tagged fields cannot fit in {} bytes", self.remaining()),
+            });
+        }
+        for _ in 0..count {
+            self.uvarint()?;
+            let size = self.uvarint()? as usize;
+            self.skip(size)?;
+        }
+        Ok(())
+    }
+
+    /// Every byte must have been read.
+    pub fn finish(&self) -> Result<()> {
+        match self.remaining() {
+            0 => Ok(()),
+            n => self.fail(format!("{n} bytes left over")),
+        }
+    }
+}
+
+/// A response this client decodes, at a given version.
+pub trait Response: Sized {
+    const API: ApiKey;
+    fn read(r: &mut Reader<'_>, version: i16) -> Result<Self>;
+}
+
+/// Decodes a whole response body: the schema must use up every byte.
+pub fn decode<R: Response>(body: &[u8], version: i16) -> Result<R> {
+    let mut r = Reader::new(body);
+    let response = R::read(&mut r, version)?;
+    r.finish()?;
+    Ok(response)
+}
+
+/// The response header (v0: correlation id; v1 adds tagged fields); returns the correlation id.
+pub fn read_header(r: &mut Reader<'_>, header_version: i16) -> Result<i32> {
+    let correlation_id = r.i32()?;
+    r.tagged_fields(header_version >= 1)?;
+    Ok(correlation_id)
+}
+
+/// ApiVersions response (v0–v4; flexible from v3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiVersionsResponse {
+    pub error_code: i16,
+    pub api_keys: Vec<ApiRange>,
+}
+
+/// The versions of one API that a broker speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiRange {
+    pub api_key: i16,
+    pub min_version: i16,
+    pub max_version: i16,
+}
+
+impl Response for ApiVersionsResponse {
+    const API: ApiKey = ApiKey::ApiVersions;
+
+    fn read(r: &mut Reader<'_>, version: i16) -> Result<Self> {
+        let flex = version >= 3;
+        let error_code = r.i16()?;
+        let api_keys = r.array(flex, 6, |r| {
+            let range = ApiRange { api_key: r.i16()?, min_version: r.i16()?, max_version: r.i16()? };
+            r.tagged_fields(flex)?;
+            Ok(range)
+        })?;
+        if version >= 1 {
+            r.i32()?; // throttle_time_ms
+        }
+        r.tagged_fields(flex)?;
+        Ok(ApiVersionsResponse { error_code, api_keys })
+    }
+}
+
+/// Metadata response (v1–v13; flexible from v9): brokers, controller, and per topic the leader
+/// of each partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataResponse {
+    pub brokers: Vec<MetadataBroker>,
+    pub controller_id: i32,
+    pub topics: Vec<MetadataTopic>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataBroker {
+    pub node_id: i32,
+    pub host: String,
+    pub port: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataTopic {
+    pub error_code: i16,
+    pub name: Option<String>,
+    pub partitions: Vec<MetadataPartition>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetadataPartition {
+    pub error_code: i16,
+    pub partition_index: i32,
+    pub leader_id: i32,
+}
+
+impl Response for MetadataResponse {
+    const API: ApiKey = ApiKey::Metadata;
+
+    fn read(r: &mut Reader<'_>, version: i16) -> Result<Self> {
+        if version < 1 {
+            return r.fail(format!("Metadata v{version} is not read by this client"));
+        }
+        let flex = version >= 9;
+        if version >= 3 {
+            r.i32()?; // throttle_time_ms
+        }
+        // node id, host, port, rack: at least 4 + 1 + 4 + 1 bytes.
+        let brokers = r.array(flex, 10, |r| {
+            let broker = MetadataBroker { node_id: r.i32()?, host: r.string(flex)?, port: r.i32()? };
+            r.skip_string(flex)?; // rack
+            r.tagged_fields(flex)?;
+            Ok(broker)
+        })?;
+        if version >= 2 {
+            r.skip_string(flex)?; // cluster_id
+        }
+        let controller_id = r.i32()?;
+        // error, name, is_internal, partitions: at least 2 + 1 + 1 + 1 bytes.
+        let topics = r.array(flex, 5, |r| {
+            let error_code = r.i16()?;
+            let name = r.nullable_string(flex)?;
+            if version >= 10 {
+                r.skip(16)?; // topic_id
+            }
+            r.i8()?; // is_internal
+            // error, index, leader, replicas, isr: at least 2 + 4 + 4 + 1 + 1 bytes.
+            let partitions = r.array(flex, 12, |r| {
+                let partition =
+                    MetadataPartition { error_code: r.i16()?, partition_index: r.i32()?, leader_id: r.i32()? };
+                if version >= 7 {
+                    r.i32()?; // leader_epoch
+                }
+                r.skip_i32_array(flex)?; // replica_nodes
+                r.skip_i32_array(flex)?; // isr_nodes
+                if version >= 5 {
+                    r.skip_i32_array(flex)?; // offline_replicas
+                }
+                r.tagged_fields(flex)?;
+                Ok(partition)
+            })?;
+            if version >= 8 {
+                r.i32()?; // topic_authorized_operations
+            }
+            r.tagged_fields(flex)?;
+            Ok(MetadataTopic { error_code, name, partitions })
+        })?;
+        if (8..=10).contains(&version) {
+            r.i32()?; // cluster_authorized_operations
+        }
+        if version >= 13 {
+            r.i16()?; // error_code (KIP-1102); per-topic codes are what this client acts on
+        }
+        r.tagged_fields(flex)?;
+        Ok(MetadataResponse { brokers, controller_id, topics })
+    }
+}
+
+/// CreateTopics response (v2–v7; flexible from v5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTopicsResponse {
+    pub topics: Vec<CreatedTopic>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedTopic {
+    pub name: String,
+    pub error_code: i16,
+    pub error_message: Option<String>,
+}
+
+impl Response for CreateTopicsResponse {
+    const API: ApiKey = ApiKey::CreateTopics;
+
+    fn read(r: &mut Reader<'_>, version: i16) -> Result<Self> {
+        if version < 2 {
+            return r.fail(format!("CreateTopics v{version} is not read by this client"));
+        }
+        let flex = version >= 5;
+        r.i32()?; // throttle_time_ms
+        // name, error, message: at least 1 + 2 + 1 bytes.
+        let topics = r.array(flex, 4, |r| {
+            let name = r.string(flex)?;
+            if version >= 7 {
+                r.skip(16)?; // topic_id
+            }
+            let error_code = r.i16()?;
+            let error_message = r.nullable_string(flex)?;
+            if version >= 5 {
+                r.i32()?; // num_partitions
+                r.i16()?; // replication_factor
+                // name, value, read_only, source, sensitive, tags: at least 1 + 1 + 1 + 1 + 1 + 1.
+                r.nullable_array(flex, 6, |r| {
+                    r.skip_string(flex)?;
+                    r.skip_string(flex)?;
+                    r.i8()?;
+                    r.i8()?;
+                    r.i8()?;
+                    r.tagged_fields(flex)
+                })?;
+            }
+            r.tagged_fields(flex)?;
+            Ok(CreatedTopic { name, error_code, error_message })
+        })?;
+        r.tagged_fields(flex)?;
+        Ok(CreateTopicsResponse { topics })
+    }
+}
+
+/// InitProducerId response (v0–v6; flexible from v2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitProducerIdResponse {
+    pub error_code: i16,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+}
+
+impl Response for InitProducerIdResponse {
+    const API: ApiKey = ApiKey::InitProducerId;
+
+    fn read(r: &mut Reader<'_>, version: i16) -> Result<Self> {
+        r.i32()?; // throttle_time_ms
+        let response = InitProducerIdResponse { error_code: r.i16()?, producer_id: r.i64()?, producer_epoch: r.i16()? };
+        if version >= 6 {
+            r.i64()?; // ongoing_txn_producer_id
+            r.i16()?; // ongoing_txn_producer_epoch
+        }
+        r.tagged_fields(version >= 2)?;
+        Ok(response)
+    }
+}
+
+/// Produce response (v3–v12; flexible from v9): per partition, its error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProduceResponse {
+    pub responses: Vec<ProduceTopic>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProduceTopic {
+    pub name: String,
+    pub partitions: Vec<ProducePartition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducePartition {
+    pub index: i32,
+    pub error_code: i16,
+    pub error_message: Option<String>,
+}
+
+impl Response for ProduceResponse {
+    const API: ApiKey = ApiKey::Produce;
+
+    fn read(r: &mut Reader<'_>, version: i16) -> Result<Self> {
+        if !(3..=12).contains(&version) {
+            return r.fail(format!("Produce v{version} is not read by this client"));
+        }
+        let flex = version >= 9;
+        // name, partitions: at least 1 + 1 bytes.
+        let responses = r.array(flex, 2, |r| {
+            let name = r.string(flex)?;
+            // index, error, base offset, log append time: at least 4 + 2 + 8 + 8 bytes.
+            let partitions = r.array(flex, 22, |r| {
+                let index = r.i32()?;
+                let error_code = r.i16()?;
+                r.i64()?; // base_offset
+                r.i64()?; // log_append_time_ms
+                if version >= 5 {
+                    r.i64()?; // log_start_offset
+                }
+                let mut error_message = None;
+                if version >= 8 {
+                    // batch index, message: at least 4 + 1 bytes.
+                    r.array(flex, 5, |r| {
+                        r.i32()?;
+                        r.skip_string(flex)?;
+                        r.tagged_fields(flex)
+                    })?;
+                    error_message = r.nullable_string(flex)?;
+                }
+                r.tagged_fields(flex)?; // current_leader (v10+) among them
+                Ok(ProducePartition { index, error_code, error_message })
+            })?;
+            r.tagged_fields(flex)?;
+            Ok(ProduceTopic { name, partitions })
+        })?;
+        r.i32()?; // throttle_time_ms
+        r.tagged_fields(flex)?; // node_endpoints (v10+) among them
+        Ok(ProduceResponse { responses })
+    }
+}
+
+#[cfg(test)]
+mod tests;
