@@ -9,19 +9,12 @@
 //! - [`kafka`]: a small synchronous Kafka producer (connection → client → producer).
 //! - [`report`]: event lines and the banner on stdout; stats and the summary on stderr.
 //! - [`shutdown`]: the stop flag that SIGINT/SIGTERM set and every wait watches.
+//! - [`diag`]: the `diag!` line on stderr, for every layer (it imports none).
 //!
 //! Exit codes: 0 done or stopped by a signal, 1 Kafka or output failure, 2 bad configuration.
 
-/// A diagnostic line on stderr (never on stdout, which carries the events).
-#[macro_export]
-macro_rules! diag {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "[producer] {}", format_args!($($arg)*));
-    }};
-}
-
 mod config;
+mod diag;
 mod kafka;
 mod pace;
 mod report;
@@ -36,8 +29,10 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use config::{Command, Config};
+use diag::diag;
 use kafka::{KafkaError, Producer, Record};
 use pace::Schedule;
+use report::stdout::StdoutPipe;
 use report::{EventLog, Kind, Stats};
 use shutdown::Stop;
 use sim::Generator;
@@ -66,8 +61,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+    for warning in config.warnings.iter().cloned().chain(config::unknown_variables(names)) {
+        diag!("warning: {warning}");
+    }
     match run(&config, &stop) {
-        Ok(()) | Err(RunError::Stopped { .. }) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error(&e);
             ExitCode::from(1)
@@ -81,13 +80,12 @@ fn print_and_exit(text: &str) -> ExitCode {
 }
 
 fn error(e: &dyn std::fmt::Display) {
-    let _ = writeln!(io::stderr(), "pos-producer: error: {e}");
+    let _ = writeln!(io::stderr(), "pos-producer: error: {}", diag::one_line(&e.to_string()));
 }
 
-/// What ends a run early. `Stopped` is a signal (exit 0); the others exit 1.
+/// What ends a run with exit 1.
 #[derive(Debug)]
 enum RunError {
-    Stopped { undelivered: usize },
     Kafka(KafkaError),
     Output(io::Error),
 }
@@ -95,16 +93,49 @@ enum RunError {
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunError::Stopped { undelivered } => {
-                write!(f, "stopped with {undelivered} events not delivered")
-            }
             RunError::Kafka(e) => e.fmt(f),
             RunError::Output(e) => write!(f, "cannot write the event log to stdout: {e}"),
         }
     }
 }
 
+/// How the main loop ended, for the summary: why, and how many events were handed to Kafka
+/// without an acknowledgement.
+struct Ending {
+    why: &'static str,
+    unacked: usize,
+    error: Option<RunError>,
+}
+
+impl Ending {
+    fn ok(why: &'static str) -> Ending {
+        Ending { why, unacked: 0, error: None }
+    }
+}
+
+/// Runs the loop, then closes stdout (a stalled reader gets `STOP_GRACE` after a stop) and
+/// prints the summary on stderr, whatever ended the run.
 fn run(config: &Config, stop: &Stop) -> Result<(), RunError> {
+    let stats = Stats::new(Instant::now());
+    let reporter = config.stats_every.map(|every| stats.report_every(every));
+    let mut log = EventLog::stdout(config.log_events, stop.clone());
+    let mut ending = produce(config, stop, &stats, &mut log);
+    match log.close(kafka::connection::STOP_GRACE) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe && ending.error.is_none() => ending.why = "stdout closed",
+        Err(e) if e.kind() == io::ErrorKind::Interrupted && stop.is_set() => {}
+        Err(e) => {
+            ending.error.get_or_insert(RunError::Output(e));
+        }
+    }
+    drop(reporter);
+    let why = if ending.error.is_some() { "failed" } else { ending.why };
+    diag!("{}", stats.summary(ending.unacked, why));
+    ending.error.map_or(Ok(()), Err)
+}
+
+/// The loop of the old service — generate, send, log, wait — until a limit, a stop or an error.
+fn produce(config: &Config, stop: &Stop, stats: &Stats, log: &mut EventLog<StdoutPipe>) -> Ending {
     let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
     let clock = if config.simulated_time() {
         let start = config.start_time_ms.unwrap_or_else(|| clock::now().0 / 1000 * 1000);
@@ -113,14 +144,10 @@ fn run(config: &Config, stop: &Stop) -> Result<(), RunError> {
         Clock::Wall
     };
     let mut generator = Generator::new(seed, clock, config.refund_probability);
-    let mut log = EventLog::stdout(config.log_events);
-    let mut run = Run {
-        stats: Stats::new(Instant::now(), config.stats_every),
-        queue: Queue::default(),
-        stop,
-        stdout_closed: false,
-    };
-    log.banner(config, seed).map_err(RunError::Output)?;
+    if let Err(e) = log.banner(config, seed).and_then(|()| log.flush()) {
+        return output_ending(e, stop, 0);
+    }
+    let mut run = Run { stats, queue: Queue::default(), stop };
 
     // Where events go: Kafka, or with `--dry-run` nowhere but the log.
     let mut sink = if config.dry_run {
@@ -129,30 +156,26 @@ fn run(config: &Config, stop: &Stop) -> Result<(), RunError> {
         let topics = vec![config.topic.clone(), config.topic_refunds.clone()];
         match Producer::connect(&config.kafka, topics, stop.clone()) {
             Ok(producer) => Some(producer),
-            Err(KafkaError::Stopped { .. }) => {
-                run.finish(0, "stopped before connecting");
-                return Ok(());
-            }
-            Err(e) => return Err(RunError::Kafka(e)),
+            Err(KafkaError::Stopped { .. }) => return Ending::ok("stopped before connecting"),
+            Err(e) => return Ending { why: "failed", unacked: 0, error: Some(RunError::Kafka(e)) },
         }
     };
 
     let end = config.max_duration.map(|d| Instant::now() + d);
     let mut schedule = Schedule::new(Instant::now(), config.interval());
     let mut produced = 0u64;
-    let ending = loop {
+    loop {
         if config.max_events.is_some_and(|max| produced >= max) {
-            break "event limit reached";
+            return run.deliver(&mut sink, log).unwrap_or(Ending::ok("event limit reached"));
         }
         // Before waiting for the next sale's turn, deliver (and log) what is queued.
-        if schedule.ahead(Instant::now()) || run.queue.len() >= MAX_QUEUED {
-            run.deliver(&mut sink, &mut log)?;
-            if run.stdout_closed {
-                break "stdout closed";
-            }
+        if (schedule.ahead(Instant::now()) || run.queue.len() >= MAX_QUEUED)
+            && let Some(ending) = run.deliver(&mut sink, log)
+        {
+            return ending;
         }
-        if let Some(ending) = run.wait_until(schedule.due(), end) {
-            break ending;
+        if let Some(why) = run.wait_until(schedule.due(), end) {
+            return run.deliver(&mut sink, log).unwrap_or(Ending::ok(why));
         }
         let (transaction, refund) = generator.next();
         run.queue.push(Kind::Transaction, transaction.transaction_id, transaction.timestamp.0, &transaction);
@@ -161,10 +184,17 @@ fn run(config: &Config, stop: &Stop) -> Result<(), RunError> {
         }
         produced += 1;
         schedule.advance();
-    };
-    run.deliver(&mut sink, &mut log)?;
-    run.finish(0, ending);
-    Ok(())
+    }
+}
+
+/// An output error as an ending: a reader that went away (`| head`) ends the run quietly, like
+/// other Unix tools; a stop while stdout was stalled is a stop; anything else is fatal.
+fn output_ending(e: io::Error, stop: &Stop, unacked: usize) -> Ending {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe => Ending { why: "stdout closed", unacked, error: None },
+        io::ErrorKind::Interrupted if stop.is_set() => Ending { why: "stopped by signal", unacked, error: None },
+        _ => Ending { why: "failed", unacked, error: Some(RunError::Output(e)) },
+    }
 }
 
 /// Events generated but not yet acknowledged, in production order.
@@ -200,24 +230,16 @@ impl Queue {
 
 /// The state of the main loop besides the generator and the schedule.
 struct Run<'a> {
-    stats: Stats,
+    stats: &'a Stats,
     queue: Queue,
     stop: &'a Stop,
-    /// The reader of the event lines went away: the run ends.
-    stdout_closed: bool,
 }
 
 impl Run<'_> {
-    /// Sends the queue and logs each event the broker acknowledged, in production order. Any
-    /// failure, a stop included, ends the run: the summary says how many were not delivered.
-    fn deliver(
-        &mut self,
-        sink: &mut Option<Producer>,
-        log: &mut EventLog<io::BufWriter<io::Stdout>>,
-    ) -> Result<(), RunError> {
-        let Some(since) = self.queue.since.take() else {
-            return Ok(());
-        };
+    /// Sends the queue and logs each event the broker acknowledged, in production order.
+    /// `Some(ending)` when the run must end: a Kafka failure, a stop, or stdout gone.
+    fn deliver(&mut self, sink: &mut Option<Producer>, log: &mut EventLog<StdoutPipe>) -> Option<Ending> {
+        let since = self.queue.since.take()?;
         let mut acked = vec![false; self.queue.len()];
         let result = match sink {
             None => {
@@ -235,58 +257,26 @@ impl Run<'_> {
             }
         }
         let output = output.and_then(|()| log.flush());
-        let undelivered = acked.iter().filter(|ok| !**ok).count();
+        let unacked = acked.iter().filter(|ok| !**ok).count();
         self.queue.records.clear();
         self.queue.kinds.clear();
         match result {
-            Ok(()) => self.output_result(output),
-            Err(KafkaError::Stopped { .. }) => {
-                self.finish(undelivered, "stopped by signal");
-                Err(RunError::Stopped { undelivered })
-            }
-            Err(e) => {
-                self.finish(undelivered, "failed");
-                Err(RunError::Kafka(e))
-            }
+            Ok(()) => output.err().map(|e| output_ending(e, self.stop, 0)),
+            Err(KafkaError::Stopped { .. }) => Some(Ending { why: "stopped by signal", unacked, error: None }),
+            Err(e) => Some(Ending { why: "failed", unacked, error: Some(RunError::Kafka(e)) }),
         }
     }
 
-    /// A reader that went away (`| head`) ends the run quietly, like other Unix tools; any
-    /// other output error is fatal.
-    fn output_result(&mut self, output: io::Result<()>) -> Result<(), RunError> {
-        match output {
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                self.stdout_closed = true;
-                Ok(())
-            }
-            other => other.map_err(RunError::Output),
-        }
-    }
-
-    /// Waits for `due`, printing stats lines meanwhile. `Some(reason)` when the run must end
-    /// instead: a signal, or the time limit `end`.
+    /// Waits for `due`. `Some(reason)` when the run must end instead: a signal, or the time
+    /// limit `end`.
     fn wait_until(&mut self, due: Instant, end: Option<Instant>) -> Option<&'static str> {
-        loop {
-            let until = [Some(due), end, self.stats.next_report()].into_iter().flatten().min().expect("due is some");
-            let reached = self.stop.sleep_until(until);
-            let now = Instant::now();
-            if let Some(line) = self.stats.report(now) {
-                diag!("{line}");
-            }
-            if !reached {
-                return Some("stopped by signal");
-            }
-            if end.is_some_and(|end| now >= end) {
-                return Some("time limit reached");
-            }
-            if now >= due {
-                return None;
-            }
+        let until = end.map_or(due, |end| end.min(due));
+        if !self.stop.sleep_until(until) {
+            return Some("stopped by signal");
         }
-    }
-
-    /// The summary line on stderr.
-    fn finish(&self, undelivered: usize, ending: &str) {
-        diag!("{}", self.stats.summary(undelivered, ending));
+        if end.is_some_and(|end| Instant::now() >= end) {
+            return Some("time limit reached");
+        }
+        None
     }
 }

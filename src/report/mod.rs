@@ -1,10 +1,19 @@
 //! What the run tells: the banner and event lines on stdout, stats and the summary on stderr.
+//!
+//! - [`stdout`]: stdout through a writer thread, so that a stalled reader cannot hold a stop.
+//! - [`stats`]: acknowledged counts, the stats line (from a thread of its own), the summary.
+
+pub mod stats;
+pub mod stdout;
 
 use std::fmt;
-use std::io::{self, BufWriter, Stdout, Write};
-use std::time::{Duration, Instant};
+use std::io::{self, Write};
+use std::time::Duration;
 
 use crate::config::{Config, Speedup};
+use crate::shutdown::Stop;
+pub use stats::Stats;
+use stdout::StdoutPipe;
 
 /// The two kinds of event, each with its topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,9 +37,14 @@ pub struct EventLog<W: Write> {
     enabled: bool,
 }
 
-impl EventLog<BufWriter<Stdout>> {
-    pub fn stdout(enabled: bool) -> Self {
-        EventLog { out: BufWriter::with_capacity(64 * 1024, io::stdout()), enabled }
+impl EventLog<StdoutPipe> {
+    pub fn stdout(enabled: bool, stop: Stop) -> Self {
+        EventLog { out: StdoutPipe::start(stop), enabled }
+    }
+
+    /// Writes out everything logged; after a stop, gives a stalled reader `grace` at most.
+    pub fn close(&mut self, grace: Duration) -> io::Result<()> {
+        self.out.close(grace)
     }
 }
 
@@ -109,70 +123,6 @@ impl fmt::Display for Banner<'_> {
     }
 }
 
-/// Counts of acknowledged events, and the periodic stats line.
-#[derive(Debug)]
-pub struct Stats {
-    started: Instant,
-    every: Option<Duration>,
-    next_report: Option<Instant>,
-    pub transactions: u64,
-    pub refunds: u64,
-    at_last_report: (Instant, u64),
-}
-
-impl Stats {
-    pub fn new(started: Instant, every: Option<Duration>) -> Stats {
-        Stats {
-            started,
-            every,
-            next_report: every.map(|e| started + e),
-            transactions: 0,
-            refunds: 0,
-            at_last_report: (started, 0),
-        }
-    }
-
-    pub fn count(&mut self, kind: Kind) {
-        match kind {
-            Kind::Transaction => self.transactions += 1,
-            Kind::Refund => self.refunds += 1,
-        }
-    }
-
-    /// When the next stats line is due, if stats are on.
-    pub fn next_report(&self) -> Option<Instant> {
-        self.next_report
-    }
-
-    /// The stats line, if one is due at `now`.
-    pub fn report(&mut self, now: Instant) -> Option<String> {
-        let (due, every) = (self.next_report?, self.every?);
-        if now < due {
-            return None;
-        }
-        let (since, before) = self.at_last_report;
-        let period = now.duration_since(since).as_secs_f64().max(1e-9);
-        let rate = (self.transactions - before) as f64 / period;
-        self.at_last_report = (now, self.transactions);
-        self.next_report = Some(now + every);
-        Some(format!(
-            "stats: {} transactions, {} refunds sent; {rate:.1} transactions/s over the last {period:.1} s",
-            self.transactions, self.refunds
-        ))
-    }
-
-    /// The closing line.
-    pub fn summary(&self, undelivered: usize, ending: &str) -> String {
-        let secs = self.started.elapsed().as_secs_f64();
-        format!(
-            "done ({ending}): {} transactions and {} refunds sent in {secs:.1} s ({:.1} transactions/s); {undelivered} not delivered",
-            self.transactions,
-            self.refunds,
-            self.transactions as f64 / secs.max(1e-9)
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,20 +144,5 @@ mod tests {
         let mut log = EventLog::new(Vec::new(), false);
         log.sent(Kind::Transaction, b"{}").unwrap();
         assert!(log.into_inner().is_empty());
-    }
-
-    #[test]
-    fn stats_are_due_every_period_with_the_rate_over_it() {
-        let t0 = Instant::now();
-        let mut s = Stats::new(t0, Some(Duration::from_secs(10)));
-        assert_eq!(s.report(t0 + Duration::from_secs(5)), None);
-        for _ in 0..100 {
-            s.count(Kind::Transaction);
-        }
-        s.count(Kind::Refund);
-        let line = s.report(t0 + Duration::from_secs(10)).unwrap();
-        assert_eq!(line, "stats: 100 transactions, 1 refunds sent; 10.0 transactions/s over the last 10.0 s");
-        assert_eq!(s.next_report(), Some(t0 + Duration::from_secs(20)));
-        assert_eq!(Stats::new(t0, None).report(t0 + Duration::from_secs(99)), None);
     }
 }
