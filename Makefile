@@ -3,7 +3,7 @@
 IMAGE ?= pos-producer:latest
 ARGS ?=
 
-.PHONY: help build run test lint musl docker up kafka bench clean
+.PHONY: help build run test lint musl docker up kafka bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,10 @@ up: ## start Kafka and the producer with docker compose (needs a Docker engine)
 
 kafka: ## run a local Apache Kafka broker on 127.0.0.1 until Ctrl-C (KAFKA_PORT=9092 to fix the port)
 	scripts/kafka-local run $(if $(KAFKA_PORT),--port $(KAFKA_PORT))
+
+fuzz: ## the response-decoder fuzzer at length (FUZZ_INPUTS, default 2,000,000; FUZZ_SEED)
+	POS_FUZZ_INPUTS=$(or $(FUZZ_INPUTS),2000000) POS_FUZZ_SEED=$(or $(FUZZ_SEED),11) \
+	  cargo test --release --locked --bin pos-producer fuzz_ -- --nocapture
 
 bench: ## benchmarks: throughput, size per opt-level, memory (numbers in the README)
 	scripts/bench
