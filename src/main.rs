@@ -9,7 +9,7 @@
 //! - [`kafka`]: a small synchronous Kafka producer (connection → client → producer).
 //! - [`report`]: event lines and the banner on stdout; stats and the summary on stderr.
 //! - [`shutdown`]: the stop flag that SIGINT/SIGTERM set and every wait watches.
-//! - [`diag`]: the `diag!` line on stderr, for every layer (it imports none).
+//! - [`diag`](mod@diag): the `diag!` line on stderr, for every layer (it imports none).
 //!
 //! Exit codes: 0 done or stopped by a signal, 1 Kafka or output failure, 2 bad configuration.
 

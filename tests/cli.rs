@@ -118,6 +118,39 @@ fn sigterm_and_sigint_end_a_long_sleep_within_a_second() {
     }
 }
 
+/// Regression: with stdout a pipe nobody reads, SIGTERM was ignored, the process stuck in a
+/// write for as long as the reader slept.
+#[test]
+fn sigterm_ends_the_run_within_a_second_while_stdout_is_not_read() {
+    let mut child = producer(&["--dry-run", "--sleep-seconds=0"]).spawn().unwrap();
+    let unread = child.stdout.take().unwrap(); // held open, never read: the pipe fills up
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Instant::now();
+    kill(child.id(), "TERM");
+    let out = finish(child, sent, Duration::from_secs(10));
+    let took = sent.elapsed();
+    drop(unread);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(took < Duration::from_secs(1), "SIGTERM took {took:?}");
+    assert!(out.stderr.contains("done (stopped by signal): "), "{}", out.stderr);
+}
+
+#[test]
+fn a_misspelt_variable_gets_a_warning_naming_the_right_one() {
+    let mut cmd = producer(&["--dry-run", "--max-events=1"]);
+    cmd.env("PRODUCER_SLEEP_SECOND", "5").env("KAFKA_BOOTSTRAP_SERVER", "kafka:9092");
+    let out = run(cmd, LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "[producer] warning: unknown variable PRODUCER_SLEEP_SECOND is ignored; did you mean PRODUCER_SLEEP_SECONDS?"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("did you mean KAFKA_BOOTSTRAP_SERVERS?"), "{}", out.stderr);
+}
+
 #[test]
 fn a_closed_stdout_ends_the_run_quietly() {
     let mut child = producer(&["--dry-run", "--sleep-seconds=0"]).spawn().unwrap();

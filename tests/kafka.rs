@@ -276,7 +276,7 @@ fn a_record_larger_than_the_broker_accepts_is_a_clear_error(version: &str) {
     assert!(last.contains(&format!("for topic \"{small}\" partition 0 is larger than the broker accepts")), "{last}");
     assert!(last.contains("MESSAGE_TOO_LARGE"), "{last}");
     assert!(out.events().is_empty(), "nothing reported as sent: {}", out.stdout);
-    assert!(out.stderr.contains("5 not delivered"), "{}", out.stderr);
+    assert!(out.stderr.contains("5 not acknowledged (they may have been written)"), "{}", out.stderr);
 }
 
 fn a_broker_stopped_for_good_ends_in_a_delivery_timeout(version: &str) {
@@ -291,7 +291,7 @@ fn a_broker_stopped_for_good_ends_in_a_delivery_timeout(version: &str) {
     assert_eq!(out.code(), 1, "{}", out.stderr);
     let last = out.stderr.lines().last().unwrap();
     assert!(last.starts_with("pos-producer: error: delivery timed out after 3000 ms: "), "{last}");
-    assert!(last.contains("events not delivered"), "{last}");
+    assert!(last.contains("events not acknowledged (they may have been written"), "{last}");
 }
 
 #[test]

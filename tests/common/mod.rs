@@ -57,6 +57,24 @@ pub fn run(mut cmd: Command, limit: Duration) -> Output {
 
 /// Waits for a spawned child (killing it after `limit`) and collects its output.
 pub fn finish(mut child: Child, started: Instant, limit: Duration) -> Output {
+    let out = finish_any(&mut child, started, limit);
+    assert_lines_are_whole(&out.stderr);
+    out
+}
+
+/// Every stderr line is a whole message: a `[producer] ` diagnostic or the
+/// `pos-producer: error: ` line, never the tail of a message broken over lines. Every run in
+/// the tests passes through here, so every error path they provoke is checked.
+pub fn assert_lines_are_whole(stderr: &str) {
+    for line in stderr.lines() {
+        assert!(
+            line.starts_with("[producer] ") || line.starts_with("pos-producer: error: "),
+            "stderr line {line:?} is not a whole message; stderr:\n{stderr}"
+        );
+    }
+}
+
+fn finish_any(child: &mut Child, started: Instant, limit: Duration) -> Output {
     fn reader(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
         std::thread::spawn(move || {
             let mut s = String::new();
@@ -178,6 +196,43 @@ impl Broker {
                  admin.createTopics(java.util.Collections.singleton(t)).all().get();\n\
                } } }\n",
             &args,
+            "",
+        );
+    }
+}
+
+impl Broker {
+    /// The broker's process id (a broker of its own, not a shared one).
+    pub fn pid(&self) -> u32 {
+        let file = self.dir.join("broker.pid");
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())).trim().parse().unwrap()
+    }
+
+    /// Deletes `topic` through Kafka's Java AdminClient.
+    pub fn delete_topic(&self, topic: &str) {
+        self.admin(&["delete", topic]);
+    }
+
+    /// Raises the partition count of `topic` to `count` through Kafka's Java AdminClient.
+    pub fn add_partitions(&self, topic: &str, count: u32) {
+        self.admin(&["partitions", topic, &count.to_string()]);
+    }
+
+    fn admin(&self, args: &[&str]) {
+        let mut all = vec![self.addr.as_str()];
+        all.extend_from_slice(args);
+        java(
+            &self.version,
+            "Admin",
+            "import org.apache.kafka.clients.admin.*;\n\
+             public class Admin { public static void main(String[] a) throws Exception {\n\
+               java.util.Properties p = new java.util.Properties(); p.put(\"bootstrap.servers\", a[0]);\n\
+               try (AdminClient admin = AdminClient.create(p)) {\n\
+                 if (a[1].equals(\"delete\")) admin.deleteTopics(java.util.Collections.singleton(a[2])).all().get();\n\
+                 else admin.createPartitions(java.util.Collections.singletonMap(a[2],\n\
+                   NewPartitions.increaseTo(Integer.parseInt(a[3])))).all().get();\n\
+               } } }\n",
+            &all,
             "",
         );
     }
