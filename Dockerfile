@@ -1,19 +1,24 @@
-# syntax=docker/dockerfile:1
 # pos-producer in an empty image: one static musl binary, nothing else.
 #
-#   docker build -t pos-producer .
+#   DOCKER_BUILDKIT=1 docker build -t pos-producer .        (Docker 23+ uses BuildKit anyway)
 #   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/pos-producer --push .
 #
-# The build stage runs on the build machine's platform and cross-compiles for the target one
-# (rust-lld links; no C toolchain, no emulation needed).
+# Needs BuildKit: the build stage runs on the build machine's platform (`--platform=$BUILDPLATFORM`)
+# and cross-compiles for the target one from BuildKit's TARGETARCH (rust-lld links; no C cross
+# toolchain, no emulation). No `# syntax=` line: the built-in frontend has every feature used
+# here, and a syntax line would pull a frontend image at build time (offline builds fail).
+# RUST_IMAGE names the builder base (a mirror's copy, or a local image in the tests).
 
-FROM --platform=$BUILDPLATFORM rust:1.95-alpine AS build
-ARG TARGETARCH=amd64
+ARG RUST_IMAGE=rust:1.95-alpine
+FROM --platform=$BUILDPLATFORM ${RUST_IMAGE} AS build
+# Bare, so that BuildKit fills it in for each --platform (a default would win over it).
+ARG TARGETARCH
 WORKDIR /src
 RUN case "$TARGETARCH" in \
       amd64) echo x86_64-unknown-linux-musl > /target ;; \
       arm64) echo aarch64-unknown-linux-musl > /target ;; \
-      *) echo "unsupported TARGETARCH $TARGETARCH" >&2; exit 1 ;; \
+      "") echo "TARGETARCH is unset: build with BuildKit (DOCKER_BUILDKIT=1 or docker buildx)" >&2; exit 1 ;; \
+      *) echo "unsupported TARGETARCH $TARGETARCH (amd64 or arm64)" >&2; exit 1 ;; \
     esac \
  && rustup target add "$(cat /target)"
 
@@ -28,6 +33,15 @@ COPY src src
 RUN touch src/main.rs \
  && cargo build --release --locked --target "$(cat /target)" \
  && cp "target/$(cat /target)/release/pos-producer" /pos-producer
+
+# The binary must be for TARGETARCH: its ELF header's e_machine (bytes 18-19, little endian)
+# says so without running it. A mismatch fails the build rather than ship the wrong binary.
+# hadolint ignore=SC2046
+RUN set -- $(od -An -tx1 -j18 -N2 /pos-producer) && machine="$1$2" \
+ && case "$TARGETARCH:$machine" in \
+      amd64:3e00|arm64:b700) ;; \
+      *) echo "the binary's ELF machine is $machine, not TARGETARCH $TARGETARCH" >&2; exit 1 ;; \
+    esac
 
 # Smoke test, where the binary can run here (same architecture as the build machine).
 RUN if [ "$(uname -m)" = "$(cut -d- -f1 /target)" ]; then \

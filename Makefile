@@ -26,11 +26,11 @@ lint: ## rustfmt, clippy, rustdoc (warnings as errors); hadolint and a compose.y
 musl: ## static binaries: x86_64 and (where the toolchain allows) aarch64
 	scripts/musl
 
-docker: ## build the FROM scratch image (needs a Docker engine)
-	docker build -t $(IMAGE) .
+docker: ## build the FROM scratch image (needs a Docker engine with BuildKit)
+	DOCKER_BUILDKIT=1 docker build -t $(IMAGE) .
 
-up: ## start Kafka and the producer with docker compose (needs a Docker engine)
-	docker compose up -d
+up: ## start Kafka and the producer with docker compose (builds the producer image first)
+	docker compose up -d --build
 
 kafka: ## run a local Apache Kafka broker on 127.0.0.1 until Ctrl-C (KAFKA_PORT=9092 to fix the port)
 	scripts/kafka-local run $(if $(KAFKA_PORT),--port $(KAFKA_PORT))

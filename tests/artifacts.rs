@@ -38,7 +38,9 @@ fn final_stage_is_scratch_with_the_binary_as_non_root_exec_entrypoint() {
     let last_from = lines.iter().rposition(|l| l.starts_with("FROM ")).unwrap();
     assert_eq!(lines[last_from], "FROM scratch");
     let stage = &lines[last_from..];
-    assert!(lines[..last_from].iter().any(|l| l.starts_with("FROM ") && l.contains("rust:") && l.contains("alpine")));
+    // The builder base is a build argument whose default is the official rust alpine image.
+    assert!(lines.iter().any(|l| l.starts_with("ARG RUST_IMAGE=rust:") && l.ends_with("-alpine")), "{lines:?}");
+    assert!(lines[..last_from].iter().any(|l| l == "FROM --platform=$BUILDPLATFORM ${RUST_IMAGE} AS build"));
     assert!(stage.iter().any(|l| l == "USER 65532:65532"), "{stage:?}");
     assert!(stage.iter().any(|l| l == r#"ENTRYPOINT ["/pos-producer"]"#), "exec form: {stage:?}");
     let copies: Vec<_> = stage.iter().filter(|l| l.starts_with("COPY")).collect();
@@ -46,6 +48,24 @@ fn final_stage_is_scratch_with_the_binary_as_non_root_exec_entrypoint() {
     assert!(stage.iter().any(|l| l.starts_with("LABEL org.opencontainers.image.title=")));
     // The build stage smoke-tests the binary it built.
     assert!(lines[..last_from].iter().any(|l| l.contains("/pos-producer --version")));
+}
+
+/// Regressions of issue 12 that a glibc build machine cannot show by building.
+#[test]
+fn the_build_stage_works_on_a_musl_builder_and_per_platform() {
+    // `linker = "rust-lld"` also linked build scripts on a musl host (rust:alpine), where
+    // rust-lld finds no -lc; a target rustflag never reaches host artifacts.
+    let cargo_config = read(".cargo/config.toml");
+    assert!(!cargo_config.lines().any(|l| l.trim_start().starts_with("linker")), "{cargo_config}");
+    for target in ["x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"] {
+        let section = cargo_config.split(&format!("[target.{target}]")).nth(1).expect(target);
+        assert!(section.contains(r#""-C", "linker=rust-lld""#), "{target}: {section}");
+    }
+    let lines = instructions();
+    // A default would win over BuildKit's automatic per-platform value.
+    assert!(lines.iter().any(|l| l == "ARG TARGETARCH"), "bare ARG TARGETARCH: {lines:?}");
+    // No frontend image pulled at build time.
+    assert!(!read("Dockerfile").lines().any(|l| l.starts_with("# syntax=")), "no # syntax= line");
 }
 
 #[test]
@@ -84,9 +104,17 @@ fn compose_runs_kafka_4_and_the_producer_against_it() {
     assert!(kafka.contains("KAFKA_PROCESS_ROLES: broker,controller"), "KRaft: {kafka}");
     assert!(kafka.contains("PLAINTEXT://kafka:9092"), "reachable as kafka:9092 in the network");
     assert!(kafka.contains("healthcheck:"));
-    assert!(kafka.contains("\"9094:9094\"") && kafka.contains("HOST://localhost:9094"), "and from the host");
+    assert!(
+        kafka.contains("\"127.0.0.1:9094:9094\"") && kafka.contains("HOST://localhost:9094"),
+        "and from this host only (no authentication): {kafka}"
+    );
+    assert!(
+        kafka.contains("- kafka-data:/var/lib/kafka/data") && kafka.contains("KAFKA_LOG_DIRS: /var/lib/kafka/data")
+    );
+    assert!(compose.contains("\nvolumes:\n  kafka-data:"), "a named volume for Kafka's data");
     let producer = service("producer");
     assert!(producer.contains("build: ."), "{producer}");
+    assert!(producer.contains("pull_policy: build"), "built, never pulled: {producer}");
     for (var, value) in binary_defaults().iter().filter(|(k, _)| {
         [
             "KAFKA_BOOTSTRAP_SERVERS",
