@@ -124,6 +124,14 @@ impl Broker {
         Broker { version: version.to_string(), addr, dir, owned: true }
     }
 
+    /// A new broker of its own on `port` (for a client started before its broker).
+    pub fn start_on_port(version: &str, port: u16) -> Broker {
+        let dir = tempdir("kafka");
+        let port = port.to_string();
+        let addr = kafka_local(&["start", "--version", version, "--port", &port, "--dir", dir.to_str().unwrap()]);
+        Broker { version: version.to_string(), addr, dir, owned: true }
+    }
+
     /// The broker of `version` shared by the tests of this process: the one `make test` started
     /// (POS_TEST_KAFKA_<version> = host:port), else one started now and stopped at exit.
     pub fn shared(version: &str) -> &'static Broker {
