@@ -11,7 +11,11 @@
 //! - [`shutdown`]: the stop flag that SIGINT/SIGTERM set and every wait watches.
 //! - [`diag`](mod@diag): the `diag!` line on stderr, for every layer (it imports none).
 //!
-//! Exit codes: 0 done or stopped by a signal, 1 Kafka or output failure, 2 bad configuration.
+//! Exit codes: 0 done or stopped by a signal, 1 Kafka or output failure, 2 bad configuration
+//! (a TLS file that cannot be used, or a CPU without the features TLS needs, included).
+
+// The plaintext-only build (`--no-default-features`) leaves the SASL and TLS parts unused.
+#![cfg_attr(not(feature = "tls"), allow(dead_code))]
 
 mod config;
 mod diag;
@@ -65,7 +69,15 @@ fn main() -> ExitCode {
     for warning in config.warnings.iter().cloned().chain(config::unknown_variables(names)) {
         diag!("warning: {warning}");
     }
-    match run(&config, &stop) {
+    // TLS files and the CPU are checked before anything starts: a problem is a setting's.
+    let security = match kafka::prepare(&config.kafka.security) {
+        Ok(security) => security,
+        Err(e) => {
+            error(&e);
+            return ExitCode::from(2);
+        }
+    };
+    match run(&config, security, &stop) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error(&e);
@@ -115,11 +127,11 @@ impl Ending {
 
 /// Runs the loop, then closes stdout (a stalled reader gets `STOP_GRACE` after a stop) and
 /// prints the summary on stderr, whatever ended the run.
-fn run(config: &Config, stop: &Stop) -> Result<(), RunError> {
+fn run(config: &Config, security: kafka::Prepared, stop: &Stop) -> Result<(), RunError> {
     let stats = Stats::new(Instant::now());
     let reporter = config.stats_every.map(|every| stats.report_every(every));
     let mut log = EventLog::stdout(config.log_events, stop.clone());
-    let mut ending = produce(config, stop, &stats, &mut log);
+    let mut ending = produce(config, security, stop, &stats, &mut log);
     match log.close(kafka::connection::STOP_GRACE) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe && ending.error.is_none() => ending.why = "stdout closed",
@@ -135,7 +147,13 @@ fn run(config: &Config, stop: &Stop) -> Result<(), RunError> {
 }
 
 /// The loop of the old service — generate, send, log, wait — until a limit, a stop or an error.
-fn produce(config: &Config, stop: &Stop, stats: &Stats, log: &mut EventLog<StdoutPipe>) -> Ending {
+fn produce(
+    config: &Config,
+    security: kafka::Prepared,
+    stop: &Stop,
+    stats: &Stats,
+    log: &mut EventLog<StdoutPipe>,
+) -> Ending {
     let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
     let clock = if config.simulated_time() {
         let start = config.start_time_ms.unwrap_or_else(|| clock::now().0 / 1000 * 1000);
@@ -154,7 +172,7 @@ fn produce(config: &Config, stop: &Stop, stats: &Stats, log: &mut EventLog<Stdou
         None
     } else {
         let topics = vec![config.topic.clone(), config.topic_refunds.clone()];
-        match Producer::connect(&config.kafka, topics, stop.clone()) {
+        match Producer::connect(&config.kafka, security, topics, stop.clone()) {
             Ok(producer) => Some(producer),
             Err(KafkaError::Stopped { .. }) => return Ending::ok("stopped before connecting"),
             Err(e) => return Ending { why: "failed", unacked: 0, error: Some(RunError::Kafka(e)) },

@@ -26,7 +26,11 @@ const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 pub struct ClientConfig {
     pub bootstrap_servers: Vec<String>,
     pub connection: Settings,
-    /// How long bootstrap names may fail to resolve before giving up.
+    /// SASL credentials every connection authenticates with (`None`: no SASL).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub sasl: Option<crate::config::Sasl>,
+    /// How long bootstrap names may fail to resolve (or a protocol mismatch is suspected)
+    /// before giving up.
     pub resolve_timeout: Duration,
 }
 
@@ -59,8 +63,9 @@ pub struct Client {
 impl Client {
     /// Connects to the first bootstrap server that answers. While none does, retries with capped
     /// backoff, one line per attempt, until a stop: the producer may start before its broker.
-    /// Names that do not resolve are retried too (container DNS often lags), but only for
-    /// `config.resolve_timeout`: a name that never resolves is most likely a typo.
+    /// Names that do not resolve are retried too (container DNS often lags), and so are ports
+    /// that seem to speak another protocol (TLS or not), but only for `config.resolve_timeout`:
+    /// then it is most likely a typo or a wrong KAFKA_SECURITY_PROTOCOL.
     pub fn bootstrap(config: ClientConfig, stop: Stop) -> Result<Client, KafkaError> {
         let mut client = Client {
             config,
@@ -84,9 +89,14 @@ impl Client {
                 Err(e) => e,
             };
             let wait = backoff.next_wait();
-            if matches!(e, ConnectionError::Resolve { .. }) {
+            // A name that does not resolve, or a port that speaks another protocol, may be a
+            // broker still starting; past the delivery timeout it is a mistake in the settings.
+            if matches!(e, ConnectionError::Resolve { .. } | ConnectionError::Mismatch { .. }) {
                 let since = *unresolvable_since.get_or_insert_with(Instant::now);
                 if since.elapsed() + wait > client.config.resolve_timeout {
+                    if matches!(e, ConnectionError::Mismatch { .. }) {
+                        return Err(KafkaError::Connection(e));
+                    }
                     let servers = client.config.bootstrap_servers.join(",");
                     return Err(KafkaError::Unresolvable { servers, last: e });
                 }
@@ -126,7 +136,13 @@ impl Client {
     }
 
     fn open(&self, addr: &str) -> Result<Connection, ConnectionError> {
-        let conn = Connection::open(addr, &self.config.connection, &self.stop, self.deadline)?;
+        #[allow(unused_mut)]
+        let mut conn = Connection::open(addr, &self.config.connection, &self.stop, self.deadline)?;
+        #[cfg(feature = "tls")]
+        if let Some(sasl) = &self.config.sasl {
+            let lifetime = super::sasl::authenticate(&mut conn, sasl)?;
+            conn.set_session_lifetime(lifetime);
+        }
         let v = conn.versions();
         let optional = |v: Option<i16>| v.map_or("-".to_string(), |v| format!("v{v}"));
         diag!(
@@ -207,6 +223,19 @@ impl Client {
     ) -> Result<T, ConnectionError> {
         let conn = self.conns.get_mut(&slot).expect("slot was just filled");
         conn.set_deadline(self.deadline);
+        // KIP-368: the broker closes a connection whose session expired; renew it first.
+        #[cfg(feature = "tls")]
+        if conn.reauth_due()
+            && let Some(sasl) = &self.config.sasl
+        {
+            match super::sasl::authenticate(conn, sasl) {
+                Ok(lifetime) => conn.set_session_lifetime(lifetime),
+                Err(e) => {
+                    self.conns.remove(&slot);
+                    return Err(e);
+                }
+            }
+        }
         let result = f(conn);
         if result.is_err() {
             self.conns.remove(&slot);

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader};
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
+use super::transport::{self, Transport};
 use super::versions::{self, Versions};
 use super::wire::{self, ApiVersionsResponse, Reader, Response};
 use crate::config::ProtocolCap;
@@ -60,6 +61,16 @@ pub enum ConnectionError {
     Codec { addr: String, api: ApiKey, version: i16, reason: String },
     /// The broker lacks an API version this client needs.
     Unsupported { addr: String, reason: String },
+    /// TLS failed in a way a retry cannot fix: an untrusted or expired certificate, a wrong
+    /// name, a client certificate refused.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Tls { addr: String, reason: String },
+    /// The broker and this client likely speak different protocols on this port (TLS against
+    /// a plaintext listener or the reverse). Retried, but only for the delivery timeout.
+    Mismatch { addr: String, reason: String },
+    /// SASL authentication was refused (wrong credentials, mechanism not enabled).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Auth { addr: String, user: String, mechanism: &'static str, message: String },
 }
 
 impl ConnectionError {
@@ -72,6 +83,7 @@ impl ConnectionError {
                 | ConnectionError::Timeout { .. }
                 | ConnectionError::Frame { .. }
                 | ConnectionError::Resolve { .. }
+                | ConnectionError::Mismatch { .. }
         )
     }
 }
@@ -109,6 +121,11 @@ impl fmt::Display for ConnectionError {
                 write!(f, "cannot handle {api:?} v{version} with {addr}: {reason}")
             }
             ConnectionError::Unsupported { addr, reason } => write!(f, "broker {addr} {reason}"),
+            ConnectionError::Tls { addr, reason } => write!(f, "TLS with broker {addr} failed: {reason}"),
+            ConnectionError::Mismatch { addr, reason } => write!(f, "broker {addr} {reason}"),
+            ConnectionError::Auth { addr, user, mechanism, message } => {
+                write!(f, "authentication failed for user {user:?} ({mechanism}): {message} (broker {addr})")
+            }
         }
     }
 }
@@ -122,11 +139,14 @@ pub struct Settings {
     /// How long to wait for one response.
     pub timeout: Duration,
     pub protocol_cap: Option<ProtocolCap>,
+    /// TLS for every connection (`None`: plaintext).
+    #[cfg(feature = "tls")]
+    pub tls: Option<super::tls::Tls>,
 }
 
 /// An open connection that has negotiated API versions with its broker.
 pub struct Connection {
-    stream: TcpStream,
+    stream: Transport,
     addr: String,
     client_id: StrBytes,
     correlation_id: i32,
@@ -137,6 +157,10 @@ pub struct Connection {
     deadline: Option<Instant>,
     versions: Versions,
     write_buf: Vec<u8>,
+    /// When the broker expects this connection to authenticate again (KIP-368).
+    reauth_at: Option<Instant>,
+    /// Whether any response byte came in (a close before that hints at a protocol mismatch).
+    answered: bool,
 }
 
 impl Connection {
@@ -148,8 +172,20 @@ impl Connection {
         stop: &Stop,
         deadline: Option<Instant>,
     ) -> Result<Connection, ConnectionError> {
-        let stream = connect(addr, stop, deadline)?;
-        stream.set_nodelay(true).map_err(|source| ConnectionError::Io { addr: addr.to_string(), source })?;
+        let tcp = connect(addr, stop, deadline)?;
+        tcp.set_nodelay(true).map_err(|source| ConnectionError::Io { addr: addr.to_string(), source })?;
+        #[cfg(feature = "tls")]
+        let stream = match &settings.tls {
+            None => Transport::Plain(tcp),
+            Some(tls) => {
+                let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+                let stream =
+                    tls.wrap(host, tcp).map_err(|reason| ConnectionError::Tls { addr: addr.to_string(), reason })?;
+                Transport::Tls(Box::new(stream))
+            }
+        };
+        #[cfg(not(feature = "tls"))]
+        let stream = Transport::Plain(tcp);
         let mut conn = Connection {
             stream,
             addr: addr.to_string(),
@@ -160,9 +196,47 @@ impl Connection {
             deadline,
             versions: Versions::default(),
             write_buf: Vec::with_capacity(64 * 1024),
+            reauth_at: None,
+            answered: false,
         };
-        conn.versions = conn.negotiate(settings.protocol_cap)?;
+        conn.versions = conn.negotiate(settings.protocol_cap).map_err(|e| conn.explain_open_failure(e))?;
         Ok(conn)
+    }
+
+    /// A connection closed before the first answer (or during the TLS handshake) most often
+    /// means the two ends speak different protocols on this port: say which is likely.
+    fn explain_open_failure(&self, e: ConnectionError) -> ConnectionError {
+        let closed = |source: &io::Error| {
+            matches!(
+                source.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::WriteZero
+            )
+        };
+        match e {
+            ConnectionError::Io { addr, source } if closed(&source) && !self.answered => {
+                let reason = if self.stream.is_tls() {
+                    "closed the connection during the TLS handshake: is this a plaintext listener? (then KAFKA_SECURITY_PROTOCOL=PLAINTEXT or SASL_PLAINTEXT)"
+                } else {
+                    "closed the connection before answering: is this a TLS listener? (then KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL)"
+                };
+                ConnectionError::Mismatch { addr, reason: reason.into() }
+            }
+            other => other,
+        }
+    }
+
+    /// Whether the broker's session for this connection is due to be renewed (KIP-368).
+    pub fn reauth_due(&self) -> bool {
+        self.reauth_at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Notes the session lifetime of a (re-)authentication: renew at 85 % of it, as the Java
+    /// client does at 85–95 %, so the broker never closes the connection for it.
+    pub fn set_session_lifetime(&mut self, lifetime: Option<Duration>) {
+        self.reauth_at = lifetime.map(|l| Instant::now() + l.mul_f64(0.85));
     }
 
     pub fn addr(&self) -> &str {
@@ -283,7 +357,7 @@ impl Connection {
         while written < self.write_buf.len() {
             let slice = waiter.next_slice(&self.stop, &self.addr)?;
             let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
-            self.stream.set_write_timeout(Some(slice)).map_err(io)?;
+            self.stream.tcp().set_write_timeout(Some(slice)).map_err(io)?;
             match self.stream.write(&self.write_buf[written..]) {
                 Ok(0) => {
                     let source = io::Error::new(io::ErrorKind::WriteZero, "connection closed");
@@ -291,10 +365,35 @@ impl Connection {
                 }
                 Ok(n) => written += n,
                 Err(e) if is_wait(&e) => {}
-                Err(source) => return Err(ConnectionError::Io { addr: self.addr.clone(), source }),
+                Err(source) => return Err(self.io_error(source)),
             }
         }
-        Ok(())
+        // TLS holds records until flushed.
+        loop {
+            let slice = waiter.next_slice(&self.stop, &self.addr)?;
+            let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
+            self.stream.tcp().set_write_timeout(Some(slice)).map_err(io)?;
+            match self.stream.flush() {
+                Ok(()) => return Ok(()),
+                Err(e) if is_wait(&e) => {}
+                Err(source) => return Err(self.io_error(source)),
+            }
+        }
+    }
+
+    /// An I/O error as a connection error: a TLS failure inside it is named as one.
+    fn io_error(&self, source: io::Error) -> ConnectionError {
+        #[cfg(feature = "tls")]
+        if let Some(e) = transport::tls_error(&source) {
+            let reason = super::tls::explain(e);
+            return match e {
+                rustls::Error::InvalidMessage(_) => ConnectionError::Mismatch { addr: self.addr.clone(), reason },
+                _ => ConnectionError::Tls { addr: self.addr.clone(), reason },
+            };
+        }
+        #[cfg(not(feature = "tls"))]
+        let _ = transport::tls_error(&source);
+        ConnectionError::Io { addr: self.addr.clone(), source }
     }
 
     /// Reads one response frame, checks its length and header, and returns the body. The
@@ -309,6 +408,15 @@ impl Connection {
         let mut waiter = Waiter::new(limit, api);
         let mut len = [0u8; 4];
         self.read_exact(&mut len, &mut waiter)?;
+        // A TLS record header (content type 20–23, version 3.x) where a frame length should be:
+        // the broker speaks TLS on this port and this client does not.
+        if !self.stream.is_tls() && (20..=23).contains(&len[0]) && len[1] == 3 {
+            return Err(ConnectionError::Mismatch {
+                addr: self.addr.clone(),
+                reason: "answered with TLS: this is a TLS listener (set KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL)"
+                    .into(),
+            });
+        }
         let len = i32::from_be_bytes(len);
         if len < 4 || len as usize > MAX_FRAME {
             return Err(self.frame_error(format!("frame length {len} outside 4..={MAX_FRAME}")));
@@ -336,15 +444,18 @@ impl Connection {
         while !buf.is_empty() {
             let slice = waiter.next_slice(&self.stop, &self.addr)?;
             let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
-            self.stream.set_read_timeout(Some(slice)).map_err(io)?;
+            self.stream.tcp().set_read_timeout(Some(slice)).map_err(io)?;
             match self.stream.read(buf) {
                 Ok(0) => {
                     let source = io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed");
                     return Err(ConnectionError::Io { addr: self.addr.clone(), source });
                 }
-                Ok(n) => buf = &mut buf[n..],
+                Ok(n) => {
+                    self.answered = true;
+                    buf = &mut buf[n..];
+                }
                 Err(e) if is_wait(&e) => {}
-                Err(source) => return Err(ConnectionError::Io { addr: self.addr.clone(), source }),
+                Err(source) => return Err(self.io_error(source)),
             }
         }
         Ok(())
@@ -495,7 +606,13 @@ mod tests {
     }
 
     fn settings(timeout: Duration) -> Settings {
-        Settings { client_id: "test".into(), timeout, protocol_cap: None }
+        Settings {
+            client_id: "test".into(),
+            timeout,
+            protocol_cap: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
     }
 
     fn open(addr: &str) -> Result<Connection, ConnectionError> {
@@ -576,6 +693,23 @@ mod tests {
             err.to_string(),
             format!("broker {addr} supports Produce v0–v2, but pos-producer needs v3 or newer (Kafka 1.0 or newer)")
         );
+    }
+
+    #[test]
+    fn a_close_before_any_answer_suggests_a_tls_listener() {
+        let addr = fake_broker(|_| vec![]);
+        let err = open(&addr).err().unwrap();
+        assert!(matches!(err, ConnectionError::Mismatch { .. }), "{err}");
+        assert!(err.to_string().contains("is this a TLS listener?"), "{err}");
+        assert!(err.is_retriable());
+    }
+
+    #[test]
+    fn a_tls_record_where_a_frame_length_belongs_is_named() {
+        // A TLS alert record header, as a TLS listener answers bytes that are not TLS.
+        let addr = fake_broker(|_| vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50]);
+        let err = open(&addr).err().unwrap();
+        assert!(err.to_string().contains("answered with TLS: this is a TLS listener"), "{err}");
     }
 
     #[test]

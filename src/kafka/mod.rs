@@ -11,6 +11,13 @@ pub mod client;
 pub mod connection;
 pub mod partitioner;
 pub mod producer;
+#[cfg(feature = "tls")]
+pub mod sasl;
+#[cfg(feature = "tls")]
+pub mod scram;
+#[cfg(feature = "tls")]
+pub mod tls;
+pub mod transport;
 pub mod versions;
 pub mod wire;
 
@@ -21,6 +28,41 @@ use kafka_protocol::error::ResponseError;
 
 pub use connection::ConnectionError;
 pub use producer::{Producer, Record};
+
+/// Security prepared from the configuration before anything connects: the TLS files read and
+/// checked, the CPU checked for the crypto. Its errors are configuration errors (exit 2).
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    #[cfg(feature = "tls")]
+    pub tls: Option<tls::Tls>,
+    pub sasl: Option<crate::config::Sasl>,
+}
+
+/// Prepares `security` for every connection, or says in one line why it cannot be used.
+pub fn prepare(security: &crate::config::Security) -> Result<Prepared, String> {
+    use crate::config::{Mechanism, Protocol};
+    if security.protocol == Protocol::Plaintext {
+        return Ok(Prepared::default());
+    }
+    #[cfg(feature = "tls")]
+    {
+        let scram = security.sasl.as_ref().is_some_and(|s| s.mechanism != Mechanism::Plain);
+        if security.protocol.tls() || scram {
+            tls::check_cpu()?;
+        }
+        let tls = security.tls.as_ref().map(tls::Tls::new).transpose()?;
+        Ok(Prepared { tls, sasl: security.sasl.clone() })
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = Mechanism::Plain;
+        Err(format!(
+            "KAFKA_SECURITY_PROTOCOL={} needs TLS or SASL, and this build has neither (built without the `tls` \
+             cargo feature): use a default build",
+            security.protocol.name()
+        ))
+    }
+}
 
 const INVALID_TIMESTAMP: i16 = 32;
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;

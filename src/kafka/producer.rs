@@ -99,14 +99,22 @@ pub struct Producer {
 impl Producer {
     /// Connects (retrying until a broker answers), makes sure the topics exist, and gets a
     /// producer id when idempotent.
-    pub fn connect(config: &KafkaConfig, topics: Vec<String>, stop: Stop) -> Result<Producer, KafkaError> {
+    pub fn connect(
+        config: &KafkaConfig,
+        security: super::Prepared,
+        topics: Vec<String>,
+        stop: Stop,
+    ) -> Result<Producer, KafkaError> {
         let client_config = ClientConfig {
             bootstrap_servers: config.bootstrap_servers.clone(),
             connection: Settings {
                 client_id: config.client_id.clone(),
                 timeout: config.request_timeout,
                 protocol_cap: config.protocol_cap,
+                #[cfg(feature = "tls")]
+                tls: security.tls,
             },
+            sasl: security.sasl,
             resolve_timeout: config.delivery_timeout,
         };
         let mut client = Client::bootstrap(client_config, stop)?;

@@ -13,8 +13,14 @@ use crate::config::ProtocolCap;
 /// The versions this client can speak, per API: (api, lowest, highest).
 /// Metadata ≥ 1 (v0 means "all topics" for an empty list), ≤ 12 (v13 changes nothing we use);
 /// Produce 3–12 (v3 = record batch v2; v13 addresses topics by id).
-pub const KNOWN: [(ApiKey, i16, i16); 4] =
-    [(ApiKey::Metadata, 1, 12), (ApiKey::Produce, 3, 12), (ApiKey::CreateTopics, 2, 7), (ApiKey::InitProducerId, 0, 5)];
+pub const KNOWN: [(ApiKey, i16, i16); 6] = [
+    (ApiKey::Metadata, 1, 12),
+    (ApiKey::Produce, 3, 12),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::SaslHandshake, 1, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
+];
 
 /// The negotiated versions of one broker; `None` where the broker knows no version we know.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,11 +29,20 @@ pub struct Versions {
     pub produce: i16,
     pub create_topics: Option<i16>,
     pub init_producer_id: Option<i16>,
+    /// SaslHandshake v1 and SaslAuthenticate (KIP-152), needed with SASL only.
+    pub sasl_handshake: Option<i16>,
+    pub sasl_authenticate: Option<i16>,
 }
 
 /// The highest versions Kafka 2.1 knows of each API we use (its ApiVersions answer).
-const KAFKA_2_1: [(ApiKey, i16); 4] =
-    [(ApiKey::Metadata, 7), (ApiKey::Produce, 7), (ApiKey::CreateTopics, 3), (ApiKey::InitProducerId, 1)];
+const KAFKA_2_1: [(ApiKey, i16); 6] = [
+    (ApiKey::Metadata, 7),
+    (ApiKey::Produce, 7),
+    (ApiKey::CreateTopics, 3),
+    (ApiKey::InitProducerId, 1),
+    (ApiKey::SaslHandshake, 1),
+    (ApiKey::SaslAuthenticate, 0),
+];
 
 fn cap_of(cap: Option<ProtocolCap>, api: ApiKey) -> i16 {
     match cap {
@@ -57,6 +72,8 @@ pub fn negotiate(advertised: &[ApiRange], cap: Option<ProtocolCap>) -> Result<Ve
         produce: required(ApiKey::Produce, "v3 or newer")?,
         create_topics: pick(ApiKey::CreateTopics),
         init_producer_id: pick(ApiKey::InitProducerId),
+        sasl_handshake: pick(ApiKey::SaslHandshake),
+        sasl_authenticate: pick(ApiKey::SaslAuthenticate),
     })
 }
 
@@ -69,20 +86,33 @@ mod tests {
     }
 
     /// Kafka 4.x as it advertises itself: Produce min 0 (KAFKA-18659), Metadata from 0.
-    fn kafka_4() -> [ApiRange; 4] {
+    fn kafka_4() -> [ApiRange; 6] {
         [
             api(ApiKey::Produce, 0, 13),
             api(ApiKey::Metadata, 0, 13),
             api(ApiKey::CreateTopics, 2, 7),
             api(ApiKey::InitProducerId, 0, 6),
+            api(ApiKey::SaslHandshake, 0, 1),
+            api(ApiKey::SaslAuthenticate, 0, 2),
         ]
+    }
+
+    fn versions(metadata: i16, produce: i16, create: i16, init: i16, sasl: Option<(i16, i16)>) -> Versions {
+        Versions {
+            metadata,
+            produce,
+            create_topics: Some(create),
+            init_producer_id: Some(init),
+            sasl_handshake: sasl.map(|s| s.0),
+            sasl_authenticate: sasl.map(|s| s.1),
+        }
     }
 
     #[test]
     fn kafka_4_picks_our_highest() {
         let broker = kafka_4();
         let v = negotiate(&broker, None).unwrap();
-        assert_eq!(v, Versions { metadata: 12, produce: 12, create_topics: Some(7), init_producer_id: Some(5) });
+        assert_eq!(v, versions(12, 12, 7, 5, Some((1, 2))));
     }
 
     #[test]
@@ -94,7 +124,7 @@ mod tests {
             api(ApiKey::InitProducerId, 0, 1),
         ];
         let v = negotiate(&broker, None).unwrap();
-        assert_eq!(v, Versions { metadata: 7, produce: 7, create_topics: Some(3), init_producer_id: Some(1) });
+        assert_eq!(v, versions(7, 7, 3, 1, None));
     }
 
     #[test]
@@ -114,7 +144,7 @@ mod tests {
     fn the_2_1_cap_speaks_as_to_a_kafka_2_1_broker() {
         let broker = kafka_4();
         let v = negotiate(&broker, Some(ProtocolCap::Kafka2_1)).unwrap();
-        assert_eq!(v, Versions { metadata: 7, produce: 7, create_topics: Some(3), init_producer_id: Some(1) });
+        assert_eq!(v, versions(7, 7, 3, 1, Some((1, 0))));
         // A cap below what the broker accepts leaves nothing to speak: a clear error.
         let kafka_4_without_old_produce = [api(ApiKey::Produce, 8, 13), api(ApiKey::Metadata, 0, 13)];
         assert!(negotiate(&kafka_4_without_old_produce, Some(ProtocolCap::Kafka2_1)).is_err());

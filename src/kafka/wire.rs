@@ -132,6 +132,23 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Bytes (compact length + 1 in flexible versions, else an int32 length); null is an error.
+    pub fn bytes(&mut self, flexible: bool) -> Result<Vec<u8>> {
+        let at = self.pos;
+        let len = if flexible {
+            match self.uvarint()?.checked_sub(1) {
+                Some(n) => n as usize,
+                None => return Err(WireError { at, what: "null where bytes are required".into() }),
+            }
+        } else {
+            match self.i32()? {
+                n if n < 0 => return Err(WireError { at, what: format!("bytes length {n} is negative") }),
+                n => n as usize,
+            }
+        };
+        Ok(self.take(len)?.to_vec())
+    }
+
     pub fn skip_string(&mut self, flexible: bool) -> Result<()> {
         match self.string_len(flexible)? {
             Some(len) => self.skip(len),
@@ -514,6 +531,47 @@ impl Response for ProduceResponse {
         r.i32()?; // throttle_time_ms
         r.tagged_fields(flex)?; // node_endpoints (v10+) among them
         Ok(ProduceResponse { responses })
+    }
+}
+
+/// SaslHandshake response (v0–v1; never flexible): the mechanisms the listener enables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaslHandshakeResponse {
+    pub error_code: i16,
+    pub mechanisms: Vec<String>,
+}
+
+impl Response for SaslHandshakeResponse {
+    const API: ApiKey = ApiKey::SaslHandshake;
+
+    fn read(r: &mut Reader<'_>, _version: i16) -> Result<Self> {
+        let error_code = r.i16()?;
+        let mechanisms = r.array(false, 2, |r| r.string(false))?;
+        Ok(SaslHandshakeResponse { error_code, mechanisms })
+    }
+}
+
+/// SaslAuthenticate response (v0–v2; flexible from v2; KIP-152, KIP-368 session lifetime).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaslAuthenticateResponse {
+    pub error_code: i16,
+    pub error_message: Option<String>,
+    pub auth_bytes: Vec<u8>,
+    /// Milliseconds until the broker expects re-authentication (0: never), v1+.
+    pub session_lifetime_ms: i64,
+}
+
+impl Response for SaslAuthenticateResponse {
+    const API: ApiKey = ApiKey::SaslAuthenticate;
+
+    fn read(r: &mut Reader<'_>, version: i16) -> Result<Self> {
+        let flex = version >= 2;
+        let error_code = r.i16()?;
+        let error_message = r.nullable_string(flex)?;
+        let auth_bytes = r.bytes(flex)?;
+        let session_lifetime_ms = if version >= 1 { r.i64()? } else { 0 };
+        r.tagged_fields(flex)?;
+        Ok(SaslAuthenticateResponse { error_code, error_message, auth_bytes, session_lifetime_ms })
     }
 }
 

@@ -103,7 +103,7 @@ impl fmt::Display for Banner<'_> {
             f,
             "pos-producer {} starting: bootstrap_servers={} topic={} topic_refunds={} sleep_seconds={} \
              refund_probability={} seed={} clock={clock} speedup={speedup} max_events={} max_seconds={} \
-             acks={} idempotence={} compression={} client_id={} protocol_cap={} dry_run={}",
+             acks={} idempotence={} compression={} client_id={} protocol_cap={} security_protocol={}{} dry_run={}",
             env!("CARGO_PKG_VERSION"),
             k.bootstrap_servers.join(","),
             c.topic,
@@ -118,8 +118,40 @@ impl fmt::Display for Banner<'_> {
             k.compression.name(),
             k.client_id,
             if k.protocol_cap.is_some() { "2.1" } else { "none" },
+            k.security.protocol.name(),
+            SecurityDetails(&k.security),
             c.dry_run,
         )
+    }
+}
+
+/// The security settings of the banner; the password only as `***`.
+struct SecurityDetails<'a>(&'a crate::config::Security);
+
+impl fmt::Display for SecurityDetails<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(sasl) = &self.0.sasl {
+            write!(
+                f,
+                " sasl_mechanism={} sasl_username={} sasl_password={}",
+                sasl.mechanism.name(),
+                sasl.username,
+                sasl.password
+            )?;
+        }
+        if let Some(tls) = &self.0.tls {
+            let path = |p: &Option<(String, std::path::PathBuf)>| {
+                p.as_ref().map_or("none".to_string(), |(_, path)| path.display().to_string())
+            };
+            write!(
+                f,
+                " ssl_ca_location={} ssl_certificate_location={} ssl_endpoint_identification={}",
+                if tls.ca.is_some() { path(&tls.ca) } else { "built-in".into() },
+                path(&tls.certificate),
+                if tls.verify_hostname { "https" } else { "none" }
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -359,6 +359,34 @@ fn produce(rng: &mut fastrand::Rng, v: i16, scale: usize) -> Sample {
     expect(v, encode(&m, v), ProduceResponse { responses })
 }
 
+fn sasl_handshake(rng: &mut fastrand::Rng, v: i16) -> Sample {
+    let mechanisms: Vec<String> = (0..rng.usize(0..4)).map(|_| name(rng)).collect();
+    let m = kp::SaslHandshakeResponse::default()
+        .with_error_code(rng.i16(0..40))
+        .with_mechanisms(mechanisms.iter().map(|n| s(n)).collect());
+    let want = SaslHandshakeResponse { error_code: m.error_code, mechanisms };
+    expect(v, encode(&m, v), want)
+}
+
+fn sasl_authenticate(rng: &mut fastrand::Rng, v: i16) -> Sample {
+    let auth_bytes: Vec<u8> = (0..rng.usize(0..64)).map(|_| rng.u8(..)).collect();
+    let mut m = kp::SaslAuthenticateResponse::default()
+        .with_error_code(rng.i16(0..60))
+        .with_error_message(rng.bool().then(|| s("Authentication failed")))
+        .with_auth_bytes(Bytes::from(auth_bytes.clone()))
+        .with_unknown_tagged_fields(tags(v >= 2, rng));
+    if v >= 1 {
+        m = m.with_session_lifetime_ms(rng.i64(0..100_000));
+    }
+    let want = SaslAuthenticateResponse {
+        error_code: m.error_code,
+        error_message: m.error_message.as_ref().map(|e| e.to_string()),
+        auth_bytes,
+        session_lifetime_ms: m.session_lifetime_ms,
+    };
+    expect(v, encode(&m, v), want)
+}
+
 /// Samples of every response type at every version this client reads.
 fn all_samples(rng: &mut fastrand::Rng) -> Vec<Sample> {
     let mut out = Vec::new();
@@ -378,6 +406,12 @@ fn all_samples(rng: &mut fastrand::Rng) -> Vec<Sample> {
     for v in 3..=12 {
         out.push(produce(rng, v, 1));
         out.push(produce(rng, v, 50));
+    }
+    for v in 0..=1 {
+        out.push(sasl_handshake(rng, v));
+    }
+    for v in 0..=2 {
+        out.push(sasl_authenticate(rng, v));
     }
     out
 }
@@ -401,6 +435,8 @@ fn decode_any(api: ApiKey, version: i16, body: &[u8]) -> std::result::Result<(),
         ApiKey::CreateTopics => decode::<CreateTopicsResponse>(body, version).map(drop),
         ApiKey::InitProducerId => decode::<InitProducerIdResponse>(body, version).map(drop),
         ApiKey::Produce => decode::<ProduceResponse>(body, version).map(drop),
+        ApiKey::SaslHandshake => decode::<SaslHandshakeResponse>(body, version).map(drop),
+        ApiKey::SaslAuthenticate => decode::<SaslAuthenticateResponse>(body, version).map(drop),
         other => panic!("no decoder for {other:?}"),
     }
 }

@@ -5,8 +5,14 @@
 //! the variable. Everything is parsed and checked before anything is built, and a bad value is
 //! reported in one line naming the variable or flag, the value and what is allowed.
 
+mod security;
+
 use std::fmt;
 use std::time::Duration;
+
+#[cfg(feature = "tls")]
+pub use security::TlsFiles;
+pub use security::{Mechanism, Protocol, Sasl, Security};
 
 /// One option of the command line and environment.
 struct Opt {
@@ -79,6 +85,45 @@ const OPTIONS: &[Opt] = &[
         "KAFKA_PROTOCOL_CAP",
         "",
         "speak no newer API versions than Kafka 2.1 does (`2.1`); unset: the broker's newest",
+    ),
+    opt(
+        "security-protocol",
+        "KAFKA_SECURITY_PROTOCOL",
+        "PLAINTEXT",
+        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (case-insensitive)",
+    ),
+    opt(
+        "sasl-mechanism",
+        "KAFKA_SASL_MECHANISM",
+        "",
+        "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; unset: PLAIN with a SASL protocol",
+    ),
+    opt("sasl-username", "KAFKA_SASL_USERNAME", "", "SASL user name (required with SASL)"),
+    opt("sasl-password", "KAFKA_SASL_PASSWORD", "", "SASL password (never printed)"),
+    opt(
+        "sasl-password-file",
+        "KAFKA_SASL_PASSWORD_FILE",
+        "",
+        "file whose content (trailing newline trimmed) is the SASL password: Docker/Kubernetes secrets",
+    ),
+    opt(
+        "ssl-ca-location",
+        "KAFKA_SSL_CA_LOCATION",
+        "",
+        "PEM file of the CA certificates to trust; unset: the Mozilla roots built in",
+    ),
+    opt(
+        "ssl-certificate-location",
+        "KAFKA_SSL_CERTIFICATE_LOCATION",
+        "",
+        "PEM client certificate (chain), for mutual TLS",
+    ),
+    opt("ssl-key-location", "KAFKA_SSL_KEY_LOCATION", "", "PEM private key of the client certificate"),
+    opt(
+        "ssl-endpoint-identification",
+        "KAFKA_SSL_ENDPOINT_IDENTIFICATION",
+        "https",
+        "`https`: the broker's certificate must name the host connected to; `none`: not checked",
     ),
 ];
 
@@ -165,6 +210,7 @@ pub struct KafkaConfig {
     pub compression: Compression,
     pub client_id: String,
     pub protocol_cap: Option<ProtocolCap>,
+    pub security: Security,
 }
 
 /// The checked configuration of a run.
@@ -392,6 +438,7 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
             "2.1" => Ok(ProtocolCap::Kafka2_1),
             _ => Err(r.invalid("`2.1` (the only cap known), or unset")),
         })?,
+        security: security::parse(s)?,
     };
 
     Ok(Config {
@@ -594,6 +641,67 @@ mod tests {
 
     fn err(args: &[&str], env: &[(&str, &str)]) -> String {
         run(args, env).expect_err("should be rejected").to_string()
+    }
+
+    #[test]
+    fn security_settings_parse_like_the_kafka_client_properties() {
+        let c = run(&[], &[]).unwrap();
+        assert_eq!((c.kafka.security.protocol, c.kafka.security.sasl.is_none()), (Protocol::Plaintext, true));
+        let sasl =
+            [("KAFKA_SECURITY_PROTOCOL", "sasl_ssl"), ("KAFKA_SASL_USERNAME", "alice"), ("KAFKA_SASL_PASSWORD", "pw")];
+        let c = run(&[], &sasl).unwrap();
+        assert_eq!(c.kafka.security.protocol, Protocol::SaslSsl);
+        let s = c.kafka.security.sasl.unwrap();
+        assert_eq!((s.mechanism, s.username.as_str(), s.password.expose()), (Mechanism::Plain, "alice", "pw"));
+        assert_eq!(format!("{:?} {}", s.password, s.password), "*** ***", "never shown");
+        let t = c.kafka.security.tls.unwrap();
+        assert_eq!((t.ca.is_none(), t.verify_hostname), (true, true), "built-in roots, names checked");
+        let c = run(&["--sasl-mechanism=scram-sha-512"], &sasl).unwrap();
+        assert_eq!(c.kafka.security.sasl.unwrap().mechanism, Mechanism::ScramSha512);
+    }
+
+    #[test]
+    fn bad_security_settings_are_one_line_each_and_never_show_the_password() {
+        let sasl = [("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"), ("KAFKA_SASL_USERNAME", "alice")];
+        assert_eq!(
+            err(&["--security-protocol=TLS"], &[]),
+            "invalid --security-protocol \"TLS\": expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+        );
+        assert!(err(&[], &sasl).contains("needs a password: set KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE"));
+        assert!(err(&[], &[("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")]).contains("set KAFKA_SASL_USERNAME"));
+        let e = err(&["--sasl-mechanism=GSSAPI", "--sasl-password=hunter2"], &sasl);
+        assert_eq!(e, "invalid --sasl-mechanism \"GSSAPI\": expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512");
+        let both = err(&["--sasl-password=hunter2", "--sasl-password-file=/etc/hostname"], &sasl);
+        assert!(both.contains("are both set") && !both.contains("hunter2"), "{both}");
+        let missing = err(&["--sasl-password-file=/nonexistent"], &sasl);
+        assert!(
+            missing.starts_with("invalid --sasl-password-file \"/nonexistent\": expected a readable file"),
+            "{missing}"
+        );
+        let unused = err(&["--sasl-username=alice"], &[]);
+        assert!(unused.contains("--sasl-username set, but KAFKA_SECURITY_PROTOCOL is PLAINTEXT"), "{unused}");
+        let tls = [("KAFKA_SECURITY_PROTOCOL", "SSL")];
+        assert!(err(&["--ssl-certificate-location=/etc/hostname"], &tls).contains("go together"));
+        assert!(err(&["--ssl-ca-location=/nonexistent.pem"], &tls).contains("expected a readable PEM file"));
+        assert!(
+            err(&["--ssl-endpoint-identification=yes"], &tls).contains("`https` (check the broker's name) or `none`")
+        );
+    }
+
+    #[test]
+    fn the_password_file_loses_its_trailing_newline_only() {
+        let dir = std::env::temp_dir().join(format!("pos-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("password");
+        std::fs::write(&file, " two words \n").unwrap();
+        let env = [
+            ("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"),
+            ("KAFKA_SASL_USERNAME", "alice"),
+            ("KAFKA_SASL_PASSWORD_FILE", file.to_str().unwrap()),
+        ];
+        let c = run(&[], &env).unwrap();
+        assert_eq!(c.kafka.security.sasl.unwrap().password.expose(), " two words ");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

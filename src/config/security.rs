@@ -1,0 +1,219 @@
+//! The security settings: protocol, SASL credentials, TLS files. Named like the Kafka client
+//! properties of a provider's librdkafka/kcat snippet (`security.protocol` →
+//! `KAFKA_SECURITY_PROTOCOL`). Files are read and checked for presence here; their PEM content
+//! is checked where TLS is set up (`kafka::tls`), still before anything connects.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::{ConfigError, Raw, Sources};
+
+/// `security.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Plaintext => "PLAINTEXT",
+            Protocol::Ssl => "SSL",
+            Protocol::SaslPlaintext => "SASL_PLAINTEXT",
+            Protocol::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    pub fn tls(self) -> bool {
+        matches!(self, Protocol::Ssl | Protocol::SaslSsl)
+    }
+
+    pub fn sasl(self) -> bool {
+        matches!(self, Protocol::SaslPlaintext | Protocol::SaslSsl)
+    }
+}
+
+/// `sasl.mechanism`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    Plain,
+    ScramSha256,
+    ScramSha512,
+}
+
+impl Mechanism {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Plain => "PLAIN",
+            Mechanism::ScramSha256 => "SCRAM-SHA-256",
+            Mechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+}
+
+/// A password: its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The password itself, for the authentication exchange only.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// SASL credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sasl {
+    pub mechanism: Mechanism,
+    pub username: String,
+    pub password: Secret,
+}
+
+/// The TLS files, each with the variable or flag that named it (for error messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca: Option<(String, PathBuf)>,
+    pub certificate: Option<(String, PathBuf)>,
+    pub key: Option<(String, PathBuf)>,
+    /// Check that the broker's certificate names the host connected to.
+    pub verify_hostname: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Security {
+    pub protocol: Protocol,
+    pub sasl: Option<Sasl>,
+    pub tls: Option<TlsFiles>,
+}
+
+pub(super) fn parse(s: &Sources) -> Result<Security, ConfigError> {
+    let protocol_raw = s.get("security-protocol");
+    let protocol = match protocol_raw.value.to_ascii_uppercase().as_str() {
+        "PLAINTEXT" => Protocol::Plaintext,
+        "SSL" => Protocol::Ssl,
+        "SASL_PLAINTEXT" => Protocol::SaslPlaintext,
+        "SASL_SSL" => Protocol::SaslSsl,
+        _ => return Err(protocol_raw.invalid("PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")),
+    };
+    let sasl = if protocol.sasl() { Some(sasl(s, protocol)?) } else { None };
+    let tls = if protocol.tls() {
+        let endpoint = s.get("ssl-endpoint-identification");
+        let verify_hostname = match endpoint.value.to_ascii_lowercase().as_str() {
+            "https" => true,
+            "none" => false,
+            _ => return Err(endpoint.invalid("`https` (check the broker's name) or `none`")),
+        };
+        let (certificate, key) = (file(s.get("ssl-certificate-location"))?, file(s.get("ssl-key-location"))?);
+        if certificate.is_some() != key.is_some() {
+            return Err(ConfigError::Conflict(
+                "KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION go together (mutual TLS needs the \
+                 client certificate and its key): set both or neither"
+                    .into(),
+            ));
+        }
+        Some(TlsFiles { ca: file(s.get("ssl-ca-location"))?, certificate, key, verify_hostname })
+    } else {
+        None
+    };
+    // Settings that this protocol would silently ignore are a mistake worth a line.
+    let unused: Vec<&str> = [
+        ("sasl-mechanism", !protocol.sasl()),
+        ("sasl-username", !protocol.sasl()),
+        ("sasl-password", !protocol.sasl()),
+        ("sasl-password-file", !protocol.sasl()),
+        ("ssl-ca-location", !protocol.tls()),
+        ("ssl-certificate-location", !protocol.tls()),
+        ("ssl-key-location", !protocol.tls()),
+    ]
+    .iter()
+    .filter(|(flag, unused)| *unused && s.get(flag).explicit)
+    .map(|(flag, _)| s.get(flag).name.as_str())
+    .collect();
+    if !unused.is_empty() {
+        return Err(ConfigError::Conflict(format!(
+            "{} set, but {} is {}: set it to {} or remove the setting",
+            unused.join(", "),
+            protocol_raw.name,
+            protocol.name(),
+            if unused.iter().any(|n| n.contains("SASL") || n.contains("sasl")) {
+                "SASL_SSL or SASL_PLAINTEXT"
+            } else {
+                "SSL or SASL_SSL"
+            }
+        )));
+    }
+    Ok(Security { protocol, sasl, tls })
+}
+
+fn sasl(s: &Sources, protocol: Protocol) -> Result<Sasl, ConfigError> {
+    let mechanism_raw = s.get("sasl-mechanism");
+    let mechanism = match mechanism_raw.value.to_ascii_uppercase().as_str() {
+        "" | "PLAIN" => Mechanism::Plain,
+        "SCRAM-SHA-256" => Mechanism::ScramSha256,
+        "SCRAM-SHA-512" => Mechanism::ScramSha512,
+        _ => return Err(mechanism_raw.invalid("PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")),
+    };
+    let user = s.get("sasl-username");
+    if user.value.is_empty() {
+        return Err(ConfigError::Conflict(format!(
+            "KAFKA_SECURITY_PROTOCOL={} needs a user name: set KAFKA_SASL_USERNAME",
+            protocol.name()
+        )));
+    }
+    let (password, file_raw) = (s.get("sasl-password"), s.get("sasl-password-file"));
+    let password = match (password.explicit, file_raw.is_unset()) {
+        (true, false) => {
+            return Err(ConfigError::Conflict(format!(
+                "{} and {} are both set: give the password one way",
+                password.name, file_raw.name
+            )));
+        }
+        (true, true) => password.value.clone(),
+        (false, false) => {
+            let text = std::fs::read_to_string(&file_raw.value).map_err(|e| ConfigError::Invalid {
+                name: file_raw.name.clone(),
+                value: file_raw.value.clone(),
+                expected: format!("a readable file holding the password ({e})"),
+            })?;
+            text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string()
+        }
+        (false, true) => {
+            return Err(ConfigError::Conflict(format!(
+                "KAFKA_SECURITY_PROTOCOL={} needs a password: set KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE",
+                protocol.name()
+            )));
+        }
+    };
+    if password.is_empty() {
+        return Err(ConfigError::Conflict("the SASL password is empty".into()));
+    }
+    Ok(Sasl { mechanism, username: user.value.clone(), password: Secret(password) })
+}
+
+/// A file setting: unset, or a path that exists and is readable.
+fn file(raw: &Raw) -> Result<Option<(String, PathBuf)>, ConfigError> {
+    if raw.is_unset() {
+        return Ok(None);
+    }
+    match std::fs::File::open(&raw.value) {
+        Ok(_) => Ok(Some((raw.name.clone(), PathBuf::from(&raw.value)))),
+        Err(e) => Err(raw.invalid(format!("a readable PEM file ({e})"))),
+    }
+}

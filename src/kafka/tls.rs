@@ -1,0 +1,263 @@
+//! TLS for broker connections: rustls with graviola, a pure-Rust crypto provider (no C
+//! compiler for either musl target), the Mozilla roots built in (a `FROM scratch` image has no
+//! system store), or the CA file given; optional client certificate (mutual TLS).
+//!
+//! graviola asserts CPU features it needs and, with `panic = "abort"`, a failed assert would
+//! kill the process mid-run; [`check_cpu`] refuses at start instead, naming what is missing.
+//!
+//! References: RFC 8446 (TLS 1.3), RFC 5246 (TLS 1.2); rustls `ClientConfig`, `StreamOwned`.
+
+use std::fmt;
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+
+use crate::config::TlsFiles;
+
+/// A TLS stream to one broker.
+pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
+
+/// The CPU features graviola needs, per architecture (its README and its asserts).
+#[cfg(target_arch = "x86_64")]
+const NEEDED: &[&str] = &["aes", "pclmulqdq", "avx", "avx2", "bmi1", "adx"];
+#[cfg(target_arch = "aarch64")]
+const NEEDED: &[&str] = &["aes", "sha2", "pmull"];
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const NEEDED: &[&str] = &[];
+
+/// Whether this CPU has every feature graviola needs; else the line that says what is missing
+/// and what to do.
+pub fn check_cpu() -> Result<(), String> {
+    decide(std::env::consts::ARCH, NEEDED, has_feature)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_feature(name: &str) -> bool {
+    match name {
+        "aes" => std::arch::is_x86_feature_detected!("aes"),
+        "pclmulqdq" => std::arch::is_x86_feature_detected!("pclmulqdq"),
+        "avx" => std::arch::is_x86_feature_detected!("avx"),
+        "avx2" => std::arch::is_x86_feature_detected!("avx2"),
+        "bmi1" => std::arch::is_x86_feature_detected!("bmi1"),
+        "adx" => std::arch::is_x86_feature_detected!("adx"),
+        _ => false,
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+fn has_feature(name: &str) -> bool {
+    match name {
+        "aes" => std::arch::is_aarch64_feature_detected!("aes"),
+        "sha2" => std::arch::is_aarch64_feature_detected!("sha2"),
+        "pmull" => std::arch::is_aarch64_feature_detected!("pmull"),
+        _ => false,
+    }
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn has_feature(_: &str) -> bool {
+    false
+}
+
+/// The decision, apart from the CPU: which of `needed` are missing, as one line.
+fn decide(arch: &str, needed: &[&str], has: impl Fn(&str) -> bool) -> Result<(), String> {
+    if needed.is_empty() {
+        return Err(format!(
+            "TLS and SCRAM are not available on {arch}: the crypto provider of this build supports x86_64 and \
+             aarch64 only; use PLAINTEXT or SASL_PLAINTEXT with PLAIN"
+        ));
+    }
+    let missing: Vec<&str> = needed.iter().copied().filter(|f| !has(f)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "TLS and SCRAM need CPU features this {arch} machine lacks: {} (the pure-Rust crypto of this build needs \
+         {}); run on a CPU that has them (x86_64 since about 2013; Raspberry Pi 5, Graviton, Ampere), or use \
+         PLAINTEXT or SASL_PLAINTEXT with PLAIN",
+        missing.join(", "),
+        needed.join(", ")
+    ))
+}
+
+/// A checked TLS client configuration, shared by every connection.
+#[derive(Clone)]
+pub struct Tls {
+    config: Arc<ClientConfig>,
+}
+
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Tls { .. }")
+    }
+}
+
+/// The crypto provider of every TLS connection and of SCRAM.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls_graviola::default_provider())
+}
+
+impl Tls {
+    /// Reads and checks the files: every problem is one line naming the setting (exit 2).
+    pub fn new(files: &TlsFiles) -> Result<Tls, String> {
+        let provider = provider();
+        let mut roots = rustls::RootCertStore::empty();
+        match &files.ca {
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+            Some((name, path)) => {
+                let certs = certificates(name, path)?;
+                let (added, _) = roots.add_parsable_certificates(certs);
+                if added == 0 {
+                    return Err(format!("{name} {}: no usable CA certificate in it", path.display()));
+                }
+            }
+        }
+        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+            .build()
+            .map_err(|e| format!("cannot use the CA certificates: {e}"))?;
+        let verifier: Arc<dyn ServerCertVerifier> =
+            if files.verify_hostname { verifier } else { Arc::new(AnyName(verifier)) };
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup failed: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier);
+        let config = match (&files.certificate, &files.key) {
+            (Some((cert_name, cert_path)), Some((key_name, key_path))) => {
+                let chain = certificates(cert_name, cert_path)?;
+                let key = PrivateKeyDer::from_pem_file(key_path)
+                    .map_err(|e| format!("{key_name} {}: no private key read ({e})", key_path.display()))?;
+                builder.with_client_auth_cert(chain, key).map_err(|e| {
+                    format!("{key_name} {} does not fit {cert_name} {}: {e}", key_path.display(), cert_path.display())
+                })?
+            }
+            _ => builder.with_no_client_auth(),
+        };
+        Ok(Tls { config: Arc::new(config) })
+    }
+
+    /// Starts TLS on a connected socket to `host` (the name the certificate must carry). The
+    /// handshake itself runs with the first write.
+    pub fn wrap(&self, host: &str, tcp: TcpStream) -> Result<TlsStream, String> {
+        let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
+            .map_err(|e| format!("{host:?} is not a host name for TLS: {e}"))?;
+        let conn = ClientConnection::new(Arc::clone(&self.config), name).map_err(|e| e.to_string())?;
+        Ok(StreamOwned::new(conn, tcp))
+    }
+}
+
+fn certificates(name: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Result<Vec<_>, _> =
+        CertificateDer::pem_file_iter(path).map_err(|e| format!("{name} {}: {e}", path.display()))?.collect();
+    let certs = certs.map_err(|e| format!("{name} {}: not PEM certificates ({e})", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{name} {}: no PEM certificate in it", path.display()));
+    }
+    Ok(certs)
+}
+
+/// `KAFKA_SSL_ENDPOINT_IDENTIFICATION=none`: the chain must still lead to a trusted CA; only the
+/// name check is skipped (as `ssl.endpoint.identification.algorithm=` empty in Java).
+#[derive(Debug)]
+struct AnyName(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // webpki checks the chain first and the name last: a name error means the chain is good.
+        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// Why a TLS connection failed, for a user: the rustls error in words, with what to do.
+pub fn explain(e: &rustls::Error) -> String {
+    use rustls::{AlertDescription, Error};
+    match e {
+        Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "its certificate is not signed by a trusted CA (set KAFKA_SSL_CA_LOCATION to the CA that signed it)".into()
+        }
+        Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => "its certificate does not name this host (connect by a name it carries, or \
+             KAFKA_SSL_ENDPOINT_IDENTIFICATION=none)"
+            .into(),
+        Error::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => {
+            "its certificate has expired".into()
+        }
+        Error::InvalidCertificate(other) => format!("its certificate is not valid: {other:?}"),
+        Error::AlertReceived(AlertDescription::CertificateRequired | AlertDescription::BadCertificate) => {
+            format!(
+                "it refused the handshake ({e}): it requires a client certificate it trusts (set \
+                 KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION)"
+            )
+        }
+        Error::InvalidMessage(_) => format!(
+            "it does not speak TLS ({e}): is this a plaintext listener? (then KAFKA_SECURITY_PROTOCOL=PLAINTEXT \
+             or SASL_PLAINTEXT)"
+        ),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const X86: &[&str] = &["aes", "pclmulqdq", "avx", "avx2", "bmi1", "adx"];
+
+    #[test]
+    fn the_cpu_check_names_every_missing_feature() {
+        assert_eq!(decide("x86_64", X86, |_| true), Ok(()));
+        let err = decide("x86_64", X86, |f| f != "avx2" && f != "adx").unwrap_err();
+        assert!(err.starts_with("TLS and SCRAM need CPU features this x86_64 machine lacks: avx2, adx ("), "{err}");
+        assert!(err.contains("use PLAINTEXT or SASL_PLAINTEXT with PLAIN"), "{err}");
+        let err = decide("aarch64", &["aes", "sha2", "pmull"], |f| f != "pmull").unwrap_err();
+        assert!(err.contains("lacks: pmull ("), "{err}");
+        assert!(decide("riscv64", &[], |_| true).unwrap_err().contains("x86_64 and aarch64 only"));
+    }
+
+    #[test]
+    fn this_machine_passes_the_check() {
+        // The tests run TLS for real here, so this machine must have the features.
+        assert_eq!(check_cpu(), Ok(()));
+    }
+}
