@@ -17,9 +17,10 @@ run: ## run the producer (against KAFKA_BOOTSTRAP_SERVERS, else a local broker) 
 test: ## all tests: unit, CLI, real Kafka 4.x and 3.9 brokers, scratch (static binary in chroot)
 	scripts/test
 
-lint: ## rustfmt, clippy, rustdoc (warnings as errors); hadolint and a compose.yaml check
+lint: ## rustfmt, clippy (default and plaintext-only builds), rustdoc (warnings as errors); hadolint, compose-go
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
+	cargo clippy --locked --no-default-features -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --document-private-items
 	scripts/lint-docker
 

@@ -119,7 +119,8 @@ fn container_images_build_from_the_whole_dockerfile_with_the_binary_of_their_pla
         let fields: Vec<&str> = inspect.split_whitespace().collect();
         assert_eq!(fields[..2], [arch, "65532:65532"], "{tag}: {inspect}");
         let size: u64 = fields[2].parse().unwrap();
-        assert!(size < 1_500_000, "{tag} is {size} bytes");
+        // The binary's budget with TLS (tests/scratch.rs), plus the image's few hundred bytes.
+        assert!(size < 3_500_000, "{tag} is {size} bytes");
         eprintln!("container: {tag} is {size} bytes as the engine reports it");
     }
 }

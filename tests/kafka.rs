@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use common::{
@@ -59,17 +59,7 @@ fn values(lines: &[String], kind: &str) -> Vec<String> {
 /// Asserts that `topic` holds each value the dry run printed for `kind` exactly once, and
 /// nothing else.
 fn assert_holds_exactly_once(addr: &str, topic: &str, expected: &[String], kind: &str) {
-    let want = values(expected, kind);
-    let got = consume(addr, topic, want.len());
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in &got {
-        *counts.entry(r.value.as_str()).or_default() += 1;
-    }
-    let duplicates: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(duplicates.is_empty(), "{topic}: duplicates {:?}", &duplicates[..duplicates.len().min(3)]);
-    let missing: Vec<_> = want.iter().filter(|v| !counts.contains_key(v.as_str())).collect();
-    assert!(missing.is_empty(), "{topic}: {} missing, e.g. {:?}", missing.len(), missing.first());
-    assert_eq!(got.len(), want.len(), "{topic}: records that the dry run did not print");
+    common::assert_exactly_once(addr, topic, &values(expected, kind), &[]);
 }
 
 /// "2025-01-01 00:00:07" → Unix milliseconds.

@@ -124,6 +124,39 @@ impl Broker {
         Broker { version: version.to_string(), addr, dir, owned: true }
     }
 
+    /// A broker of its own with secure listeners beside PLAINTEXT (`kafka-local --secure`):
+    /// `listener("SSL")` and the others give their addresses, `tls_file("ca.pem")` the files.
+    pub fn secure(version: &str) -> Broker {
+        let dir = tempdir("kafka-secure");
+        let pid = std::process::id().to_string();
+        let addr = kafka_local(&[
+            "start",
+            "--secure",
+            "--version",
+            version,
+            "--dir",
+            dir.to_str().unwrap(),
+            "--owner-pid",
+            &pid,
+        ]);
+        Broker { version: version.to_string(), addr, dir, owned: true }
+    }
+
+    /// The address of a listener of a `secure` broker: SSL, SASL_SSL, SASL_PLAINTEXT or MTLS.
+    pub fn listener(&self, name: &str) -> String {
+        let listeners = std::fs::read_to_string(self.dir.join("listeners")).expect("a --secure broker");
+        listeners
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} listener in {listeners}"))
+            .to_string()
+    }
+
+    /// A certificate or key file of a `secure` broker (ca.pem, client.pem, client.key, …).
+    pub fn tls_file(&self, name: &str) -> String {
+        self.dir.join("tls").join(name).to_str().unwrap().to_string()
+    }
+
     /// A new broker of its own on `port` (for a client started before its broker).
     pub fn start_on_port(version: &str, port: u16) -> Broker {
         let dir = tempdir("kafka");
@@ -301,12 +334,19 @@ pub struct Consumed {
 
 /// Reads `topic` from the start with kcat until at least `count` records arrived (or 20 s).
 pub fn consume(addr: &str, topic: &str, count: usize) -> Vec<Consumed> {
+    consume_with(addr, topic, count, &[])
+}
+
+/// `consume` with extra kcat `-X` settings (`security.protocol=SSL`, …).
+pub fn consume_with(addr: &str, topic: &str, count: usize, settings: &[String]) -> Vec<Consumed> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let out = Command::new("kcat")
-            .args(["-b", addr, "-C", "-t", topic, "-e", "-q", "-J", "-X", "check.crcs=true"])
-            .output()
-            .expect("kcat is installed (apt-get install kcat; .ci/run does it)");
+        let mut cmd = Command::new("kcat");
+        cmd.args(["-b", addr, "-C", "-t", topic, "-e", "-q", "-J", "-X", "check.crcs=true"]);
+        for s in settings {
+            cmd.args(["-X", s]);
+        }
+        let out = cmd.output().expect("kcat is installed (apt-get install kcat; .ci/run does it)");
         let text = String::from_utf8(out.stdout).expect("utf-8");
         let records: Vec<Consumed> = text
             .lines()
@@ -327,6 +367,21 @@ pub fn consume(addr: &str, topic: &str, count: usize) -> Vec<Consumed> {
         }
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// Asserts that `topic` (read with kcat and its `settings`) holds each of `want` exactly once,
+/// and nothing else.
+pub fn assert_exactly_once(addr: &str, topic: &str, want: &[String], settings: &[String]) {
+    let got = consume_with(addr, topic, want.len(), settings);
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for r in &got {
+        *counts.entry(r.value.as_str()).or_default() += 1;
+    }
+    let duplicates: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicates.is_empty(), "{topic}: duplicates {:?}", &duplicates[..duplicates.len().min(3)]);
+    let missing: Vec<_> = want.iter().filter(|v| !counts.contains_key(v.as_str())).collect();
+    assert!(missing.is_empty(), "{topic}: {} missing, e.g. {:?}", missing.len(), missing.first());
+    assert_eq!(got.len(), want.len(), "{topic}: records that the dry run did not print");
 }
 
 /// The partition Kafka's own Java client picks for each key: `Utils.toPositive(Utils.murmur2(key))
