@@ -77,8 +77,30 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if config.create_topics {
+        return create_topics(&config, security, stop);
+    }
     match run(&config, security, &stop) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error(&e);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `--create-topics`: the init step. Each topic's state on stdout, warnings on stderr.
+fn create_topics(config: &Config, security: kafka::Prepared, stop: Stop) -> ExitCode {
+    let topics = [config.topic.clone(), config.topic_refunds.clone()];
+    match kafka::topics::create(&config.kafka, security, &topics, stop) {
+        Ok((states, warnings)) => {
+            for warning in warnings {
+                diag!("warning: {warning}");
+            }
+            let text: String = states.iter().map(|s| format!("[producer] {s}\n")).collect();
+            print_and_exit(&text)
+        }
+        Err(KafkaError::Stopped { .. }) => ExitCode::SUCCESS,
         Err(e) => {
             error(&e);
             ExitCode::from(1)

@@ -188,6 +188,45 @@ fn a_crash_and_restart_of_the_broker_loses_and_duplicates_nothing(version: &str)
     assert!(out.stderr.contains("retrying"), "the crash was noticed: {}", out.stderr);
 }
 
+/// `--create-topics`, the init step a consumer can wait for: both topics with the asked
+/// partitions and replication factor on a three-node cluster, and nothing done the second time.
+#[test]
+fn create_topics_makes_both_topics_as_asked_and_is_a_no_op_the_second_time() {
+    let cluster = Broker::cluster(KAFKA_4);
+    let (tx, rf) = (unique("init-tx"), unique("init-rf"));
+    let args = [
+        format!("--bootstrap-servers={}", cluster.addr),
+        format!("--topic={tx}"),
+        format!("--topic-refunds={rf}"),
+        "--create-topics".into(),
+        "--topic-partitions=4".into(),
+        "--topic-replication-factor=3".into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = run(producer(&args), LIMIT);
+    assert_eq!(first.code(), 0, "{}", first.stderr);
+    assert_eq!(
+        first.stdout,
+        format!(
+            "[producer] topic {tx:?} created with 4 partitions, replication factor 3\n\
+             [producer] topic {rf:?} created with 4 partitions, replication factor 3\n"
+        )
+    );
+    // What the cluster says, through another client.
+    let meta = std::process::Command::new("kcat").args(["-b", &cluster.addr, "-L", "-J"]).output().unwrap();
+    let meta: serde_json::Value = serde_json::from_slice(&meta.stdout).unwrap();
+    for topic in [&tx, &rf] {
+        let t = meta["topics"].as_array().unwrap().iter().find(|t| t["topic"] == topic.as_str()).expect("listed");
+        let partitions = t["partitions"].as_array().unwrap();
+        assert_eq!(partitions.len(), 4, "{topic}");
+        assert!(partitions.iter().all(|p| p["replicas"].as_array().unwrap().len() == 3), "{topic}: {t}");
+    }
+    let second = run(producer(&args), LIMIT);
+    assert_eq!(second.code(), 0, "{}", second.stderr);
+    assert!(second.stdout.contains(&format!("topic {tx:?} already exists with 4 partitions, replication factor 3")));
+    assert!(!second.stderr.contains("created topic"), "{}", second.stderr);
+}
+
 #[test]
 fn a_node_lost_from_a_three_node_cluster_fails_over_without_loss_or_duplicates() {
     // Six partitions led by three nodes: requests go to several leaders, and when one node dies

@@ -27,8 +27,15 @@ func check(file string) error {
 	if err != nil {
 		return err
 	}
-	if len(project.Services) != 2 {
-		return fmt.Errorf("services %v, want kafka and producer", project.ServiceNames())
+	if len(project.Services) != 3 {
+		return fmt.Errorf("services %v, want kafka, topics and producer", project.ServiceNames())
+	}
+	topics, ok := project.Services["topics"]
+	if !ok || len(topics.Command) != 1 || topics.Command[0] != "--create-topics" || topics.PullPolicy != "build" {
+		return fmt.Errorf("the topics service must run the built image with --create-topics")
+	}
+	if dep, ok := topics.DependsOn["kafka"]; !ok || dep.Condition != "service_healthy" {
+		return fmt.Errorf("the topics service must wait for kafka's healthcheck")
 	}
 	kafka, ok := project.Services["kafka"]
 	if !ok {
@@ -58,8 +65,8 @@ func check(file string) error {
 	if value(producer.Environment["KAFKA_BOOTSTRAP_SERVERS"]) != "kafka:9092" {
 		return fmt.Errorf("the producer must reach kafka:9092")
 	}
-	if dep, ok := producer.DependsOn["kafka"]; !ok || dep.Condition != "service_healthy" {
-		return fmt.Errorf("the producer must wait for kafka's healthcheck")
+	if dep, ok := producer.DependsOn["topics"]; !ok || dep.Condition != "service_completed_successfully" {
+		return fmt.Errorf("the producer must start after the topics step succeeded")
 	}
 	return nil
 }

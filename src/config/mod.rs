@@ -52,6 +52,12 @@ const OPTIONS: &[Opt] = &[
     switch("log-events", "PRODUCER_LOG_EVENTS", "true", "print a `[producer] Sent ...` line per event on stdout"),
     opt("stats-seconds", "PRODUCER_STATS_SECONDS", "10", "seconds between stats lines on stderr (0 = off)"),
     switch("dry-run", "PRODUCER_DRY_RUN", "false", "generate and print events, send nothing"),
+    switch(
+        "create-topics",
+        "PRODUCER_CREATE_TOPICS",
+        "false",
+        "only make sure both topics exist, say what was done, and exit (an init step for consumers)",
+    ),
     opt("acks", "KAFKA_ACKS", "all", "acknowledgements: all (or -1), 1 or 0"),
     switch("idempotence", "KAFKA_IDEMPOTENCE", "true", "idempotent producer: retries never duplicate (needs acks=all)"),
     opt(
@@ -77,6 +83,12 @@ const OPTIONS: &[Opt] = &[
         "KAFKA_TOPIC_PARTITIONS",
         "",
         "partitions of topics this creates; unset: the broker's default",
+    ),
+    opt(
+        "topic-replication-factor",
+        "KAFKA_TOPIC_REPLICATION_FACTOR",
+        "",
+        "replication factor of topics this creates; unset: the broker's default",
     ),
     opt("compression", "KAFKA_COMPRESSION", "none", "record compression: none, gzip or snappy"),
     opt("client-id", "KAFKA_CLIENT_ID", "pos-producer", "client id sent to the brokers"),
@@ -207,6 +219,7 @@ pub struct KafkaConfig {
     pub request_timeout: Duration,
     pub metadata_max_age: Duration,
     pub topic_partitions: Option<i32>,
+    pub topic_replication: Option<i16>,
     pub compression: Compression,
     pub client_id: String,
     pub protocol_cap: Option<ProtocolCap>,
@@ -229,6 +242,8 @@ pub struct Config {
     pub log_events: bool,
     pub stats_every: Option<Duration>,
     pub dry_run: bool,
+    /// Only make sure the topics exist, then exit.
+    pub create_topics: bool,
     pub kafka: KafkaConfig,
     /// Lines to print at start: settings that were adjusted, variables that were not understood.
     pub warnings: Vec<String>,
@@ -376,6 +391,12 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
     let log_events = boolean(s.get("log-events"))?;
     let stats_seconds = seconds(s.get("stats-seconds"))?;
     let dry_run = boolean(s.get("dry-run"))?;
+    let create_topics = boolean(s.get("create-topics"))?;
+    if dry_run && create_topics {
+        return Err(ConfigError::Conflict(
+            "PRODUCER_DRY_RUN and PRODUCER_CREATE_TOPICS exclude each other: a dry run has no Kafka".into(),
+        ));
+    }
 
     let acks_raw = s.get("acks");
     let acks = match acks_raw.value.as_str() {
@@ -432,6 +453,10 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         request_timeout,
         metadata_max_age: millis(s.get("metadata-max-age-ms"))?,
         topic_partitions: optional(s.get("topic-partitions"), partitions)?,
+        topic_replication: optional(s.get("topic-replication-factor"), |r| match r.value.trim().parse::<i16>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(r.invalid("a whole number of replicas from 1 to 32767")),
+        })?,
         compression,
         client_id: client_raw.value.clone(),
         protocol_cap: optional(s.get("protocol-cap"), |r| match r.value.as_str() {
@@ -454,6 +479,7 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         log_events,
         stats_every: (stats_seconds > 0.0).then(|| Duration::from_secs_f64(stats_seconds)),
         dry_run,
+        create_topics,
         kafka,
         warnings,
     })
@@ -686,6 +712,16 @@ mod tests {
         assert!(
             err(&["--ssl-endpoint-identification=yes"], &tls).contains("`https` (check the broker's name) or `none`")
         );
+    }
+
+    #[test]
+    fn create_topics_takes_a_replication_factor_and_excludes_a_dry_run() {
+        let c = run(&["--create-topics", "--topic-replication-factor=3"], &[]).unwrap();
+        assert!(c.create_topics);
+        assert_eq!(c.kafka.topic_replication, Some(3));
+        assert_eq!(run(&[], &[]).unwrap().kafka.topic_replication, None);
+        assert!(err(&["--topic-replication-factor=0"], &[]).contains("a whole number of replicas from 1"));
+        assert!(err(&["--create-topics", "--dry-run"], &[]).contains("exclude each other"));
     }
 
     #[test]

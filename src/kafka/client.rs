@@ -26,6 +26,8 @@ const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 pub struct ClientConfig {
     pub bootstrap_servers: Vec<String>,
     pub connection: Settings,
+    /// Replication factor of the topics this client creates (`None`: the broker's default).
+    pub replication: Option<i16>,
     /// SASL credentials every connection authenticates with (`None`: no SASL).
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub sasl: Option<crate::config::Sasl>,
@@ -52,6 +54,10 @@ pub struct Client {
     leaders: HashMap<String, Vec<i32>>,
     /// Topics that existed and that the latest metadata says are gone (deleted).
     gone: HashSet<String>,
+    /// Topic → replicas of its first partition (its replication factor), as last seen.
+    replicas: HashMap<String, usize>,
+    /// Topics this client created.
+    created: Vec<String>,
     /// When metadata was last fetched.
     refreshed: Option<Instant>,
     controller: i32,
@@ -74,6 +80,8 @@ impl Client {
             brokers: HashMap::new(),
             leaders: HashMap::new(),
             gone: HashSet::new(),
+            replicas: HashMap::new(),
+            created: Vec::new(),
             refreshed: None,
             controller: -1,
             next_bootstrap: 0,
@@ -292,6 +300,9 @@ impl Client {
                 diag!("topic {name:?} now has {} partitions (had {before})", leaders.len());
             }
             self.leaders.insert(name.clone(), leaders);
+            if let Some(first) = t.partitions.iter().min_by_key(|p| p.partition_index) {
+                self.replicas.insert(name.clone(), first.replicas);
+            }
         }
         Ok(response)
     }
@@ -299,6 +310,16 @@ impl Client {
     /// Leader node id of each partition of `topic`, as last seen (empty when unknown).
     pub fn leaders(&self, topic: &str) -> &[i32] {
         self.leaders.get(topic).map_or(&[], Vec::as_slice)
+    }
+
+    /// The replication factor of `topic`, as last seen.
+    pub fn replication_factor(&self, topic: &str) -> Option<usize> {
+        self.replicas.get(topic).copied()
+    }
+
+    /// Whether this client created `topic`.
+    pub fn created(&self, topic: &str) -> bool {
+        self.created.iter().any(|t| t == topic)
     }
 
     /// Whether `topic` existed and the latest metadata says it does not any more.
@@ -368,14 +389,16 @@ impl Client {
     fn create_topics(&mut self, names: &[String], partitions: Option<i32>) -> Result<Option<String>, KafkaError> {
         let timeout_ms = self.config.connection.timeout.as_millis().min(i32::MAX as u128) as i32;
         let broker_count = self.brokers.len().max(1);
+        let asked_replication = self.config.replication;
         let call = |c: &mut Connection| {
             let version = c.versions().create_topics.ok_or_else(|| ConnectionError::Unsupported {
                 addr: c.addr().to_string(),
                 reason: "does not support CreateTopics v2+; create the topics by hand".into(),
             })?;
             // Before v4 (Kafka < 2.4) the broker's defaults cannot be asked for with -1.
-            let (default_partitions, replication) =
+            let (default_partitions, default_replication) =
                 if version >= 4 { (-1, -1) } else { (1, broker_count.min(3) as i16) };
+            let replication = asked_replication.unwrap_or(default_replication);
             let request = CreateTopicsRequest::default().with_timeout_ms(timeout_ms).with_topics(
                 names
                     .iter()
@@ -397,9 +420,12 @@ impl Client {
         };
         for t in response.topics {
             match t.error_code {
-                0 | TOPIC_ALREADY_EXISTS => {
+                0 => {
                     diag!("created topic {:?}", t.name);
+                    self.created.push(t.name);
                 }
+                // Another client created it meanwhile.
+                TOPIC_ALREADY_EXISTS => {}
                 code if is_retriable(code) => {
                     return Ok(Some(format!("creating {:?}: {}", t.name, error_name(code))));
                 }

@@ -17,6 +17,7 @@ pub mod sasl;
 pub mod scram;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod topics;
 pub mod transport;
 pub mod versions;
 pub mod wire;

@@ -13,8 +13,8 @@ use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProduceRequest};
 use kafka_protocol::records::{self, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
 use super::backoff::{Backoff, NoRetry};
-use super::client::{Client, ClientConfig, topic_name};
-use super::connection::{ConnectionError, Settings};
+use super::client::{Client, topic_name};
+use super::connection::ConnectionError;
 use super::partitioner::partition_for_key;
 use super::wire::{InitProducerIdResponse, ProduceResponse};
 use super::{KafkaError, error_name, is_retriable};
@@ -105,22 +105,8 @@ impl Producer {
         topics: Vec<String>,
         stop: Stop,
     ) -> Result<Producer, KafkaError> {
-        let client_config = ClientConfig {
-            bootstrap_servers: config.bootstrap_servers.clone(),
-            connection: Settings {
-                client_id: config.client_id.clone(),
-                timeout: config.request_timeout,
-                protocol_cap: config.protocol_cap,
-                #[cfg(feature = "tls")]
-                tls: security.tls,
-            },
-            sasl: security.sasl,
-            resolve_timeout: config.delivery_timeout,
-        };
-        let mut client = Client::bootstrap(client_config, stop)?;
+        let client = super::topics::ready_client(config, security, &topics, stop)?;
         let deadline = Instant::now() + config.delivery_timeout;
-        client.set_deadline(Some(deadline));
-        client.ensure_topics(&topics, config.topic_partitions, deadline)?;
         let mut producer = Producer {
             client,
             topics,
@@ -137,37 +123,13 @@ impl Producer {
             batch_limit: HashMap::new(),
             metadata_max_age: config.metadata_max_age,
         };
-        producer.warn_about_partition_counts(config.topic_partitions);
+        for warning in super::topics::partition_warnings(&producer.client, &producer.topics, config.topic_partitions) {
+            diag!("warning: {warning}");
+        }
         if config.idempotence {
             producer.identity = Some(producer.init_producer_id(deadline)?);
         }
         Ok(producer)
-    }
-
-    /// Refunds are keyed by their sale's id so that both land in the same partition number of
-    /// their topics; that only holds when both topics have as many partitions.
-    fn warn_about_partition_counts(&self, asked: Option<i32>) {
-        let counts: Vec<usize> = self.topics.iter().map(|t| self.client.leaders(t).len()).collect();
-        if let Some(asked) = asked {
-            for (topic, &n) in self.topics.iter().zip(&counts) {
-                if n != asked as usize {
-                    diag!(
-                        "warning: topic {topic:?} exists with {n} partitions, not the {asked} of \
-                         KAFKA_TOPIC_PARTITIONS (which applies only to topics pos-producer creates)"
-                    );
-                }
-            }
-        }
-        if let [sales, refunds] = counts[..]
-            && sales != refunds
-        {
-            diag!(
-                "warning: topic {:?} has {sales} partitions but {:?} has {refunds}: a refund will often land in \
-                 another partition number than its sale, so consumers that join them per partition miss pairs",
-                self.topics[0],
-                self.topics[1]
-            );
-        }
     }
 
     /// InitProducerId without a transactional id: an idempotent, non-transactional producer.

@@ -212,12 +212,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Skips a nullable array of int32 (replica lists and the like).
-    pub fn skip_i32_array(&mut self, flexible: bool) -> Result<()> {
-        if let Some(len) = self.array_len(flexible, 4)? {
-            self.skip(len * 4)?;
-        }
-        Ok(())
+    /// Skips a nullable array of int32 (replica lists and the like); returns its length.
+    pub fn skip_i32_array(&mut self, flexible: bool) -> Result<usize> {
+        let len = self.array_len(flexible, 4)?.unwrap_or(0);
+        self.skip(len * 4)?;
+        Ok(len)
     }
 
     /// The tagged fields that end every structure of a flexible version. This client needs
@@ -335,6 +334,8 @@ pub struct MetadataPartition {
     pub error_code: i16,
     pub partition_index: i32,
     pub leader_id: i32,
+    /// How many replicas the partition has (its replication factor).
+    pub replicas: usize,
 }
 
 impl Response for MetadataResponse {
@@ -369,12 +370,12 @@ impl Response for MetadataResponse {
             r.i8()?; // is_internal
             // error, index, leader, replicas, isr: at least 2 + 4 + 4 + 1 + 1 bytes.
             let partitions = r.array(flex, 12, |r| {
-                let partition =
-                    MetadataPartition { error_code: r.i16()?, partition_index: r.i32()?, leader_id: r.i32()? };
+                let (error_code, partition_index, leader_id) = (r.i16()?, r.i32()?, r.i32()?);
                 if version >= 7 {
                     r.i32()?; // leader_epoch
                 }
-                r.skip_i32_array(flex)?; // replica_nodes
+                let replicas = r.skip_i32_array(flex)?; // replica_nodes
+                let partition = MetadataPartition { error_code, partition_index, leader_id, replicas };
                 r.skip_i32_array(flex)?; // isr_nodes
                 if version >= 5 {
                     r.skip_i32_array(flex)?; // offline_replicas

@@ -160,6 +160,7 @@ fn metadata(rng: &mut fastrand::Rng, v: i16, scale: usize) -> Sample {
                     error_code: rng.i16(0..2),
                     partition_index: p as i32,
                     leader_id: rng.i32(-1..3),
+                    replicas: 2,
                 })
                 .collect(),
         })
