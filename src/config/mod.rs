@@ -12,6 +12,7 @@ use std::time::Duration;
 
 #[cfg(feature = "tls")]
 pub use security::TlsFiles;
+#[cfg_attr(not(feature = "tls"), allow(unused_imports))]
 pub use security::{Mechanism, Protocol, Sasl, Security};
 
 /// One option of the command line and environment.

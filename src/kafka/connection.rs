@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader};
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
-use super::transport::{self, Transport};
+use super::transport::Transport;
 use super::versions::{self, Versions};
 use super::wire::{self, ApiVersionsResponse, Reader, Response};
 use crate::config::ProtocolCap;
@@ -354,11 +354,17 @@ impl Connection {
     fn write_all(&mut self, api: ApiKey, limit: WaitLimit) -> Result<(), ConnectionError> {
         let mut written = 0;
         let mut waiter = Waiter::new(limit, api);
-        while written < self.write_buf.len() {
+        loop {
             let slice = waiter.next_slice(&self.stop, &self.addr)?;
             let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
             self.stream.tcp().set_write_timeout(Some(slice)).map_err(io)?;
-            match self.stream.write(&self.write_buf[written..]) {
+            // Once every byte is written, a flush: TLS holds records until then.
+            let step = match self.write_buf.get(written..).filter(|rest| !rest.is_empty()) {
+                Some(rest) => self.stream.write(rest),
+                None => self.stream.flush().map(|()| 0),
+            };
+            match step {
+                Ok(0) if written == self.write_buf.len() => return Ok(()),
                 Ok(0) => {
                     let source = io::Error::new(io::ErrorKind::WriteZero, "connection closed");
                     return Err(ConnectionError::Io { addr: self.addr.clone(), source });
@@ -368,31 +374,18 @@ impl Connection {
                 Err(source) => return Err(self.io_error(source)),
             }
         }
-        // TLS holds records until flushed.
-        loop {
-            let slice = waiter.next_slice(&self.stop, &self.addr)?;
-            let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
-            self.stream.tcp().set_write_timeout(Some(slice)).map_err(io)?;
-            match self.stream.flush() {
-                Ok(()) => return Ok(()),
-                Err(e) if is_wait(&e) => {}
-                Err(source) => return Err(self.io_error(source)),
-            }
-        }
     }
 
     /// An I/O error as a connection error: a TLS failure inside it is named as one.
     fn io_error(&self, source: io::Error) -> ConnectionError {
         #[cfg(feature = "tls")]
-        if let Some(e) = transport::tls_error(&source) {
+        if let Some(e) = super::transport::tls_error(&source) {
             let reason = super::tls::explain(e);
             return match e {
                 rustls::Error::InvalidMessage(_) => ConnectionError::Mismatch { addr: self.addr.clone(), reason },
                 _ => ConnectionError::Tls { addr: self.addr.clone(), reason },
             };
         }
-        #[cfg(not(feature = "tls"))]
-        let _ = transport::tls_error(&source);
         ConnectionError::Io { addr: self.addr.clone(), source }
     }
 

@@ -41,13 +41,12 @@ pub struct Prepared {
 
 /// Prepares `security` for every connection, or says in one line why it cannot be used.
 pub fn prepare(security: &crate::config::Security) -> Result<Prepared, String> {
-    use crate::config::{Mechanism, Protocol};
-    if security.protocol == Protocol::Plaintext {
+    if security.protocol == crate::config::Protocol::Plaintext {
         return Ok(Prepared::default());
     }
     #[cfg(feature = "tls")]
     {
-        let scram = security.sasl.as_ref().is_some_and(|s| s.mechanism != Mechanism::Plain);
+        let scram = security.sasl.as_ref().is_some_and(|s| s.mechanism != crate::config::Mechanism::Plain);
         if security.protocol.tls() || scram {
             tls::check_cpu()?;
         }
@@ -56,7 +55,6 @@ pub fn prepare(security: &crate::config::Security) -> Result<Prepared, String> {
     }
     #[cfg(not(feature = "tls"))]
     {
-        let _ = Mechanism::Plain;
         Err(format!(
             "KAFKA_SECURITY_PROTOCOL={} needs TLS or SASL, and this build has neither (built without the `tls` \
              cargo feature): use a default build",

@@ -105,8 +105,7 @@ impl Producer {
         topics: Vec<String>,
         stop: Stop,
     ) -> Result<Producer, KafkaError> {
-        let client = super::topics::ready_client(config, security, &topics, stop)?;
-        let deadline = Instant::now() + config.delivery_timeout;
+        let (client, deadline) = super::topics::ready_client(config, security, &topics, stop)?;
         let mut producer = Producer {
             client,
             topics,

@@ -9,13 +9,15 @@ use super::{KafkaError, Prepared};
 use crate::config::KafkaConfig;
 use crate::shutdown::Stop;
 
-/// A client connected to the cluster, with every topic existing and led.
+/// A client connected to the cluster, with every topic existing and led, and the start-up
+/// deadline (the delivery timeout from the first broker's answer) that it keeps for what
+/// follows the topics (the producer id).
 pub fn ready_client(
     config: &KafkaConfig,
     security: Prepared,
     topics: &[String],
     stop: Stop,
-) -> Result<Client, KafkaError> {
+) -> Result<(Client, Instant), KafkaError> {
     let client_config = ClientConfig {
         bootstrap_servers: config.bootstrap_servers.clone(),
         connection: Settings {
@@ -33,7 +35,7 @@ pub fn ready_client(
     let deadline = Instant::now() + config.delivery_timeout;
     client.set_deadline(Some(deadline));
     client.ensure_topics(topics, config.topic_partitions, deadline)?;
-    Ok(client)
+    Ok((client, deadline))
 }
 
 /// What `--create-topics` found or did for one topic.
@@ -64,7 +66,7 @@ pub fn create(
     topics: &[String],
     stop: Stop,
 ) -> Result<(Vec<TopicState>, Vec<String>), KafkaError> {
-    let client = ready_client(config, security, topics, stop)?;
+    let (client, _) = ready_client(config, security, topics, stop)?;
     let states = topics
         .iter()
         .map(|t| TopicState {

@@ -61,8 +61,3 @@ impl Write for Transport {
 pub fn tls_error(e: &io::Error) -> Option<&rustls::Error> {
     e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
-
-#[cfg(not(feature = "tls"))]
-pub fn tls_error(_: &io::Error) -> Option<&std::convert::Infallible> {
-    None
-}

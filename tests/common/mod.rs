@@ -222,27 +222,11 @@ impl Broker {
     /// Creates `topic` (1 partition) with topic `configs` (`key=value`) through Kafka's own
     /// Java AdminClient, from the broker's jars.
     pub fn create_topic(&self, topic: &str, configs: &[&str]) {
-        let mut args = vec![self.addr.as_str(), topic];
+        let mut args = vec!["create", topic];
         args.extend_from_slice(configs);
-        java(
-            &self.version,
-            "CreateTopic",
-            "import org.apache.kafka.clients.admin.*;\n\
-             public class CreateTopic { public static void main(String[] a) throws Exception {\n\
-               java.util.Properties p = new java.util.Properties(); p.put(\"bootstrap.servers\", a[0]);\n\
-               java.util.Map<String, String> configs = new java.util.HashMap<>();\n\
-               for (int i = 2; i < a.length; i++) { String[] kv = a[i].split(\"=\", 2); configs.put(kv[0], kv[1]); }\n\
-               try (AdminClient admin = AdminClient.create(p)) {\n\
-                 NewTopic t = new NewTopic(a[1], 1, (short) 1).configs(configs);\n\
-                 admin.createTopics(java.util.Collections.singleton(t)).all().get();\n\
-               } } }\n",
-            &args,
-            "",
-        );
+        self.admin(&args);
     }
-}
 
-impl Broker {
     /// The broker's process id (a broker of its own, not a shared one).
     pub fn pid(&self) -> u32 {
         let file = self.dir.join("broker.pid");
@@ -259,6 +243,8 @@ impl Broker {
         self.admin(&["partitions", topic, &count.to_string()]);
     }
 
+    /// One AdminClient action: `create TOPIC [key=value ...]`, `delete TOPIC` or
+    /// `partitions TOPIC COUNT`.
     fn admin(&self, args: &[&str]) {
         let mut all = vec![self.addr.as_str()];
         all.extend_from_slice(args);
@@ -269,7 +255,12 @@ impl Broker {
              public class Admin { public static void main(String[] a) throws Exception {\n\
                java.util.Properties p = new java.util.Properties(); p.put(\"bootstrap.servers\", a[0]);\n\
                try (AdminClient admin = AdminClient.create(p)) {\n\
-                 if (a[1].equals(\"delete\")) admin.deleteTopics(java.util.Collections.singleton(a[2])).all().get();\n\
+                 if (a[1].equals(\"create\")) {\n\
+                   java.util.Map<String, String> configs = new java.util.HashMap<>();\n\
+                   for (int i = 3; i < a.length; i++) { String[] kv = a[i].split(\"=\", 2); configs.put(kv[0], kv[1]); }\n\
+                   NewTopic t = new NewTopic(a[2], 1, (short) 1).configs(configs);\n\
+                   admin.createTopics(java.util.Collections.singleton(t)).all().get();\n\
+                 } else if (a[1].equals(\"delete\")) admin.deleteTopics(java.util.Collections.singleton(a[2])).all().get();\n\
                  else admin.createPartitions(java.util.Collections.singletonMap(a[2],\n\
                    NewPartitions.increaseTo(Integer.parseInt(a[3])))).all().get();\n\
                } } }\n",
