@@ -6,7 +6,9 @@
 //! - [`config`]: environment variables and flags → a checked [`config::Config`] (exit 2 if bad).
 //! - [`sim`]: the data contract: catalog, events and their JSON, the seeded generator, the clock.
 //! - [`pace`]: the drift-free schedule that says when each transaction is due.
-//! - [`kafka`]: a small synchronous Kafka producer (connection → client → producer).
+//! - [`kafka`]: a small synchronous Kafka producer (connection → client → producer), and a
+//!   reader of the topics' tails.
+//! - [`resume`]: where ids start: after this instance's highest in the topics, read back.
 //! - [`report`]: event lines and the banner on stdout; stats and the summary on stderr.
 //! - [`shutdown`]: the stop flag that SIGINT/SIGTERM set and every wait watches.
 //! - [`diag`](mod@diag): the `diag!` line on stderr, for every layer (it imports none).
@@ -22,6 +24,7 @@ mod diag;
 mod kafka;
 mod pace;
 mod report;
+mod resume;
 mod shutdown;
 mod sim;
 
@@ -32,12 +35,13 @@ use std::time::Instant;
 use bytes::Bytes;
 use serde::Serialize;
 
-use config::{Command, Config};
+use config::{Command, Config, IdStart};
 use diag::diag;
 use kafka::{KafkaError, Producer, Record};
 use pace::Schedule;
 use report::stdout::StdoutPipe;
 use report::{EventLog, Kind, Stats};
+use resume::ResumeError;
 use shutdown::Stop;
 use sim::Generator;
 use sim::clock::{self, Clock};
@@ -121,6 +125,7 @@ fn error(e: &dyn std::fmt::Display) {
 #[derive(Debug)]
 enum RunError {
     Kafka(KafkaError),
+    Resume(resume::ResumeError),
     Output(io::Error),
 }
 
@@ -128,6 +133,7 @@ impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RunError::Kafka(e) => e.fmt(f),
+            RunError::Resume(e) => e.fmt(f),
             RunError::Output(e) => write!(f, "cannot write the event log to stdout: {e}"),
         }
     }
@@ -183,10 +189,6 @@ fn produce(
     } else {
         Clock::Wall
     };
-    let mut generator = Generator::new(seed, clock, config.refund_probability);
-    if let Err(e) = log.banner(config, seed).and_then(|()| log.flush()) {
-        return output_ending(e, stop, 0);
-    }
     let mut run = Run { stats, queue: Queue::default(), stop };
 
     // Where events go: Kafka, or with `--dry-run` nowhere but the log.
@@ -200,6 +202,19 @@ fn produce(
             Err(e) => return Ending { why: "failed", unacked: 0, error: Some(RunError::Kafka(e)) },
         }
     };
+    // Where ids start: after this instance's last ones in the topics, unless told otherwise.
+    let ids = match (&mut sink, config.id_start) {
+        (Some(producer), IdStart::Resume) => match resume::from_kafka(producer.client_mut(), config) {
+            Ok(ids) => ids,
+            Err(ResumeError::Kafka(KafkaError::Stopped { .. })) => return Ending::ok("stopped before producing"),
+            Err(e) => return Ending { why: "failed", unacked: 0, error: Some(RunError::Resume(e)) },
+        },
+        _ => resume::without_kafka(config),
+    };
+    if let Err(e) = log.banner(config, seed, &ids.to_string()).and_then(|()| log.flush()) {
+        return output_ending(e, stop, 0);
+    }
+    let mut generator = Generator::starting(seed, clock, config.refund_probability, ids.start);
 
     let end = config.max_duration.map(|d| Instant::now() + d);
     let mut schedule = Schedule::new(Instant::now(), config.interval());

@@ -46,6 +46,18 @@ const OPTIONS: &[Opt] = &[
         "chance in [0, 1] that a transaction is followed by a refund",
     ),
     opt("seed", "PRODUCER_SEED", "", "random seed (u64) that makes a run reproducible; unset: random, printed"),
+    opt(
+        "id-start",
+        "PRODUCER_ID_START",
+        "resume",
+        "first transaction and refund id: `resume` (after the highest in the topics; 1 in a dry run) or N ≥ 1",
+    ),
+    opt(
+        "instance",
+        "PRODUCER_INSTANCE",
+        "1/1",
+        "this producer is instance k of n (`k/n`): its ids are k, k+n, k+2n, … so instances never collide",
+    ),
     opt("start-time", "PRODUCER_START_TIME", "", "simulated time: RFC 3339 time of transaction 1; unset: wall clock"),
     opt("speedup", "PRODUCER_SPEEDUP", "1", "run the simulated clock N times faster than real time, or `max`"),
     opt("max-events", "PRODUCER_MAX_EVENTS", "0", "stop after N transactions and their refunds (0 = no limit)"),
@@ -202,6 +214,51 @@ impl Compression {
     }
 }
 
+/// Where the ids of a run start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdStart {
+    /// After the highest ids of this instance already in the topics (1 in a dry run).
+    Resume,
+    /// At this id (rounded up into the instance's ids), whatever the topics hold.
+    From(u64),
+}
+
+/// Instance `k` of `n` producers sharing the topics: its ids are `k, k+n, k+2n, …`, as MySQL's
+/// `auto_increment_offset`/`auto_increment_increment` share one key space between servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instance {
+    pub k: u64,
+    pub n: u64,
+}
+
+impl Instance {
+    #[cfg(test)]
+    pub const ONLY: Instance = Instance { k: 1, n: 1 };
+
+    /// Whether `id` is one of this instance's ids.
+    pub fn owns(self, id: u64) -> bool {
+        id > 0 && id % self.n == self.k % self.n
+    }
+
+    /// This instance's first id at or after `id` (`None` past `u64::MAX`).
+    pub fn first_from(self, id: u64) -> Option<u64> {
+        let id = id.max(1);
+        let rem = (self.k % self.n + self.n - id % self.n) % self.n;
+        id.checked_add(rem)
+    }
+
+    /// This instance's next id after `id` (its first when `id` is 0).
+    pub fn after(self, id: u64) -> Option<u64> {
+        if id == 0 { Some(self.k) } else { self.first_from(id.checked_add(1)?) }
+    }
+}
+
+impl fmt::Display for Instance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
 /// An upper bound on the API versions spoken, named after the Kafka release that introduced
 /// them: for a proxy or Kafka-compatible server that mishandles newer versions, and for testing
 /// the older encodings against current brokers.
@@ -235,6 +292,8 @@ pub struct Config {
     pub sleep_seconds: f64,
     pub refund_probability: f64,
     pub seed: Option<u64>,
+    pub id_start: IdStart,
+    pub instance: Instance,
     /// Unix milliseconds of transaction 1 under simulated time.
     pub start_time_ms: Option<i64>,
     pub speedup: Speedup,
@@ -385,6 +444,8 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
     let sleep_seconds = seconds(s.get("sleep-seconds"))?;
     let refund_probability = probability(s.get("refund-probability"))?;
     let seed = optional(s.get("seed"), |r| unsigned(r, "a whole number from 0 to 18446744073709551615"))?;
+    let id_start = id_start(s.get("id-start"))?;
+    let instance = instance(s.get("instance"))?;
     let start_time_ms = optional(s.get("start-time"), rfc3339)?;
     let speedup = speedup(s.get("speedup"))?;
     let max_events = unsigned(s.get("max-events"), "a whole number ≥ 0 (0 = no limit)")?;
@@ -473,6 +534,8 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         sleep_seconds,
         refund_probability,
         seed,
+        id_start,
+        instance,
         start_time_ms,
         speedup,
         max_events: (max_events > 0).then_some(max_events),
@@ -559,6 +622,33 @@ fn partitions(raw: &Raw) -> Result<i32, ConfigError> {
     match raw.value.trim().parse::<i32>() {
         Ok(n) if (1..=100_000).contains(&n) => Ok(n),
         _ => Err(raw.invalid("a whole number of partitions from 1 to 100000")),
+    }
+}
+
+fn id_start(raw: &Raw) -> Result<IdStart, ConfigError> {
+    if raw.value.trim().eq_ignore_ascii_case("resume") {
+        return Ok(IdStart::Resume);
+    }
+    match raw.value.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_ID).contains(&n) => Ok(IdStart::From(n)),
+        _ => Err(raw.invalid(format!("`resume` or a whole number from 1 to {MAX_ID}"))),
+    }
+}
+
+/// Ids stay below 2^53 so that every JSON reader (JavaScript, Spark's doubles) reads them exactly.
+pub const MAX_ID: u64 = (1 << 53) - 1;
+
+/// Most instances sharing the topics.
+const MAX_INSTANCES: u64 = 65_535;
+
+fn instance(raw: &Raw) -> Result<Instance, ConfigError> {
+    let parsed =
+        raw.value.trim().split_once('/').and_then(|(k, n)| Some((k.parse::<u64>().ok()?, n.parse::<u64>().ok()?)));
+    match parsed {
+        Some((k, n)) if (1..=MAX_INSTANCES).contains(&n) && (1..=n).contains(&k) => Ok(Instance { k, n }),
+        _ => Err(raw.invalid(format!(
+            "k/n: this instance's number k from 1 to n, of n from 1 to {MAX_INSTANCES} instances (e.g. 2/3)"
+        ))),
     }
 }
 
@@ -784,6 +874,42 @@ mod tests {
         assert_eq!((c.kafka.acks, c.kafka.idempotence), (Acks::All, true));
         assert_eq!(c.kafka.delivery_timeout, Duration::from_secs(120));
         assert_eq!((c.kafka.compression, c.kafka.client_id.as_str()), (Compression::None, "pos-producer"));
+    }
+
+    #[test]
+    fn id_start_and_instance_parse_and_bad_values_are_refused() {
+        let c = run(&[], &[]).unwrap();
+        assert_eq!((c.id_start, c.instance), (IdStart::Resume, Instance::ONLY));
+        let c = run(&["--id-start=5001", "--instance", "2/3"], &[]).unwrap();
+        assert_eq!((c.id_start, c.instance), (IdStart::From(5001), Instance { k: 2, n: 3 }));
+        let c = run(&[], &[("PRODUCER_ID_START", "RESUME"), ("PRODUCER_INSTANCE", "3/3")]).unwrap();
+        assert_eq!((c.id_start, c.instance), (IdStart::Resume, Instance { k: 3, n: 3 }));
+        for bad in ["0/3", "4/3", "x", "1/0", "1", "-1/3", "1/3/5", ""] {
+            let e = err(&[], &[("PRODUCER_INSTANCE", bad)]);
+            assert!(e.starts_with(&format!("invalid PRODUCER_INSTANCE {bad:?}: expected k/n")), "{e}");
+        }
+        for bad in ["0", "-5", "next", "1.5", "9007199254740992"] {
+            let e = err(&[&format!("--id-start={bad}")], &[]);
+            assert!(e.starts_with(&format!("invalid --id-start {bad:?}: expected `resume` or")), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_instance_owns_every_nth_id() {
+        let i = Instance { k: 2, n: 3 };
+        assert_eq!((1..=9).filter(|id| i.owns(*id)).collect::<Vec<_>>(), [2, 5, 8]);
+        assert_eq!((i.first_from(1), i.first_from(5), i.first_from(6)), (Some(2), Some(5), Some(8)));
+        assert_eq!((i.after(0), i.after(2), i.after(4)), (Some(2), Some(5), Some(5)));
+        let last = Instance { k: 3, n: 3 };
+        assert_eq!(
+            (last.owns(3), last.owns(6), last.owns(0), last.after(0), last.after(3)),
+            (true, true, false, Some(3), Some(6))
+        );
+        assert_eq!(
+            (Instance::ONLY.after(0), Instance::ONLY.after(41), Instance::ONLY.first_from(7)),
+            (Some(1), Some(42), Some(7))
+        );
+        assert_eq!(Instance { k: 2, n: 2 }.first_from(u64::MAX), None);
     }
 
     #[test]

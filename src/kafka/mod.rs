@@ -2,7 +2,7 @@
 //!
 //! Layers, bottom up: `connection` (framing, timeouts, ApiVersions) → `client` (brokers,
 //! metadata, topic creation) → `producer` (partitioning, record batches, acks, idempotence,
-//! retries). `versions`, `partitioner` and `backoff` are the pure parts, unit-tested alone.
+//! retries) and `tail` (reading topics back from their end, through `records`). `versions`, `partitioner` and `backoff` are the pure parts, unit-tested alone.
 //!
 //! References: <https://kafka.apache.org/protocol>, `shared/design/kafka-client.md`.
 
@@ -11,10 +11,12 @@ pub mod client;
 pub mod connection;
 pub mod partitioner;
 pub mod producer;
+pub mod records;
 #[cfg(feature = "tls")]
 pub mod sasl;
 #[cfg(feature = "tls")]
 pub mod scram;
+pub mod tail;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod topics;
@@ -84,6 +86,8 @@ pub enum KafkaError {
     DeliveryTimeout { after: Duration, unacked: usize, last: String },
     /// Start-up could not finish within the delivery timeout (`what`: e.g. "topics").
     NotReady { what: &'static str, last: String },
+    /// A topic's tail holds a batch this client cannot read (lz4, zstd, corrupt).
+    Unreadable { topic: String, partition: i32, reason: String },
     /// A stop was asked for; `unacked` events were abandoned without an acknowledgement.
     Stopped { unacked: usize },
 }
@@ -134,6 +138,11 @@ impl fmt::Display for KafkaError {
             KafkaError::NotReady { what, last } => {
                 write!(f, "{what} not ready within the delivery timeout (last: {last})")
             }
+            KafkaError::Unreadable { topic, partition, reason } => write!(
+                f,
+                "cannot read the tail of {topic}[{partition}] to resume ids: {reason}; set PRODUCER_ID_START=N \
+                 to choose where ids start"
+            ),
             KafkaError::Stopped { unacked } => {
                 write!(f, "stopped with {unacked} events not acknowledged")
             }

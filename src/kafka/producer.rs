@@ -131,6 +131,11 @@ impl Producer {
         Ok(producer)
     }
 
+    /// The cluster connection, for reading the topics back before producing.
+    pub fn client_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
     /// InitProducerId without a transactional id: an idempotent, non-transactional producer.
     fn init_producer_id(&mut self, deadline: Instant) -> Result<(i64, i16), KafkaError> {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));

@@ -12,14 +12,17 @@ use crate::config::ProtocolCap;
 
 /// The versions this client can speak, per API: (api, lowest, highest).
 /// Metadata ≥ 1 (v0 means "all topics" for an empty list), ≤ 12 (v13 changes nothing we use);
-/// Produce 3–12 (v3 = record batch v2; v13 addresses topics by id).
-pub const KNOWN: [(ApiKey, i16, i16); 6] = [
+/// Produce 3–12 (v3 = record batch v2; v13 addresses topics by id); Fetch 4–12 (v13 addresses
+/// topics by id); ListOffsets 1–7 (later versions add timestamp kinds this client never asks).
+pub const KNOWN: [(ApiKey, i16, i16); 8] = [
     (ApiKey::Metadata, 1, 12),
     (ApiKey::Produce, 3, 12),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::InitProducerId, 0, 5),
     (ApiKey::SaslHandshake, 1, 1),
     (ApiKey::SaslAuthenticate, 0, 2),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Fetch, 4, 12),
 ];
 
 /// The negotiated versions of one broker; `None` where the broker knows no version we know.
@@ -32,16 +35,21 @@ pub struct Versions {
     /// SaslHandshake v1 and SaslAuthenticate (KIP-152), needed with SASL only.
     pub sasl_handshake: Option<i16>,
     pub sasl_authenticate: Option<i16>,
+    /// ListOffsets and Fetch: reading the topics' tails to resume ids.
+    pub list_offsets: Option<i16>,
+    pub fetch: Option<i16>,
 }
 
 /// The highest versions Kafka 2.1 knows of each API we use (its ApiVersions answer).
-const KAFKA_2_1: [(ApiKey, i16); 6] = [
+const KAFKA_2_1: [(ApiKey, i16); 8] = [
     (ApiKey::Metadata, 7),
     (ApiKey::Produce, 7),
     (ApiKey::CreateTopics, 3),
     (ApiKey::InitProducerId, 1),
     (ApiKey::SaslHandshake, 1),
     (ApiKey::SaslAuthenticate, 0),
+    (ApiKey::ListOffsets, 4),
+    (ApiKey::Fetch, 10),
 ];
 
 fn cap_of(cap: Option<ProtocolCap>, api: ApiKey) -> i16 {
@@ -74,6 +82,8 @@ pub fn negotiate(advertised: &[ApiRange], cap: Option<ProtocolCap>) -> Result<Ve
         init_producer_id: pick(ApiKey::InitProducerId),
         sasl_handshake: pick(ApiKey::SaslHandshake),
         sasl_authenticate: pick(ApiKey::SaslAuthenticate),
+        list_offsets: pick(ApiKey::ListOffsets),
+        fetch: pick(ApiKey::Fetch),
     })
 }
 
@@ -86,8 +96,10 @@ mod tests {
     }
 
     /// Kafka 4.x as it advertises itself: Produce min 0 (KAFKA-18659), Metadata from 0.
-    fn kafka_4() -> [ApiRange; 6] {
+    fn kafka_4() -> [ApiRange; 8] {
         [
+            api(ApiKey::ListOffsets, 1, 10),
+            api(ApiKey::Fetch, 4, 17),
             api(ApiKey::Produce, 0, 13),
             api(ApiKey::Metadata, 0, 13),
             api(ApiKey::CreateTopics, 2, 7),
@@ -99,6 +111,8 @@ mod tests {
 
     fn versions(metadata: i16, produce: i16, create: i16, init: i16, sasl: Option<(i16, i16)>) -> Versions {
         Versions {
+            list_offsets: None,
+            fetch: None,
             metadata,
             produce,
             create_topics: Some(create),
@@ -112,7 +126,8 @@ mod tests {
     fn kafka_4_picks_our_highest() {
         let broker = kafka_4();
         let v = negotiate(&broker, None).unwrap();
-        assert_eq!(v, versions(12, 12, 7, 5, Some((1, 2))));
+        let tail = Versions { list_offsets: Some(7), fetch: Some(12), ..versions(12, 12, 7, 5, Some((1, 2))) };
+        assert_eq!(v, tail);
     }
 
     #[test]
@@ -122,9 +137,11 @@ mod tests {
             api(ApiKey::Metadata, 0, 7),
             api(ApiKey::CreateTopics, 0, 3),
             api(ApiKey::InitProducerId, 0, 1),
+            api(ApiKey::ListOffsets, 0, 4),
+            api(ApiKey::Fetch, 0, 10),
         ];
         let v = negotiate(&broker, None).unwrap();
-        assert_eq!(v, versions(7, 7, 3, 1, None));
+        assert_eq!(v, Versions { list_offsets: Some(4), fetch: Some(10), ..versions(7, 7, 3, 1, None) });
     }
 
     #[test]
@@ -144,7 +161,7 @@ mod tests {
     fn the_2_1_cap_speaks_as_to_a_kafka_2_1_broker() {
         let broker = kafka_4();
         let v = negotiate(&broker, Some(ProtocolCap::Kafka2_1)).unwrap();
-        assert_eq!(v, versions(7, 7, 3, 1, Some((1, 0))));
+        assert_eq!(v, Versions { list_offsets: Some(4), fetch: Some(10), ..versions(7, 7, 3, 1, Some((1, 0))) });
         // A cap below what the broker accepts leaves nothing to speak: a clear error.
         let kafka_4_without_old_produce = [api(ApiKey::Produce, 8, 13), api(ApiKey::Metadata, 0, 13)];
         assert!(negotiate(&kafka_4_without_old_produce, Some(ProtocolCap::Kafka2_1)).is_err());

@@ -9,12 +9,17 @@
 //! Requests are still encoded with kafka-protocol (what we send is ours).
 //!
 //! References: Kafka protocol guide, "Protocol Primitive Types" and the message schemas
-//! (ApiVersions, Metadata, CreateTopics, InitProducerId, Produce responses);
+//! (ApiVersions, Metadata, CreateTopics, InitProducerId, Produce, ListOffsets, Fetch responses);
 //! KIP-482 (flexible versions: compact types, tagged fields).
 
 use std::fmt;
 
 use kafka_protocol::messages::ApiKey;
+
+mod fetch;
+#[cfg(test)]
+pub use fetch::{FetchPartition, FetchTopic, OffsetsPartition, OffsetsTopic};
+pub use fetch::{FetchResponse, ListOffsetsResponse};
 
 /// A response that does not follow its schema: where it broke off and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -577,4 +582,4 @@ impl Response for SaslAuthenticateResponse {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -54,8 +54,9 @@ impl<W: Write> EventLog<W> {
         EventLog { out, enabled }
     }
 
-    pub fn banner(&mut self, config: &Config, seed: u64) -> io::Result<()> {
-        writeln!(self.out, "[producer] {}", Banner { config, seed })?;
+    /// The banner, then where ids start and why (`ids`).
+    pub fn banner(&mut self, config: &Config, seed: u64, ids: &str) -> io::Result<()> {
+        writeln!(self.out, "[producer] {}; {ids}", Banner { config, seed })?;
         self.out.flush()
     }
 
@@ -103,7 +104,8 @@ impl fmt::Display for Banner<'_> {
             f,
             "pos-producer {} starting: bootstrap_servers={} topic={} topic_refunds={} sleep_seconds={} \
              refund_probability={} seed={} clock={clock} speedup={speedup} max_events={} max_seconds={} \
-             acks={} idempotence={} compression={} client_id={} protocol_cap={} security_protocol={}{} dry_run={}",
+             acks={} idempotence={} compression={} client_id={} protocol_cap={} security_protocol={}{} dry_run={} \
+             instance={} id_start={}",
             env!("CARGO_PKG_VERSION"),
             k.bootstrap_servers.join(","),
             c.topic,
@@ -121,6 +123,11 @@ impl fmt::Display for Banner<'_> {
             k.security.protocol.name(),
             SecurityDetails(&k.security),
             c.dry_run,
+            c.instance,
+            match c.id_start {
+                crate::config::IdStart::Resume => "resume".to_string(),
+                crate::config::IdStart::From(id) => id.to_string(),
+            },
         )
     }
 }

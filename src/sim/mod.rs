@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod clock;
 pub mod event;
+pub mod resume;
 
 use std::collections::VecDeque;
 
@@ -15,27 +16,60 @@ use event::{Cents, CustomerId, Refund, Transaction};
 /// How many of the most recent not-yet-refunded sales a refund may pick from.
 pub const REFUND_WINDOW: usize = 100;
 
+/// Where a run's ids start, how they step, and the earlier sales it may refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Start {
+    pub transaction_id: u64,
+    pub refund_id: u64,
+    /// The distance between two ids of this instance (n of instance k/n).
+    pub step: u64,
+    /// Earlier sales not refunded yet, oldest first (only the last `REFUND_WINDOW` are kept).
+    pub refundable: Vec<Transaction>,
+}
+
+impl Start {
+    /// Ids 1, 2, 3, … and nothing to refund: a first run, or `PRODUCER_ID_START=1`.
+    #[cfg(test)]
+    pub fn fresh() -> Start {
+        Start { transaction_id: 1, refund_id: 1, step: 1, refundable: Vec::new() }
+    }
+}
+
 /// Produces the event stream. Everything random comes from one seeded generator, so a seed and
-/// a simulated clock make a run reproducible byte for byte.
+/// a simulated clock make a run reproducible byte for byte (for a given `Start`).
 pub struct Generator {
     rng: fastrand::Rng,
     clock: Clock,
     refund_probability: f64,
-    last_transaction_id: u64,
-    last_refund_id: u64,
+    next_transaction_id: u64,
+    next_refund_id: u64,
+    step: u64,
+    /// Transactions generated in this run: the simulated clock's step count.
+    sequence: u64,
     /// The newest sales that have not been refunded, oldest first, at most `REFUND_WINDOW`.
     refundable: VecDeque<Transaction>,
 }
 
 impl Generator {
+    #[cfg(test)]
     pub fn new(seed: u64, clock: Clock, refund_probability: f64) -> Generator {
+        Generator::starting(seed, clock, refund_probability, Start::fresh())
+    }
+
+    /// A generator whose ids and refundable sales continue from `start`.
+    pub fn starting(seed: u64, clock: Clock, refund_probability: f64, start: Start) -> Generator {
+        let mut refundable = VecDeque::with_capacity(REFUND_WINDOW + 1);
+        let skip = start.refundable.len().saturating_sub(REFUND_WINDOW);
+        refundable.extend(start.refundable.into_iter().skip(skip));
         Generator {
             rng: fastrand::Rng::with_seed(seed),
             clock,
             refund_probability,
-            last_transaction_id: 0,
-            last_refund_id: 0,
-            refundable: VecDeque::with_capacity(REFUND_WINDOW + 1),
+            next_transaction_id: start.transaction_id,
+            next_refund_id: start.refund_id,
+            step: start.step.max(1),
+            sequence: 0,
+            refundable,
         }
     }
 
@@ -47,15 +81,17 @@ impl Generator {
     }
 
     fn transaction(&mut self) -> Transaction {
-        self.last_transaction_id += 1;
+        let transaction_id = self.next_transaction_id;
+        self.next_transaction_id = transaction_id.saturating_add(self.step);
+        self.sequence += 1;
         let product = PRODUCTS[self.rng.usize(..PRODUCTS.len())];
         let t = Transaction {
-            transaction_id: self.last_transaction_id,
+            transaction_id,
             product_id: product.id,
             store_id: STORES[self.rng.usize(..STORES.len())].id,
             customer_id: CustomerId(self.rng.u32(1..=CUSTOMERS)),
             amount: Cents(self.rng.u64(product.min_cents..=product.max_cents)),
-            timestamp: self.clock.transaction_time(self.last_transaction_id),
+            timestamp: self.clock.transaction_time(self.sequence),
         };
         if self.refundable.len() == REFUND_WINDOW {
             self.refundable.pop_front();
@@ -68,10 +104,11 @@ impl Generator {
     fn refund(&mut self, latest: &Transaction) -> Refund {
         let pick = self.rng.usize(..self.refundable.len());
         let sale = self.refundable.remove(pick).expect("index drawn below len");
-        self.last_refund_id += 1;
+        let refund_id = self.next_refund_id;
+        self.next_refund_id = refund_id.saturating_add(self.step);
         let paid = sale.amount.0;
         Refund {
-            refund_id: self.last_refund_id,
+            refund_id,
             original_transaction_id: sale.transaction_id,
             product_id: sale.product_id,
             store_id: sale.store_id,
@@ -190,6 +227,31 @@ mod tests {
         let a = run(42, 0.1, 5_000);
         assert_eq!(a, run(42, 0.1, 5_000));
         assert_ne!(a, run(43, 0.1, 5_000));
+    }
+
+    #[test]
+    fn a_start_sets_ids_their_step_and_the_refundable_sales() {
+        let before = run(9, 0.0, 150);
+        let earlier: Vec<Transaction> = before.into_iter().map(|(t, _)| t).collect();
+        let start = Start { transaction_id: 452, refund_id: 32, step: 3, refundable: earlier.clone() };
+        let mut g = Generator::starting(1, Clock::simulated(1_735_689_600_000, 1.0), 1.0, start);
+        // Only the last 100 earlier sales are kept, and each may be refunded once.
+        assert_eq!(g.refundable.len(), REFUND_WINDOW);
+        assert_eq!(g.refundable.front().map(|t| t.transaction_id), Some(51));
+        let mut refunded = HashSet::new();
+        for i in 0..300u64 {
+            let (t, r) = g.next();
+            assert_eq!(t.transaction_id, 452 + 3 * i);
+            let r = r.expect("p = 1");
+            assert_eq!(r.refund_id, 32 + 3 * i);
+            assert!(refunded.insert(r.original_transaction_id), "refunded twice: {r:?}");
+            assert!(r.original_transaction_id >= 51, "{r:?} reaches past the kept sales");
+        }
+        assert!(refunded.iter().any(|id| *id <= 150), "a refund names a sale of the earlier run");
+        // The simulated clock counts this run's transactions, not ids.
+        let mut g =
+            Generator::starting(1, Clock::simulated(0, 1.0), 0.0, Start { transaction_id: 5001, ..Start::fresh() });
+        assert_eq!(g.next().0.timestamp, EventTime(0));
     }
 
     #[test]

@@ -59,7 +59,7 @@ unsafe impl GlobalAlloc for Probe {
 static PROBE: Probe = Probe;
 
 /// Runs `f` and returns its result with the most bytes it had allocated at once.
-fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+pub(crate) fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let base = LIVE.with(Cell::get);
     PEAK.with(|p| p.set(base));
     let out = f();
@@ -388,6 +388,124 @@ fn sasl_authenticate(rng: &mut fastrand::Rng, v: i16) -> Sample {
     expect(v, encode(&m, v), want)
 }
 
+fn list_offsets(rng: &mut fastrand::Rng, v: i16, scale: usize) -> Sample {
+    let flex = v >= 6;
+    let topics: Vec<OffsetsTopic> = (0..rng.usize(0..3))
+        .map(|_| OffsetsTopic {
+            name: name(rng),
+            partitions: (0..rng.usize(0..4 * scale))
+                .map(|p| OffsetsPartition { index: p as i32, error_code: rng.i16(0..80), offset: rng.i64(-1..) })
+                .collect(),
+        })
+        .collect();
+    let mut m = kp::ListOffsetsResponse::default()
+        .with_topics(
+            topics
+                .iter()
+                .map(|t| {
+                    kp::list_offsets_response::ListOffsetsTopicResponse::default()
+                        .with_name(TopicName(s(&t.name)))
+                        .with_partitions(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    let mut part = kp::list_offsets_response::ListOffsetsPartitionResponse::default()
+                                        .with_partition_index(p.index)
+                                        .with_error_code(p.error_code)
+                                        .with_timestamp(rng.i64(-1..))
+                                        .with_offset(p.offset)
+                                        .with_unknown_tagged_fields(tags(flex, rng));
+                                    if v >= 4 {
+                                        part = part.with_leader_epoch(rng.i32(0..9));
+                                    }
+                                    part
+                                })
+                                .collect(),
+                        )
+                        .with_unknown_tagged_fields(tags(flex, rng))
+                })
+                .collect(),
+        )
+        .with_unknown_tagged_fields(tags(flex, rng));
+    if v >= 2 {
+        m = m.with_throttle_time_ms(rng.i32(0..99));
+    }
+    expect(v, encode(&m, v), ListOffsetsResponse { topics })
+}
+
+fn fetch(rng: &mut fastrand::Rng, v: i16, scale: usize) -> Sample {
+    let flex = v >= 12;
+    let error_code = if v >= 7 { rng.i16(0..3) } else { 0 };
+    let responses: Vec<FetchTopic> = (0..rng.usize(0..3))
+        .map(|_| FetchTopic {
+            name: name(rng),
+            partitions: (0..rng.usize(0..3 * scale))
+                .map(|p| FetchPartition {
+                    index: p as i32,
+                    error_code: rng.i16(0..80),
+                    high_watermark: rng.i64(0..),
+                    records: (0..rng.usize(0..200)).map(|_| rng.u8(..)).collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    let mut m = kp::FetchResponse::default()
+        .with_throttle_time_ms(rng.i32(0..99))
+        .with_responses(
+            responses
+                .iter()
+                .map(|t| {
+                    kp::fetch_response::FetchableTopicResponse::default()
+                        .with_topic(TopicName(s(&t.name)))
+                        .with_partitions(
+                            t.partitions
+                                .iter()
+                                .map(|p| {
+                                    let mut part = kp::fetch_response::PartitionData::default()
+                                        .with_partition_index(p.index)
+                                        .with_error_code(p.error_code)
+                                        .with_high_watermark(p.high_watermark)
+                                        .with_last_stable_offset(rng.i64(0..))
+                                        .with_aborted_transactions(rng.bool().then(|| {
+                                            vec![
+                                                kp::fetch_response::AbortedTransaction::default()
+                                                    .with_producer_id(kp::ProducerId(3))
+                                                    .with_first_offset(9),
+                                            ]
+                                        }))
+                                        .with_records(
+                                            (rng.bool() || !p.records.is_empty())
+                                                .then(|| Bytes::from(p.records.clone())),
+                                        )
+                                        .with_unknown_tagged_fields(tags(flex, rng));
+                                    if v >= 5 {
+                                        part = part.with_log_start_offset(rng.i64(0..));
+                                    }
+                                    if v >= 11 {
+                                        part = part.with_preferred_read_replica(BrokerId(rng.i32(-1..3)));
+                                    }
+                                    if v >= 12 && rng.bool() {
+                                        part = part.with_current_leader(
+                                            kp::fetch_response::LeaderIdAndEpoch::default()
+                                                .with_leader_id(BrokerId(2))
+                                                .with_leader_epoch(4),
+                                        );
+                                    }
+                                    part
+                                })
+                                .collect(),
+                        )
+                        .with_unknown_tagged_fields(tags(flex, rng))
+                })
+                .collect(),
+        )
+        .with_unknown_tagged_fields(tags(flex, rng));
+    if v >= 7 {
+        m = m.with_error_code(error_code).with_session_id(rng.i32(0..9));
+    }
+    expect(v, encode(&m, v), FetchResponse { error_code, responses })
+}
+
 /// Samples of every response type at every version this client reads.
 fn all_samples(rng: &mut fastrand::Rng) -> Vec<Sample> {
     let mut out = Vec::new();
@@ -414,6 +532,14 @@ fn all_samples(rng: &mut fastrand::Rng) -> Vec<Sample> {
     for v in 0..=2 {
         out.push(sasl_authenticate(rng, v));
     }
+    for v in 1..=7 {
+        out.push(list_offsets(rng, v, 1));
+        out.push(list_offsets(rng, v, 30));
+    }
+    for v in 4..=12 {
+        out.push(fetch(rng, v, 1));
+        out.push(fetch(rng, v, 20));
+    }
     out
 }
 
@@ -438,6 +564,8 @@ fn decode_any(api: ApiKey, version: i16, body: &[u8]) -> std::result::Result<(),
         ApiKey::Produce => decode::<ProduceResponse>(body, version).map(drop),
         ApiKey::SaslHandshake => decode::<SaslHandshakeResponse>(body, version).map(drop),
         ApiKey::SaslAuthenticate => decode::<SaslAuthenticateResponse>(body, version).map(drop),
+        ApiKey::ListOffsets => decode::<ListOffsetsResponse>(body, version).map(drop),
+        ApiKey::Fetch => decode::<FetchResponse>(body, version).map(drop),
         other => panic!("no decoder for {other:?}"),
     }
 }

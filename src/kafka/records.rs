@@ -1,0 +1,265 @@
+//! Record batches (magic 2, Kafka 0.11+) as Fetch returns them, decoded within bounds: the
+//! checksum is verified, counts and lengths are checked against the bytes that remain before
+//! anything is kept, and a compressed batch inflates into at most [`MAX_INFLATED`] bytes.
+//!
+//! Why not the codec's `RecordBatchDecoder`: kafka-protocol 0.18 reserves room for the record
+//! count it reads (`Vec::reserve(count)`, an abort for a count near 2^31) and inflates gzip and
+//! snappy without a limit (a small batch can expand to gigabytes). This reads only what the
+//! tail reader needs: offset, timestamp, key and value of each record.
+//!
+//! References: Kafka documentation, "Message Format" (RecordBatch, Record, varints); the
+//! xerial snappy framing the Java client writes (snappy-java `SnappyOutputStream`).
+
+use std::fmt;
+use std::io::Read;
+
+/// The most bytes one compressed batch may inflate to.
+pub const MAX_INFLATED: usize = 16 * 1024 * 1024;
+
+/// Bytes of a batch header: base offset and length (12), then 49 more up to the records.
+const HEADER: usize = 61;
+
+/// One record of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub offset: i64,
+    pub timestamp: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Why a batch cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordsError {
+    /// A valid batch in a form this client does not read (lz4, zstd, an old message format).
+    Unsupported { offset: i64, what: String },
+    /// Bytes that are not a valid batch.
+    Corrupt { offset: i64, what: String },
+}
+
+impl fmt::Display for RecordsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordsError::Unsupported { offset, what } => write!(f, "the batch at offset {offset} {what}"),
+            RecordsError::Corrupt { offset, what } => write!(f, "the batch at offset {offset} is corrupt: {what}"),
+        }
+    }
+}
+
+/// What one Fetch answer's record bytes held.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Decoded {
+    pub records: Vec<Record>,
+    /// The offset after the last whole batch (`None`: not one whole batch).
+    pub next_offset: Option<i64>,
+}
+
+/// Decodes every whole batch in `data`; a batch cut short at the end (the broker stops at its
+/// size limit) is left out. Control batches (transaction markers) give no records.
+pub fn decode(data: &[u8]) -> Result<Decoded, RecordsError> {
+    let mut out = Decoded::default();
+    let mut rest = data;
+    while rest.len() >= 12 {
+        let base_offset = i64::from_be_bytes(rest[0..8].try_into().expect("8 bytes"));
+        let length = i32::from_be_bytes(rest[8..12].try_into().expect("4 bytes"));
+        let corrupt = |what: String| RecordsError::Corrupt { offset: base_offset, what };
+        let Ok(length) = usize::try_from(length) else {
+            return Err(corrupt(format!("batch length {length} is negative")));
+        };
+        if rest.len() - 12 < length {
+            break; // cut short by the broker's size limit
+        }
+        let (batch, tail) = rest.split_at(12 + length);
+        rest = tail;
+        if batch.len() > 16 && batch[16] != 2 {
+            return Err(RecordsError::Unsupported {
+                offset: base_offset,
+                what: format!(
+                    "uses message format v{} (Kafka before 0.11), which pos-producer does not read",
+                    batch[16]
+                ),
+            });
+        }
+        if batch.len() < HEADER {
+            return Err(corrupt(format!("batch of {} bytes is shorter than its {HEADER}-byte header", batch.len())));
+        }
+        let crc = u32::from_be_bytes(batch[17..21].try_into().expect("4 bytes"));
+        let actual = crc32c::crc32c(&batch[21..]);
+        if crc != actual {
+            return Err(corrupt(format!("checksum {crc:#010x} does not match its bytes ({actual:#010x})")));
+        }
+        let attributes = i16::from_be_bytes(batch[21..23].try_into().expect("2 bytes"));
+        let last_offset_delta = i32::from_be_bytes(batch[23..27].try_into().expect("4 bytes"));
+        let base_timestamp = i64::from_be_bytes(batch[27..35].try_into().expect("8 bytes"));
+        let count = i32::from_be_bytes(batch[57..61].try_into().expect("4 bytes"));
+        out.next_offset = Some(base_offset.saturating_add(i64::from(last_offset_delta)).saturating_add(1));
+        if attributes & (1 << 5) != 0 {
+            continue; // a control batch: commit or abort markers, no data
+        }
+        let body = &batch[HEADER..];
+        let inflated;
+        let records = match attributes & 7 {
+            0 => body,
+            1 => {
+                inflated = gunzip(body).map_err(corrupt)?;
+                &inflated[..]
+            }
+            2 => {
+                inflated = unsnappy(body).map_err(corrupt)?;
+                &inflated[..]
+            }
+            c => {
+                let name = match c {
+                    3 => "lz4",
+                    4 => "zstd",
+                    _ => "an unknown compression",
+                };
+                return Err(RecordsError::Unsupported {
+                    offset: base_offset,
+                    what: format!(
+                        "is {name}-compressed, and pos-producer reads only uncompressed, gzip and snappy batches"
+                    ),
+                });
+            }
+        };
+        // The smallest record takes 7 bytes (length, attributes, three deltas, null key and
+        // value, no headers): a count that cannot fit is refused before any record is read.
+        let Ok(count) = usize::try_from(count) else {
+            return Err(corrupt(format!("record count {count} is negative")));
+        };
+        if count > records.len() / 7 {
+            return Err(corrupt(format!("{count} records cannot fit in {} bytes", records.len())));
+        }
+        let mut r = Cursor { buf: records, pos: 0 };
+        for _ in 0..count {
+            out.records.push(record(&mut r, base_offset, base_timestamp).map_err(corrupt)?);
+        }
+    }
+    Ok(out)
+}
+
+/// One record (the length-prefixed form inside a batch).
+fn record(r: &mut Cursor<'_>, base_offset: i64, base_timestamp: i64) -> Result<Record, String> {
+    let length = r.len()?;
+    let mut r = Cursor { buf: r.take(length)?, pos: 0 };
+    r.take(1)?; // attributes
+    let timestamp = base_timestamp.wrapping_add(r.varlong()?);
+    let offset = base_offset.wrapping_add(i64::from(r.varint()?));
+    let key = r.nullable()?.map(<[u8]>::to_vec);
+    let value = r.nullable()?.map(<[u8]>::to_vec);
+    for _ in 0..r.len()? {
+        let key_len = r.len()?;
+        r.take(key_len)?;
+        r.nullable()?;
+    }
+    Ok(Record { offset, timestamp, key, value })
+}
+
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let left = self.buf.len() - self.pos;
+        if n > left {
+            return Err(format!("{n} bytes expected where {left} remain"));
+        }
+        let out = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    /// A zigzag varint of at most `max_bytes` bytes.
+    fn zigzag(&mut self, max_bytes: u32) -> Result<i64, String> {
+        let mut value: u64 = 0;
+        for i in 0..max_bytes {
+            let b = self.take(1)?[0];
+            value |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok((value >> 1) as i64 ^ -((value & 1) as i64));
+            }
+        }
+        Err(format!("varint longer than {max_bytes} bytes"))
+    }
+
+    fn varint(&mut self) -> Result<i32, String> {
+        let v = self.zigzag(5)?;
+        i32::try_from(v).map_err(|_| format!("varint {v} out of the 32-bit range"))
+    }
+
+    fn varlong(&mut self) -> Result<i64, String> {
+        self.zigzag(10)
+    }
+
+    /// A length that must fit in what remains.
+    fn len(&mut self) -> Result<usize, String> {
+        let n = self.varint()?;
+        usize::try_from(n).map_err(|_| format!("length {n} is negative"))
+    }
+
+    /// Bytes with a varint length, -1 for null.
+    fn nullable(&mut self) -> Result<Option<&'a [u8]>, String> {
+        match self.varint()? {
+            -1 => Ok(None),
+            n if n < 0 => Err(format!("length {n} is negative")),
+            n => self.take(n as usize).map(Some),
+        }
+    }
+}
+
+fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(body)
+        .take(MAX_INFLATED as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("gzip: {e}"))?;
+    if out.len() > MAX_INFLATED {
+        return Err(format!("gzip data inflates beyond {} MiB", MAX_INFLATED >> 20));
+    }
+    Ok(out)
+}
+
+/// The framing the Java client writes (snappy-java: a 16-byte header, then blocks each with
+/// a big-endian length), or one raw snappy block as other clients write.
+fn unsnappy(body: &[u8]) -> Result<Vec<u8>, String> {
+    const XERIAL: &[u8] = b"\x82SNAPPY\x00";
+    let mut out = Vec::new();
+    if body.starts_with(XERIAL) && body.len() >= 16 {
+        let mut rest = &body[16..];
+        while !rest.is_empty() {
+            let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+                return Err("snappy: block length cut short".into());
+            };
+            let len = u32::from_be_bytes(*len) as usize;
+            if len > tail.len() {
+                return Err(format!("snappy: block of {len} bytes where {} remain", tail.len()));
+            }
+            let (block, tail) = tail.split_at(len);
+            inflate_block(block, &mut out)?;
+            rest = tail;
+        }
+    } else {
+        inflate_block(body, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn inflate_block(block: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let n = snap::raw::decompress_len(block).map_err(|e| format!("snappy: {e}"))?;
+    // A 3-byte copy yields at most 64 bytes: no real block inflates more than 22 times.
+    if n > block.len().saturating_mul(22) {
+        return Err(format!("snappy: a block of {} bytes cannot inflate to the {n} it declares", block.len()));
+    }
+    if out.len() + n > MAX_INFLATED {
+        return Err(format!("snappy data inflates beyond {} MiB", MAX_INFLATED >> 20));
+    }
+    let start = out.len();
+    out.resize(start + n, 0);
+    snap::raw::Decoder::new().decompress(block, &mut out[start..]).map_err(|e| format!("snappy: {e}"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

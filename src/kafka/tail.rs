@@ -1,0 +1,298 @@
+//! Reading a topic back from its end: each partition's newest records first, in chunks that
+//! grow backwards, until the caller has seen enough, the partition's first record, or
+//! [`MAX_TAIL_BYTES`] of record batches.
+//!
+//! References: Kafka protocol guide (ListOffsets: timestamps -1 latest, -2 earliest; Fetch:
+//! sessionless with session id 0 and epoch -1, read_uncommitted); KIP-74 (a Fetch always
+//! returns at least one whole batch).
+
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, ListOffsetsRequest};
+
+use super::backoff::{Backoff, NoRetry};
+use super::client::{Client, topic_name};
+use super::connection::{Connection, ConnectionError};
+use super::records::{self, Record, RecordsError};
+use super::wire::{FetchResponse, ListOffsetsResponse};
+use super::{KafkaError, is_retriable};
+
+/// The most record-batch bytes read back from one partition.
+pub const MAX_TAIL_BYTES: usize = 4 * 1024 * 1024;
+
+/// Records asked for in the first chunk (each next chunk asks four times as many).
+const FIRST_CHUNK: i64 = 500;
+
+/// What a Fetch asks for at most, and at least.
+const MAX_FETCH_BYTES: usize = 1024 * 1024;
+const MIN_FETCH_BYTES: usize = 64 * 1024;
+
+/// The broker's answer that the offset asked for is no longer in the log (retention).
+const OFFSET_OUT_OF_RANGE: i16 = 1;
+
+/// How reading a partition ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The caller saw what it needed.
+    Done,
+    /// Every record the partition still holds was read.
+    Start,
+    /// `MAX_TAIL_BYTES` were read first.
+    Bound,
+}
+
+/// One partition's offsets and how far back it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionTail {
+    pub partition: i32,
+    /// The log start offset: records before it were deleted (retention, DeleteRecords).
+    pub earliest: i64,
+    /// The high watermark: the offset the next record gets.
+    pub latest: i64,
+    /// The lowest offset read.
+    pub from: i64,
+    pub bytes: usize,
+    pub end: End,
+}
+
+/// Reads every partition of `topic` back from its end. `visit(partition, record)` sees the
+/// records of each partition newest first and returns `true` once it has seen enough of it.
+pub fn read(
+    client: &mut Client,
+    topic: &str,
+    deadline: Instant,
+    visit: &mut dyn FnMut(i32, &Record) -> bool,
+) -> Result<Vec<PartitionTail>, KafkaError> {
+    client.set_deadline(Some(deadline));
+    let partitions = client.leaders(topic).len() as i32;
+    let mut out = Vec::new();
+    for p in 0..partitions {
+        let earliest = list_offset(client, topic, p, -2, deadline)?;
+        let latest = list_offset(client, topic, p, -1, deadline)?;
+        let mut tail = PartitionTail { partition: p, earliest, latest, from: latest, bytes: 0, end: End::Start };
+        let mut step = FIRST_CHUNK;
+        let mut hi = latest;
+        'chunks: while hi > earliest {
+            let lo = earliest.max(hi - step);
+            let (chunk, start_moved) =
+                fetch_range(client, topic, p, lo, hi, MAX_TAIL_BYTES - tail.bytes, deadline, &mut tail.bytes)?;
+            tail.from = lo;
+            for record in chunk.iter().rev() {
+                if visit(p, record) {
+                    tail.end = End::Done;
+                    break 'chunks;
+                }
+            }
+            if start_moved {
+                tail.earliest = lo;
+                break;
+            }
+            if tail.bytes >= MAX_TAIL_BYTES && lo > earliest {
+                tail.end = End::Bound;
+                break;
+            }
+            hi = lo;
+            step = step.saturating_mul(4);
+        }
+        out.push(tail);
+    }
+    Ok(out)
+}
+
+/// The records of `[lo, hi)`, oldest first, fetched within `budget` bytes (added to `read`).
+/// `true` with them when the log start moved past `lo` meanwhile (retention ran).
+#[allow(clippy::too_many_arguments)]
+fn fetch_range(
+    client: &mut Client,
+    topic: &str,
+    partition: i32,
+    lo: i64,
+    hi: i64,
+    budget: usize,
+    deadline: Instant,
+    read: &mut usize,
+) -> Result<(Vec<Record>, bool), KafkaError> {
+    let mut out = Vec::new();
+    let mut at = lo;
+    let mut left = budget;
+    while at < hi && left > 0 {
+        // About 200 bytes a record, whole batches at least (KIP-74).
+        let want = usize::try_from(hi - at).unwrap_or(usize::MAX).saturating_mul(200);
+        let max_bytes = want.clamp(MIN_FETCH_BYTES, MAX_FETCH_BYTES).min(left.max(MIN_FETCH_BYTES));
+        let data = match fetch(client, topic, partition, at, max_bytes, deadline)? {
+            Fetched::Records(data) => data,
+            Fetched::Deleted => return Ok((out, true)),
+        };
+        *read += data.len();
+        left = left.saturating_sub(data.len());
+        let unreadable =
+            |e: RecordsError| KafkaError::Unreadable { topic: topic.to_string(), partition, reason: e.to_string() };
+        let decoded = records::decode(&data).map_err(unreadable)?;
+        let Some(next) = decoded.next_offset else {
+            if data.is_empty() {
+                break; // nothing more up to the high watermark
+            }
+            return Err(KafkaError::Unreadable {
+                topic: topic.to_string(),
+                partition,
+                reason: format!(
+                    "the broker answered a fetch at offset {at} with {} bytes and no whole batch",
+                    data.len()
+                ),
+            });
+        };
+        out.extend(decoded.records.into_iter().filter(|r| (lo..hi).contains(&r.offset)));
+        if next <= at {
+            return Err(KafkaError::Unreadable {
+                topic: topic.to_string(),
+                partition,
+                reason: format!("a fetch at offset {at} returned batches ending before it"),
+            });
+        }
+        at = next;
+    }
+    Ok((out, false))
+}
+
+enum Fetched {
+    Records(Vec<u8>),
+    /// OFFSET_OUT_OF_RANGE: the records asked for were deleted.
+    Deleted,
+}
+
+fn fetch(
+    client: &mut Client,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    max_bytes: usize,
+    deadline: Instant,
+) -> Result<Fetched, KafkaError> {
+    let max_bytes = i32::try_from(max_bytes).unwrap_or(i32::MAX);
+    let request = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(max_bytes)
+        .with_isolation_level(0)
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default().with_topic(topic_name(topic)).with_partitions(vec![
+            FetchPartition::default()
+                .with_partition(partition)
+                .with_current_leader_epoch(-1)
+                .with_fetch_offset(offset)
+                .with_last_fetched_epoch(-1)
+                .with_log_start_offset(-1)
+                .with_partition_max_bytes(max_bytes),
+        ])]);
+    let answer = on_leader(client, topic, partition, deadline, "Fetch", |c| {
+        let version = needed(c, c.versions().fetch, "Fetch v4+")?;
+        let response: FetchResponse = c.call(ApiKey::Fetch, version, &request)?;
+        let part = response
+            .responses
+            .into_iter()
+            .filter(|t| t.name == topic)
+            .flat_map(|t| t.partitions)
+            .find(|p| p.index == partition);
+        Ok(match part {
+            _ if response.error_code != 0 => Err(response.error_code),
+            Some(p) if p.error_code == OFFSET_OUT_OF_RANGE => Ok(Fetched::Deleted),
+            Some(p) if p.error_code != 0 => Err(p.error_code),
+            Some(p) => Ok(Fetched::Records(p.records)),
+            None => Err(UNKNOWN_TOPIC_OR_PARTITION),
+        })
+    })?;
+    Ok(answer)
+}
+
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+
+/// The offset ListOffsets gives for `timestamp` (-1: the high watermark, -2: the log start).
+fn list_offset(
+    client: &mut Client,
+    topic: &str,
+    partition: i32,
+    timestamp: i64,
+    deadline: Instant,
+) -> Result<i64, KafkaError> {
+    let request =
+        ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_isolation_level(0).with_topics(vec![
+            ListOffsetsTopic::default().with_name(topic_name(topic)).with_partitions(vec![
+                ListOffsetsPartition::default()
+                    .with_partition_index(partition)
+                    .with_current_leader_epoch(-1)
+                    .with_timestamp(timestamp),
+            ]),
+        ]);
+    on_leader(client, topic, partition, deadline, "ListOffsets", |c| {
+        let version = needed(c, c.versions().list_offsets, "ListOffsets v1+")?;
+        let response: ListOffsetsResponse = c.call(ApiKey::ListOffsets, version, &request)?;
+        let part = response
+            .topics
+            .iter()
+            .filter(|t| t.name == topic)
+            .flat_map(|t| &t.partitions)
+            .find(|p| p.index == partition);
+        Ok(match part {
+            Some(p) if p.error_code != 0 => Err(p.error_code),
+            Some(p) => Ok(p.offset),
+            None => Err(UNKNOWN_TOPIC_OR_PARTITION),
+        })
+    })
+}
+
+fn needed(c: &Connection, version: Option<i16>, what: &str) -> Result<i16, ConnectionError> {
+    version.ok_or_else(|| ConnectionError::Unsupported {
+        addr: c.addr().to_string(),
+        reason: format!("does not support {what}, which resuming ids needs; set PRODUCER_ID_START to start without it"),
+    })
+}
+
+/// Runs `f` on the leader of `topic[partition]`; a retriable failure (a connection lost, a
+/// leader moved) refreshes metadata and tries again until `deadline`.
+fn on_leader<T>(
+    client: &mut Client,
+    topic: &str,
+    partition: i32,
+    deadline: Instant,
+    what: &str,
+    mut f: impl FnMut(&mut Connection) -> Result<Result<T, i16>, ConnectionError>,
+) -> Result<T, KafkaError> {
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+    let topics = [topic.to_string()];
+    loop {
+        let leader = client.leaders(topic).get(partition as usize).copied().unwrap_or(-1);
+        let last = if leader < 0 {
+            format!("{topic}[{partition}] has no leader")
+        } else {
+            match client.with_broker(leader, &mut f) {
+                Ok(Ok(t)) => return Ok(t),
+                Ok(Err(code)) if is_retriable(code) => {
+                    format!("{what} {topic}[{partition}]: {}", super::error_name(code))
+                }
+                Ok(Err(code)) => {
+                    return Err(KafkaError::Broker {
+                        what: format!("{what} of {topic}[{partition}]"),
+                        code,
+                        message: None,
+                    });
+                }
+                Err(e) if e.is_retriable() => e.to_string(),
+                Err(e) => return Err(e.into()),
+            }
+        };
+        match backoff.pause(client.stop(), deadline, |_| {}) {
+            Ok(()) => {}
+            Err(NoRetry::Expired) => return Err(KafkaError::NotReady { what: "reading the topics back", last }),
+            Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { unacked: 0 }),
+        }
+        if let Err(e) = client.refresh(&topics)
+            && !e.is_retriable()
+        {
+            return Err(e.into());
+        }
+    }
+}
