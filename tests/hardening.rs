@@ -71,9 +71,16 @@ fn encode(m: &impl Encodable, version: i16) -> Vec<u8> {
     buf.to_vec()
 }
 
-/// A correct ApiVersions answer: Metadata up to v8 and Produce up to v8 (so plain headers).
+/// A correct ApiVersions answer: Metadata, Produce and the tail reader's ListOffsets and Fetch
+/// at versions without flexible headers.
 fn api_versions(version: i16) -> Vec<u8> {
-    let apis = [(ApiKey::Produce, 3, 8), (ApiKey::Metadata, 1, 8), (ApiKey::ApiVersions, 0, 3)];
+    let apis = [
+        (ApiKey::Produce, 3, 8),
+        (ApiKey::Metadata, 1, 8),
+        (ApiKey::ApiVersions, 0, 3),
+        (ApiKey::ListOffsets, 1, 4),
+        (ApiKey::Fetch, 4, 10),
+    ];
     let m = kp::ApiVersionsResponse::default().with_api_keys(
         apis.iter()
             .map(|(k, min, max)| {
@@ -134,6 +141,78 @@ fn a_hostile_api_versions_answer_is_a_bad_response_not_an_abort() {
     assert!(lines.last().unwrap().contains("done (stopped before connecting)"), "{lines:?}");
 }
 
+/// ListOffsets: log start 0 when asked first, high watermark 10 when asked next.
+fn list_offsets(version: i16) -> Vec<u8> {
+    static ASKED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let offset = if ASKED.fetch_add(1, std::sync::atomic::Ordering::SeqCst).is_multiple_of(2) { 0 } else { 10 };
+    let partition =
+        kp::list_offsets_response::ListOffsetsPartitionResponse::default().with_partition_index(0).with_offset(offset);
+    let topic = kp::list_offsets_response::ListOffsetsTopicResponse::default()
+        .with_name(TopicName(StrBytes::from_static_str("transactions")))
+        .with_partitions(vec![partition]);
+    encode(&kp::ListOffsetsResponse::default().with_topics(vec![topic]), version)
+}
+
+/// A Fetch answer whose one record batch, checksum and all, claims 2^31 - 1 records: the count
+/// kafka-protocol's batch decoder reserves room for before reading one.
+fn hostile_fetch(version: i16) -> Vec<u8> {
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let record = Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: 0,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: 0,
+        key: Some(bytes::Bytes::from_static(b"1")),
+        value: Some(bytes::Bytes::from_static(b"{}")),
+        headers: Default::default(),
+    };
+    let mut batch = BytesMut::new();
+    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
+    RecordBatchEncoder::encode(&mut batch, [&record], &options).unwrap();
+    batch[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[21..]);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+    let partition = kp::fetch_response::PartitionData::default()
+        .with_partition_index(0)
+        .with_high_watermark(10)
+        .with_records(Some(batch.freeze()));
+    let topic = kp::fetch_response::FetchableTopicResponse::default()
+        .with_topic(TopicName(StrBytes::from_static_str("transactions")))
+        .with_partitions(vec![partition]);
+    encode(&kp::FetchResponse::default().with_responses(vec![topic]), version)
+}
+
+#[test]
+fn a_hostile_fetch_answer_while_resuming_is_a_clear_error_not_an_abort() {
+    let addr = fake_broker(|api, version, port| match ApiKey::try_from(api).unwrap() {
+        ApiKey::ApiVersions => Some(api_versions(version)),
+        ApiKey::Metadata => Some(metadata(version, port)),
+        ApiKey::ListOffsets => Some(list_offsets(version)),
+        ApiKey::Fetch => Some(hostile_fetch(version)),
+        _ => None,
+    });
+    let bootstrap = format!("--bootstrap-servers={addr}");
+    let args = [&bootstrap as &str, "--acks=1", "--idempotence=false", "--max-events=3"];
+    let out = run(producer(&args), LIMIT);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "no banner before the ids are known: {}", out.stdout);
+    let last = out.stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with(
+            "pos-producer: error: cannot read the tail of transactions[0] to resume ids: the batch at offset 0 is \
+             corrupt: 2147483647 records cannot fit in "
+        ),
+        "{last}"
+    );
+    assert!(last.ends_with("set PRODUCER_ID_START=N to choose where ids start"), "{last}");
+}
+
 #[test]
 fn a_hostile_produce_answer_mid_run_ends_in_a_clear_delivery_timeout() {
     let addr = fake_broker(|api, version, port| match ApiKey::try_from(api).unwrap() {
@@ -149,6 +228,7 @@ fn a_hostile_produce_answer_mid_run_ends_in_a_clear_delivery_timeout() {
     let bootstrap = format!("--bootstrap-servers={addr}");
     let args = [
         &bootstrap as &str,
+        "--id-start=1", // no reading back: the Produce answer is the hostile one here
         "--acks=1",
         "--idempotence=false",
         "--max-events=3",

@@ -74,35 +74,56 @@ pub fn read(
         let mut tail = PartitionTail { partition: p, earliest, latest, from: latest, bytes: 0, end: End::Start };
         let mut step = FIRST_CHUNK;
         let mut hi = latest;
+        let mut records = 0usize;
         'chunks: while hi > earliest {
             let lo = earliest.max(hi - step);
-            let (chunk, start_moved) =
-                fetch_range(client, topic, p, lo, hi, MAX_TAIL_BYTES - tail.bytes, deadline, &mut tail.bytes)?;
+            let budget = MAX_TAIL_BYTES.saturating_sub(tail.bytes);
+            let (chunk, reached) = fetch_range(client, topic, p, lo, hi, budget, deadline, &mut tail.bytes)?;
+            if reached == Reached::OutOfBudget {
+                // Records newer than the gap left would go unseen: this chunk is not visited.
+                tail.end = End::Bound;
+                break;
+            }
             tail.from = lo;
+            records += chunk.len();
             for record in chunk.iter().rev() {
                 if visit(p, record) {
                     tail.end = End::Done;
                     break 'chunks;
                 }
             }
-            if start_moved {
-                tail.earliest = lo;
+            if let Reached::Deleted(start) = reached {
+                tail.earliest = start;
                 break;
             }
-            if tail.bytes >= MAX_TAIL_BYTES && lo > earliest {
+            // Four times as many records next, as far as the bytes left allow.
+            let per_record = (tail.bytes / records.max(1)).max(1);
+            let affordable = i64::try_from(MAX_TAIL_BYTES.saturating_sub(tail.bytes) / per_record).unwrap_or(i64::MAX);
+            step = step.saturating_mul(4).min(affordable);
+            if step == 0 && lo > earliest {
                 tail.end = End::Bound;
                 break;
             }
             hi = lo;
-            step = step.saturating_mul(4);
         }
         out.push(tail);
     }
     Ok(out)
 }
 
+/// How far a range was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reached {
+    /// Every record of the range still in the log.
+    All,
+    /// The log start moved past the range's start meanwhile (retention ran) to this offset:
+    /// what was left.
+    Deleted(i64),
+    /// The budget ran out before the end of the range.
+    OutOfBudget,
+}
+
 /// The records of `[lo, hi)`, oldest first, fetched within `budget` bytes (added to `read`).
-/// `true` with them when the log start moved past `lo` meanwhile (retention ran).
 #[allow(clippy::too_many_arguments)]
 fn fetch_range(
     client: &mut Client,
@@ -113,17 +134,33 @@ fn fetch_range(
     budget: usize,
     deadline: Instant,
     read: &mut usize,
-) -> Result<(Vec<Record>, bool), KafkaError> {
+) -> Result<(Vec<Record>, Reached), KafkaError> {
     let mut out = Vec::new();
     let mut at = lo;
     let mut left = budget;
-    while at < hi && left > 0 {
+    let mut deleted = None;
+    while at < hi {
+        if left == 0 {
+            return Ok((out, Reached::OutOfBudget));
+        }
         // About 200 bytes a record, whole batches at least (KIP-74).
         let want = usize::try_from(hi - at).unwrap_or(usize::MAX).saturating_mul(200);
         let max_bytes = want.clamp(MIN_FETCH_BYTES, MAX_FETCH_BYTES).min(left.max(MIN_FETCH_BYTES));
         let data = match fetch(client, topic, partition, at, max_bytes, deadline)? {
             Fetched::Records(data) => data,
-            Fetched::Deleted => return Ok((out, true)),
+            Fetched::Deleted => {
+                let start = list_offset(client, topic, partition, -2, deadline)?;
+                if start <= at {
+                    return Err(KafkaError::Unreadable {
+                        topic: topic.to_string(),
+                        partition,
+                        reason: format!("offset {at} is out of range, yet the log starts at {start}"),
+                    });
+                }
+                deleted = Some(start);
+                at = start;
+                continue;
+            }
         };
         *read += data.len();
         left = left.saturating_sub(data.len());
@@ -153,7 +190,7 @@ fn fetch_range(
         }
         at = next;
     }
-    Ok((out, false))
+    Ok((out, deleted.map_or(Reached::All, Reached::Deleted)))
 }
 
 enum Fetched {

@@ -243,8 +243,14 @@ impl Broker {
         self.admin(&["partitions", topic, &count.to_string()]);
     }
 
-    /// One AdminClient action: `create TOPIC [key=value ...]`, `delete TOPIC` or
-    /// `partitions TOPIC COUNT`.
+    /// Deletes every record of `topic`'s first `partitions` partitions (DeleteRecords up to the
+    /// high watermark), as retention would: the offsets stay, the records are gone.
+    pub fn delete_records(&self, topic: &str, partitions: u32) {
+        self.admin(&["records", topic, &partitions.to_string()]);
+    }
+
+    /// One AdminClient action: `create TOPIC [key=value ...]`, `delete TOPIC`,
+    /// `partitions TOPIC COUNT` or `records TOPIC PARTITIONS`.
     fn admin(&self, args: &[&str]) {
         let mut all = vec![self.addr.as_str()];
         all.extend_from_slice(args);
@@ -261,6 +267,11 @@ impl Broker {
                    NewTopic t = new NewTopic(a[2], 1, (short) 1).configs(configs);\n\
                    admin.createTopics(java.util.Collections.singleton(t)).all().get();\n\
                  } else if (a[1].equals(\"delete\")) admin.deleteTopics(java.util.Collections.singleton(a[2])).all().get();\n\
+                 else if (a[1].equals(\"records\")) {\n\
+                   java.util.Map<org.apache.kafka.common.TopicPartition, RecordsToDelete> m = new java.util.HashMap<>();\n\
+                   for (int i = 0; i < Integer.parseInt(a[3]); i++) m.put(new org.apache.kafka.common.TopicPartition(a[2], i), RecordsToDelete.beforeOffset(-1L));\n\
+                   admin.deleteRecords(m).all().get();\n\
+                 }\n\
                  else admin.createPartitions(java.util.Collections.singletonMap(a[2],\n\
                    NewPartitions.increaseTo(Integer.parseInt(a[3])))).all().get();\n\
                } } }\n",

@@ -1,0 +1,337 @@
+//! Ids across restarts and instances (issue 8), against real brokers, read back with kcat:
+//! a run continues after the highest ids already in the topics, its refund pool too; a crash
+//! loses no id the broker got and repeats none; instances k/n never collide; and what cannot
+//! be known (an lz4 batch, deleted records, nothing found within the bound) stops the run.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{
+    Broker, Consumed, KAFKA_2_1, KAFKA_3_9, KAFKA_4, Output, Stream, consume, kill, producer, run, spawn_until, unique,
+};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Records read back, each with its JSON value.
+type Events = Vec<(Consumed, serde_json::Value)>;
+
+/// A pair of fresh topics and the arguments that name them.
+struct Topics {
+    addr: String,
+    tx: String,
+    rf: String,
+}
+
+impl Topics {
+    fn new(broker: &Broker) -> Topics {
+        Topics { addr: broker.addr.clone(), tx: unique("tx"), rf: unique("rf") }
+    }
+
+    fn args<'a>(&'a self, extra: &[&'a str]) -> Vec<String> {
+        let mut all = vec![
+            format!("--bootstrap-servers={}", self.addr),
+            format!("--topic={}", self.tx),
+            format!("--topic-refunds={}", self.rf),
+            "--stats-seconds=0".into(),
+            "--sleep-seconds=0".into(),
+        ];
+        all.extend(extra.iter().map(|s| s.to_string()));
+        all
+    }
+
+    fn produce(&self, extra: &[&str]) -> Output {
+        let args = self.args(extra);
+        let out = run(producer(&args.iter().map(String::as_str).collect::<Vec<_>>()), LIMIT);
+        common::assert_lines_are_whole(&out.stderr);
+        out
+    }
+
+    /// Everything in both topics now, as (sales, refunds) JSON with their records.
+    fn read_back(&self) -> (Events, Events) {
+        let parse = |records: Vec<Consumed>| {
+            records
+                .into_iter()
+                .map(|r| {
+                    let v = serde_json::from_str(&r.value).unwrap_or_else(|e| panic!("{}: {e}", r.value));
+                    (r, v)
+                })
+                .collect()
+        };
+        (parse(consume(&self.addr, &self.tx, 0)), parse(consume(&self.addr, &self.rf, 0)))
+    }
+}
+
+fn id(v: &serde_json::Value, field: &str) -> u64 {
+    v[field].as_u64().unwrap_or_else(|| panic!("{field} in {v}"))
+}
+
+/// The data contract over everything in the topics, as one stream: ids unique, keys the ids,
+/// every refund names an existing sale of the same product, store and customer, for at most
+/// what was paid, and no sale is refunded twice. Returns the transaction and refund ids.
+fn assert_contract(
+    sales: &[(Consumed, serde_json::Value)],
+    refunds: &[(Consumed, serde_json::Value)],
+) -> (Vec<u64>, Vec<u64>) {
+    let mut by_id: HashMap<u64, &serde_json::Value> = HashMap::new();
+    for (r, v) in sales {
+        let t = id(v, "transaction_id");
+        assert_eq!(r.key, t.to_string(), "a sale's key is its id");
+        assert!(by_id.insert(t, v).is_none(), "transaction id {t} twice");
+    }
+    let mut refund_ids = HashSet::new();
+    let mut refunded = HashSet::new();
+    for (r, v) in refunds {
+        let rid = id(v, "refund_id");
+        assert!(refund_ids.insert(rid), "refund id {rid} twice");
+        let original = id(v, "original_transaction_id");
+        assert_eq!(r.key, original.to_string());
+        let sale = by_id
+            .get(&original)
+            .unwrap_or_else(|| panic!("refund {rid} names sale {original}, which is not in the topic"));
+        for field in ["product_id", "store_id", "customer_id"] {
+            assert_eq!(sale[field], v[field], "refund {rid} {field}");
+        }
+        assert!(v["refund_amount"].as_f64() <= sale["amount"].as_f64(), "refund {rid} pays back more than was paid");
+        assert!(refunded.insert(original), "sale {original} refunded twice (again by refund {rid})");
+    }
+    let mut t: Vec<u64> = by_id.keys().copied().collect();
+    let mut r: Vec<u64> = refund_ids.into_iter().collect();
+    t.sort_unstable();
+    r.sort_unstable();
+    (t, r)
+}
+
+/// Ids of instance k of n: exactly k, k+n, k+2n, … with no gap.
+fn assert_contiguous(ids: &[u64], k: u64, n: u64, what: &str) {
+    let mine: Vec<u64> = ids.iter().copied().filter(|i| i % n == k % n).collect();
+    let want: Vec<u64> = (0..mine.len() as u64).map(|i| k + i * n).collect();
+    if mine != want {
+        let first_bad = mine.iter().zip(&want).position(|(a, b)| a != b);
+        panic!("{what} of instance {k}/{n}: {} ids, first difference at {first_bad:?}", mine.len());
+    }
+}
+
+fn sent_counts(out: &Output) -> (u64, u64) {
+    let line =
+        out.stderr.lines().find(|l| l.contains("sent (acknowledged)")).unwrap_or_else(|| panic!("{}", out.stderr));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "transactions").unwrap();
+    (words[at - 1].parse().unwrap(), words[at + 2].parse().unwrap())
+}
+
+fn banner(out: &Output) -> &str {
+    out.stdout.lines().next().unwrap_or_else(|| panic!("no banner: {}", out.stderr))
+}
+
+/// 3,000 events, then a second run of 500: ids 3,001… with no gap and no repeat, the union
+/// one stream that keeps the contract, refunds of sales from before the restart included.
+fn a_restart_continues_after_the_last_ids(version: &str, settings: &[&str]) {
+    let broker = Broker::shared(version);
+    let t = Topics::new(broker);
+    let common = [settings, &["--refund-probability=0.3", "--log-events=false"]].concat();
+    let first = t.produce(&[&common[..], &["--max-events=3000"]].concat());
+    assert_eq!(first.code(), 0, "{}", first.stderr);
+    assert!(banner(&first).ends_with("; ids from 1 (topics empty)"), "{}", banner(&first));
+    let (_, first_refunds) = sent_counts(&first);
+    let second = t.produce(&[&common[..], &["--max-events=500", "--log-events=true"]].concat());
+    assert_eq!(second.code(), 0, "{}", second.stderr);
+    let b = banner(&second);
+    assert!(b.contains("; ids from 3001 (resumed: last transaction 3000 in "), "{b}");
+    assert!(b.contains(&format!("; refund ids from {} (last refund {first_refunds} in ", first_refunds + 1)), "{b}");
+    assert!(b.contains(" earlier sales refundable"), "{b}");
+
+    let (sales, refunds) = t.read_back();
+    let (tx_ids, rf_ids) = assert_contract(&sales, &refunds);
+    assert_eq!(tx_ids, (1..=3500).collect::<Vec<_>>());
+    assert_contiguous(&rf_ids, 1, 1, "refund ids");
+    // The second run's refunds include sales of the first: the pool was rebuilt.
+    let early =
+        refunds.iter().filter(|(_, v)| id(v, "refund_id") > first_refunds && id(v, "original_transaction_id") <= 3000);
+    assert!(early.count() > 0, "no refund after the restart names a sale from before it");
+}
+
+#[test]
+fn kafka_4_six_partitions_restart() {
+    a_restart_continues_after_the_last_ids(KAFKA_4, &["--topic-partitions=6"]);
+}
+
+#[test]
+fn kafka_3_9_one_partition_snappy_restart() {
+    a_restart_continues_after_the_last_ids(KAFKA_3_9, &["--topic-partitions=1", "--compression=snappy"]);
+}
+
+#[test]
+fn kafka_2_1_six_partitions_gzip_restart() {
+    a_restart_continues_after_the_last_ids(KAFKA_2_1, &["--topic-partitions=6", "--compression=gzip"]);
+}
+
+#[test]
+fn kafka_4_one_partition_gzip_restart_with_the_2_1_protocol() {
+    a_restart_continues_after_the_last_ids(
+        KAFKA_4,
+        &["--topic-partitions=1", "--compression=gzip", "--protocol-cap=2.1"],
+    );
+}
+
+/// A producer killed mid-run and started again: in Kafka every id exactly once and contiguous.
+#[test]
+fn a_kill_9_mid_run_then_a_restart_leaves_every_id_once_and_contiguous() {
+    let broker = Broker::shared(KAFKA_4);
+    let t = Topics::new(broker);
+    let args = t.args(&["--topic-partitions=6", "--max-events=20000"]);
+    let mut cmd = producer(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let watched = spawn_until(cmd, Stream::Stdout, |l| l.contains("{\"transaction_id\":5000,"));
+    kill(watched.child.id(), "KILL");
+    let (_, lines) = watched.finish(LIMIT);
+    assert!(lines.len() > 5000, "killed after {} lines", lines.len());
+
+    let second = t.produce(&["--topic-partitions=6", "--max-events=3000", "--log-events=false"]);
+    assert_eq!(second.code(), 0, "{}", second.stderr);
+    assert!(banner(&second).contains("(resumed: last transaction "), "{}", banner(&second));
+    let (sales, refunds) = t.read_back();
+    let (tx_ids, rf_ids) = assert_contract(&sales, &refunds);
+    assert!(tx_ids.len() >= 8000, "{} sales", tx_ids.len());
+    assert_contiguous(&tx_ids, 1, 1, "transaction ids");
+    assert_contiguous(&rf_ids, 1, 1, "refund ids");
+}
+
+/// Instances 1/3, 2/3 and 3/3 at once, 2/3 killed and restarted midway: every id unique, each
+/// instance's ids contiguous in its class, after the init step made the topics.
+#[test]
+fn three_instances_at_once_never_collide_and_stay_contiguous() {
+    let broker = Broker::shared(KAFKA_4);
+    let t = Topics::new(broker);
+    let init = t.produce(&["--create-topics", "--topic-partitions=3"]);
+    assert_eq!(init.code(), 0, "{}", init.stderr);
+    let spawn = |k: u64, max: &str| {
+        let args = t.args(&["--sleep-seconds=0.002", &format!("--instance={k}/3"), max]);
+        let mut cmd = producer(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd
+    };
+    let one = spawn_until(spawn(1, "--max-events=1500"), Stream::Stdout, |l| l.contains("starting:"));
+    let three = spawn_until(spawn(3, "--max-events=1500"), Stream::Stdout, |l| l.contains("starting:"));
+    let two = spawn_until(spawn(2, "--max-events=1500"), Stream::Stdout, |l| l.contains("{\"transaction_id\":1202,"));
+    kill(two.child.id(), "KILL");
+    two.finish(LIMIT);
+    let again = spawn_until(spawn(2, "--max-events=600"), Stream::Stdout, |l| l.contains("starting:"));
+    for (k, w) in [(1, one), (3, three), (2, again)] {
+        let (out, lines) = w.finish(LIMIT);
+        assert_eq!(out.code(), 0, "instance {k}/3: {}", out.stderr);
+        if k == 2 {
+            assert!(lines[0].contains("(resumed: last transaction "), "{}", lines[0]);
+            assert!(lines[0].ends_with("instance 2/3: ids 2, 5, 8, …)"), "{}", lines[0]);
+        }
+    }
+    let (sales, refunds) = t.read_back();
+    let (tx_ids, rf_ids) = assert_contract(&sales, &refunds);
+    for k in 1..=3 {
+        assert_contiguous(&tx_ids, k, 3, "transaction ids");
+        assert_contiguous(&rf_ids, k, 3, "refund ids");
+    }
+    assert_eq!(tx_ids.iter().filter(|i| *i % 3 == 1).count(), 1500);
+    assert!(tx_ids.iter().filter(|i| *i % 3 == 2).count() >= 1000, "2/3 resumed after its 400+ sales");
+    // A refund names a sale of its own instance.
+    for (_, v) in &refunds {
+        assert_eq!(id(v, "refund_id") % 3, id(v, "original_transaction_id") % 3, "{v}");
+    }
+}
+
+/// An explicit start is today's behaviour: ids from that number, whatever the topics hold.
+#[test]
+fn an_explicit_id_start_ignores_the_topics() {
+    let broker = Broker::shared(KAFKA_4);
+    let t = Topics::new(broker);
+    assert_eq!(t.produce(&["--max-events=50", "--log-events=false"]).code(), 0);
+    let out = t.produce(&["--max-events=5", "--id-start=1", "--refund-probability=0"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(banner(&out).ends_with("; ids from 1 (PRODUCER_ID_START)"), "{}", banner(&out));
+    assert!(out.events()[0].contains("{\"transaction_id\":1,"), "{:?}", out.events());
+}
+
+/// A batch the client cannot decompress is named, with what to set; never a guess.
+#[test]
+fn an_lz4_batch_in_the_tail_stops_the_run_with_what_to_set() {
+    let broker = Broker::shared(KAFKA_4);
+    let t = Topics::new(broker);
+    assert_eq!(t.produce(&["--max-events=20", "--topic-partitions=1"]).code(), 0);
+    // kcat compresses only when it saves space: a long, repetitive value.
+    let value = format!("77:{}\n", "x".repeat(4000));
+    let mut kcat = std::process::Command::new("kcat")
+        .args(["-b", &t.addr, "-t", &t.tx, "-P", "-K:", "-z", "lz4"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(kcat.stdin.as_mut().unwrap(), value.as_bytes()).unwrap();
+    drop(kcat.stdin.take());
+    assert!(kcat.wait().unwrap().success());
+    let out = t.produce(&["--max-events=5"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let error = out.stderr.lines().last().unwrap();
+    assert_eq!(
+        error,
+        format!(
+            "pos-producer: error: cannot read the tail of {}[0] to resume ids: the batch at offset 20 is lz4-compressed, \
+             and pos-producer reads only uncompressed, gzip and snappy batches; set PRODUCER_ID_START=N to choose where \
+             ids start",
+            t.tx
+        )
+    );
+    assert!(out.events().is_empty());
+}
+
+/// Records deleted (as retention does) while the offsets say they existed: exit 1 with what
+/// to set, then an explicit start works.
+fn deleted_records_stop_the_run(version: &str) {
+    let broker = Broker::shared(version);
+    let t = Topics::new(broker);
+    assert_eq!(t.produce(&["--max-events=300", "--topic-partitions=2", "--log-events=false"]).code(), 0);
+    broker.delete_records(&t.tx, 2);
+    broker.delete_records(&t.rf, 2);
+    let out = t.produce(&["--max-events=5"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let error = out.stderr.lines().last().unwrap();
+    assert!(
+        error.starts_with("pos-producer: error: cannot tell where the transaction ids of instance 1/1 end: "),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!("{}[0]: offsets 0–", t.tx)) && error.contains("were deleted (retention?)"),
+        "{error}"
+    );
+    assert!(error.contains("set PRODUCER_ID_START=N above the highest id ever used"), "{error}");
+    let out = t.produce(&["--max-events=5", "--id-start=1001"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+}
+
+#[test]
+fn kafka_4_deleted_records_stop_the_run() {
+    deleted_records_stop_the_run(KAFKA_4);
+}
+
+#[test]
+fn kafka_2_1_deleted_records_stop_the_run() {
+    deleted_records_stop_the_run(KAFKA_2_1);
+}
+
+/// Instance 2/2 joining a partition whose last 4 MiB are all instance 1/2's: the bound is hit,
+/// nothing of 2/2 is known, so the run stops and says so, with a safe start to set.
+#[test]
+fn a_tail_longer_than_the_bound_without_our_ids_stops_the_run() {
+    let broker = Broker::shared(KAFKA_4);
+    let t = Topics::new(broker);
+    let first = t.produce(&["--instance=1/2", "--max-events=40000", "--topic-partitions=1", "--log-events=false"]);
+    assert_eq!(first.code(), 0, "{}", first.stderr);
+    let out = t.produce(&["--instance=2/2", "--max-events=5"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let error = out.stderr.lines().last().unwrap();
+    assert!(error.contains(&format!("{}[0]: its last 4", t.tx)) && error.contains("hold none"), "{error}");
+    assert!(
+        error.contains("(the highest transaction id read is 79999; if instance 2/2 never ran before, 80000 is safe)"),
+        "{error}"
+    );
+}
