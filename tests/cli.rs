@@ -50,6 +50,45 @@ fn dry_run_with_a_seed_and_simulated_time_is_reproducible() {
 }
 
 #[test]
+fn an_id_start_and_an_instance_shift_the_ids_and_nothing_else() {
+    let base = dry(&REPLAY);
+    assert!(base.stdout.lines().next().unwrap().ends_with("; ids from 1 (dry run: nothing to resume from)"));
+    let explicit = dry(&[&REPLAY[..], &["--id-start=1"]].concat());
+    assert_eq!(base.events(), explicit.events(), "PRODUCER_ID_START=1 is the old stream");
+    let shifted = dry(&[&REPLAY[..], &["--id-start=10", "--instance=2/3"]].concat());
+    assert!(
+        shifted
+            .stdout
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("; ids from 11 (PRODUCER_ID_START; instance 2/3: ids 2, 5, 8, …)"),
+        "{}",
+        shifted.stdout.lines().next().unwrap()
+    );
+    let ids = |out: &Output, kind: &str, field: &str| -> Vec<u64> {
+        let prefix = format!("[producer] Sent {kind}: ");
+        out.events()
+            .iter()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .map(|j| serde_json::from_str::<serde_json::Value>(j).unwrap()[field].as_u64().unwrap())
+            .collect()
+    };
+    let sales = ids(&shifted, "transaction", "transaction_id");
+    assert_eq!(sales, (0..1000).map(|i| 11 + 3 * i).collect::<Vec<u64>>());
+    let refunds = ids(&shifted, "refund", "refund_id");
+    assert_eq!(refunds, (0..refunds.len() as u64).map(|i| 11 + 3 * i).collect::<Vec<u64>>());
+    // Everything but the ids is the same stream: same products, amounts and times.
+    let strip = |out: &Output| -> Vec<String> {
+        out.events()
+            .iter()
+            .map(|l| l.split_once(",\"product_id\"").map_or(String::new(), |(_, rest)| rest.to_string()))
+            .collect()
+    };
+    assert_eq!(strip(&base), strip(&shifted));
+}
+
+#[test]
 fn environment_variables_configure_like_flags() {
     let mut cmd = producer(&[]);
     cmd.envs([
