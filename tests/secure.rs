@@ -264,3 +264,35 @@ fn the_password_can_come_from_a_file_as_docker_secrets_do() {
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(!out.stdout.contains(SECRET) && !out.stderr.contains(SECRET));
 }
+
+/// A producer-only principal (Write and Describe, no Read: usual on managed clusters) cannot
+/// read the topics back: resuming ids says what to grant or set, and an explicit start works.
+#[test]
+fn a_principal_without_read_is_told_what_to_grant_and_an_explicit_start_works() {
+    let b = broker(KAFKA_4);
+    let (tx, rf) = (unique("acl-tx"), unique("acl-rf"));
+    let topics = [format!("--topic={tx}"), format!("--topic-refunds={rf}")];
+    let plaintext = format!("--bootstrap-servers={}", b.addr);
+    // Records to read back (an empty topic needs only Describe, for its offsets).
+    let first = run(producer(&[&plaintext, &topics[0], &topics[1], "--max-events=20", "--sleep-seconds=0"]), LIMIT);
+    assert_eq!(first.code(), 0, "{}", first.stderr);
+    for topic in [&tx, &rf] {
+        b.allow_only(topic, "User:alice", &["WRITE", "DESCRIBE"]);
+    }
+    let sasl = way(b, "SASL_PLAINTEXT", Some("PLAIN"), false);
+    let args = [topics[0].as_str(), topics[1].as_str(), "--max-events=20", "--sleep-seconds=0"];
+    let out = produce(b, &sasl, &args);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let error = last_line(&out);
+    assert!(
+        error.starts_with(&format!(
+            "pos-producer: error: Fetch of {tx}[0] failed: TOPIC_AUTHORIZATION_FAILED (29) (resuming ids reads both \
+             topics back, which needs Describe and Read on them: grant them"
+        )),
+        "{error}"
+    );
+    assert!(error.ends_with("or set PRODUCER_ID_START=N)"), "{error}");
+    let out = produce(b, &sasl, &[&args[..], &["--id-start=1"]].concat());
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(out.events().len(), 20 + out.events().iter().filter(|l| l.contains("Sent refund")).count());
+}

@@ -246,6 +246,7 @@ fn fetch(
 }
 
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
 
 /// The offset ListOffsets gives for `timestamp` (-1: the high watermark, -2: the log start).
 fn list_offset(
@@ -311,11 +312,15 @@ fn on_leader<T>(
                     format!("{what} {topic}[{partition}]: {}", super::error_name(code))
                 }
                 Ok(Err(code)) => {
-                    return Err(KafkaError::Broker {
-                        what: format!("{what} of {topic}[{partition}]"),
-                        code,
-                        message: None,
+                    // Producer-only principals (usual on managed clusters) may write, not read.
+                    let message = (code == TOPIC_AUTHORIZATION_FAILED).then(|| {
+                        format!(
+                            "resuming ids reads both topics back, which needs Describe and Read on them: grant them \
+                             (kafka-acls --add --allow-principal User:NAME --operation Read --operation Describe \
+                             --topic {topic}), or set PRODUCER_ID_START=N"
+                        )
                     });
+                    return Err(KafkaError::Broker { what: format!("{what} of {topic}[{partition}]"), code, message });
                 }
                 Err(e) if e.is_retriable() => e.to_string(),
                 Err(e) => return Err(e.into()),

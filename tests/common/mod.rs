@@ -249,8 +249,16 @@ impl Broker {
         self.admin(&["records", topic, &partitions.to_string()]);
     }
 
+    /// Allows `principal` (`User:alice`) only `operations` (`WRITE`, `DESCRIBE`, …) on `topic`
+    /// (a broker with ACLs enforced: `Broker::secure`).
+    pub fn allow_only(&self, topic: &str, principal: &str, operations: &[&str]) {
+        let mut args = vec!["acl", topic, principal];
+        args.extend_from_slice(operations);
+        self.admin(&args);
+    }
+
     /// One AdminClient action: `create TOPIC [key=value ...]`, `delete TOPIC`,
-    /// `partitions TOPIC COUNT` or `records TOPIC PARTITIONS`.
+    /// `partitions TOPIC COUNT`, `records TOPIC PARTITIONS` or `acl TOPIC PRINCIPAL OPERATION...`.
     fn admin(&self, args: &[&str]) {
         let mut all = vec![self.addr.as_str()];
         all.extend_from_slice(args);
@@ -267,6 +275,13 @@ impl Broker {
                    NewTopic t = new NewTopic(a[2], 1, (short) 1).configs(configs);\n\
                    admin.createTopics(java.util.Collections.singleton(t)).all().get();\n\
                  } else if (a[1].equals(\"delete\")) admin.deleteTopics(java.util.Collections.singleton(a[2])).all().get();\n\
+                 else if (a[1].equals(\"acl\")) {\n\
+                   java.util.List<org.apache.kafka.common.acl.AclBinding> acls = new java.util.ArrayList<>();\n\
+                   for (int i = 4; i < a.length; i++) acls.add(new org.apache.kafka.common.acl.AclBinding(\n\
+                     new org.apache.kafka.common.resource.ResourcePattern(org.apache.kafka.common.resource.ResourceType.TOPIC, a[2], org.apache.kafka.common.resource.PatternType.LITERAL),\n\
+                     new org.apache.kafka.common.acl.AccessControlEntry(a[3], \"*\", org.apache.kafka.common.acl.AclOperation.valueOf(a[i]), org.apache.kafka.common.acl.AclPermissionType.ALLOW)));\n\
+                   admin.createAcls(acls).all().get();\n\
+                 }\n\
                  else if (a[1].equals(\"records\")) {\n\
                    java.util.Map<org.apache.kafka.common.TopicPartition, RecordsToDelete> m = new java.util.HashMap<>();\n\
                    for (int i = 0; i < Integer.parseInt(a[3]); i++) m.put(new org.apache.kafka.common.TopicPartition(a[2], i), RecordsToDelete.beforeOffset(-1L));\n\
