@@ -7,7 +7,10 @@
 //! What is read: keys of `transactions` are the sale's id, so each partition is read back until
 //! this instance's last `REFUND_WINDOW` sales are seen. Refunds are keyed by their sale, so
 //! their id comes from the value; each partition is read back until a refund of this instance
-//! older than the oldest of those sales is seen: every refund of them lies after it.
+//! stamped before the oldest of those sales is seen. Every refund of them lies after it: a
+//! refund is stamped no earlier than the sale made just before it, so one stamped before the
+//! oldest of the last sales was made before all of them, and their refunds came later still
+//! (a partition keeps one producer's records in the order they were made).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -109,10 +112,20 @@ pub fn from_kafka(client: &mut Client, config: &Config) -> Result<Resumed, Resum
     let last_sale = sales.first().map(|s| (s.id, s.partition, s.offset));
     check_unseen(sales_topic, &sale_tails, &per_partition, instance, "transaction", last_sale.is_some(), highest_any)?;
 
-    // The sales that may still be refunded, and the refunds of this instance after them.
+    // The sales that may still be refunded, and the refunds of this instance after them. The
+    // refunds' stop rule needs these to be exactly this instance's last sales: every partition
+    // read until it gave `REFUND_WINDOW` of them, or to its first record ever.
+    let all_seen = sale_tails.iter().all(|t| t.end == End::Done || complete(t));
+    if !all_seen && !sales.is_empty() {
+        diag!(
+            "warning: no earlier sale is offered for refund: {sales_topic:?} was not read back far enough to know \
+             this instance's last {REFUND_WINDOW} sales"
+        );
+    }
     let candidates: Vec<crate::sim::event::Transaction> = sales
         .iter()
         .rev()
+        .filter(|_| all_seen)
         .filter_map(|s| s.value.as_deref().and_then(|v| crate::sim::resume::sale(v, s.timestamp)))
         .filter(|t| instance.owns(t.transaction_id))
         .collect();
@@ -193,9 +206,11 @@ fn complete(t: &PartitionTail) -> bool {
     t.end == End::Start && t.earliest == 0
 }
 
-/// Partitions where this instance's ids were not found but might lie unread: beyond the
-/// bound, or deleted by retention. With ids found elsewhere, a warning; with none found at
-/// all, the run cannot know where its ids end, and stops.
+/// Partitions where this instance's ids were not found but might lie unread. Beyond the byte
+/// bound, the newest of them may be there (its last ones may all have gone to that partition):
+/// the run stops. Deleted by retention, they are older than everything left there; with ids
+/// found in other partitions, a warning (retention must outlive the downtime); with none found
+/// at all, the run cannot know where its ids end, and stops.
 fn check_unseen(
     topic: &str,
     tails: &[PartitionTail],
@@ -205,32 +220,36 @@ fn check_unseen(
     any_found: bool,
     highest_any: u64,
 ) -> Result<(), ResumeError> {
-    let unseen: Vec<String> = tails
+    let unseen: Vec<(bool, String)> = tails
         .iter()
         .filter(|t| !found.contains_key(&t.partition) && !complete(t))
         .map(|t| match t.end {
-            End::Bound => format!(
-                "{topic}[{}]: its last {} KiB (offsets {}–{}) hold none",
-                t.partition,
-                t.bytes / 1024,
-                t.from,
-                t.latest - 1
+            End::Bound => (
+                true,
+                format!(
+                    "{topic}[{}]: its last {} KiB (offsets {}–{}) hold none",
+                    t.partition,
+                    t.bytes / 1024,
+                    t.from,
+                    t.latest - 1
+                ),
             ),
-            _ => format!(
-                "{topic}[{}]: offsets 0–{} were written but records before {} were deleted (retention?)",
-                t.partition,
-                t.latest - 1,
-                t.earliest
+            _ => (
+                !any_found,
+                format!(
+                    "{topic}[{}]: offsets 0–{} were written but records before {} were deleted (retention?)",
+                    t.partition,
+                    t.latest - 1,
+                    t.earliest
+                ),
             ),
         })
         .collect();
-    if unseen.is_empty() {
-        return Ok(());
-    }
-    if any_found {
-        for line in &unseen {
+    if !unseen.iter().any(|(fatal, _)| *fatal) {
+        for (_, line) in &unseen {
             diag!(
-                "warning: no {kind} id of instance {instance} read back in {line}; ids continue after the highest found"
+                "warning: no {kind} id of instance {instance} left in {line}; {kind} ids continue after the highest \
+                 found in the other partitions"
             );
         }
         return Ok(());
@@ -241,10 +260,11 @@ fn check_unseen(
         ),
         _ => String::new(),
     };
+    let lines: Vec<&str> = unseen.iter().map(|(_, line)| line.as_str()).collect();
     Err(ResumeError::Unknown(format!(
         "cannot tell where the {kind} ids of instance {instance} end: {}; set PRODUCER_ID_START=N above the highest \
          id ever used{hint}",
-        unseen.join("; ")
+        lines.join("; ")
     )))
 }
 
@@ -276,8 +296,12 @@ mod tests {
     fn unread_partitions_stop_the_run_only_when_no_id_was_found() {
         let i = Instance { k: 2, n: 3 };
         let tails = [tail(0, 0, 10, End::Done), tail(1, 0, 90_000, End::Bound), tail(2, 500, 500, End::Start)];
+        // Ids found in t[0]: a partition emptied by retention is a warning, one beyond the bound
+        // may hide the newest ids and stops the run.
         let found = HashMap::from([(0, 3)]);
-        assert!(check_unseen("t", &tails, &found, i, "transaction", true, 99).is_ok());
+        assert!(check_unseen("t", &[tails[0], tails[2]], &found, i, "transaction", true, 99).is_ok());
+        let e = check_unseen("t", &tails, &found, i, "transaction", true, 99).unwrap_err().to_string();
+        assert!(e.contains("t[1]: its last 4096 KiB") && !e.contains("t[0]"), "{e}");
         let e = check_unseen("t", &tails, &HashMap::new(), i, "transaction", false, 99).unwrap_err().to_string();
         assert!(e.starts_with("cannot tell where the transaction ids of instance 2/3 end: t[0]"), "{e}");
         assert!(e.contains("t[1]: its last 4096 KiB (offsets 0–89999) hold none"), "{e}");

@@ -335,3 +335,73 @@ fn a_tail_longer_than_the_bound_without_our_ids_stops_the_run() {
         "{error}"
     );
 }
+
+/// One partition whose last 4 MiB hold none of this instance's ids, while another has some:
+/// its newest ids may still be behind the bound there, so the run stops rather than guess.
+#[test]
+fn a_partition_beyond_the_bound_stops_the_run_even_when_others_give_ids() {
+    let broker = Broker::shared(KAFKA_4);
+    let t = Topics::new(broker);
+    let first = t.produce(&["--instance=2/2", "--max-events=300", "--topic-partitions=2", "--log-events=false"]);
+    assert_eq!(first.code(), 0, "{}", first.stderr);
+    // 5 MiB of instance 1/2's ids (odd) from another producer, into partition 1 only.
+    let block: String = (0..30_000).map(|i| format!("{}:{}\n", 1_000_001 + 2 * i, "y".repeat(170))).collect();
+    let mut kcat = std::process::Command::new("kcat")
+        .args(["-b", &t.addr, "-t", &t.tx, "-P", "-K:", "-p", "1", "-z", "none"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(kcat.stdin.as_mut().unwrap(), block.as_bytes()).unwrap();
+    drop(kcat.stdin.take());
+    assert!(kcat.wait().unwrap().success());
+    let out = t.produce(&["--instance=2/2", "--max-events=5"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let error = out.stderr.lines().last().unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "pos-producer: error: cannot tell where the transaction ids of instance 2/2 end: {}[1]: its last 4",
+            t.tx
+        )),
+        "{error}"
+    );
+    assert!(error.contains(&format!("the highest transaction id read is {}", 1_000_001 + 2 * 29_999)), "{error}");
+    // Instance 1/2, whose ids are in that block, resumes after it.
+    let out = t.produce(&["--instance=1/2", "--max-events=5"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(banner(&out).contains(&format!("ids from {} (resumed:", 1_000_001 + 2 * 30_000)), "{}", banner(&out));
+}
+
+/// A partition that gave some of this instance's ids but ran into the bound before its last
+/// 100 sales: ids continue after the highest, but no earlier sale is offered for refund (its
+/// refunds could not all be known), so none can be refunded twice.
+#[test]
+fn sales_not_all_read_back_leave_the_refund_pool_empty() {
+    let broker = Broker::shared(KAFKA_4);
+    let t = Topics::new(broker);
+    let first = t.produce(&["--instance=2/2", "--max-events=300", "--topic-partitions=2", "--log-events=false"]);
+    assert_eq!(first.code(), 0, "{}", first.stderr);
+    // 5 MiB of instance 1/2's ids into partition 1, then one more id of 2/2 after them.
+    let mut block: String = (0..30_000).map(|i| format!("{}:{}\n", 1_000_001 + 2 * i, "y".repeat(170))).collect();
+    block.push_str("1000000:{}\n");
+    let mut kcat = std::process::Command::new("kcat")
+        .args(["-b", &t.addr, "-t", &t.tx, "-P", "-K:", "-p", "1", "-z", "none"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(kcat.stdin.as_mut().unwrap(), block.as_bytes()).unwrap();
+    drop(kcat.stdin.take());
+    assert!(kcat.wait().unwrap().success());
+    let out = t.produce(&["--instance=2/2", "--max-events=50", "--refund-probability=1"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("warning: no earlier sale is offered for refund: "), "{}", out.stderr);
+    let b = banner(&out);
+    assert!(
+        b.contains("ids from 1000002 (resumed: last transaction 1000000 in ")
+            && b.contains("; 0 earlier sales refundable"),
+        "{b}"
+    );
+    for line in out.events().iter().filter(|l| l.contains("Sent refund")) {
+        let v: serde_json::Value = serde_json::from_str(line.split_once(": ").unwrap().1).unwrap();
+        assert!(id(&v, "original_transaction_id") >= 1_000_002, "{line}");
+    }
+}
