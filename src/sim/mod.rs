@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod clock;
 pub mod event;
+pub mod json;
 pub mod resume;
 
 use std::collections::VecDeque;
