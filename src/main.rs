@@ -43,8 +43,8 @@ use report::{EventLog, Kind, Stats};
 use resume::ResumeError;
 use shutdown::Stop;
 use sim::Generator;
-use sim::json::WriteJson;
 use sim::clock::{self, Clock};
+use sim::json::WriteJson;
 
 /// Most events queued before they must be sent, even when the loop runs flat out.
 const MAX_QUEUED: usize = 1000;
@@ -257,6 +257,8 @@ fn output_ending(e: io::Error, stop: &Stop, unacked: usize) -> Ending {
 struct Queue {
     records: Vec<Record>,
     kinds: Vec<Kind>,
+    /// When each event was made, for its create→acknowledge latency.
+    made: Vec<Instant>,
     since: Option<Instant>,
     /// Keys and values are written here and handed out as slices of it: no allocation per
     /// event, one per 64 KiB of events.
@@ -285,7 +287,9 @@ impl Queue {
         };
         self.records.push(Record { topic, key: both.slice(..key_len), value: both.slice(key_len..), timestamp_ms });
         self.kinds.push(kind);
-        self.since.get_or_insert_with(Instant::now);
+        let now = Instant::now();
+        self.made.push(now);
+        self.since.get_or_insert(now);
     }
 
     fn len(&self) -> usize {
@@ -314,9 +318,10 @@ impl Run<'_> {
             Some(producer) => producer.send(&self.queue.records, since, &mut acked),
         };
         let mut output = Ok(());
+        let now = Instant::now();
         for (i, _) in acked.iter().enumerate().filter(|(_, ok)| **ok) {
             let kind = self.queue.kinds[i];
-            self.stats.count(kind);
+            self.stats.acked(kind, now.saturating_duration_since(self.queue.made[i]));
             if output.is_ok() {
                 output = log.sent(kind, &self.queue.records[i].value);
             }
@@ -325,6 +330,7 @@ impl Run<'_> {
         let unacked = acked.iter().filter(|ok| !**ok).count();
         self.queue.records.clear();
         self.queue.kinds.clear();
+        self.queue.made.clear();
         match result {
             Ok(()) => output.err().map(|e| output_ending(e, self.stop, 0)),
             Err(KafkaError::Stopped { .. }) => Some(Ending { why: "stopped by signal", unacked, error: None }),

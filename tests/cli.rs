@@ -126,7 +126,18 @@ fn event_lines_can_be_switched_off() {
 fn stats_lines_go_to_stderr() {
     let out = dry(&["--sleep-seconds=0.02", "--stats-seconds=0.2", "--max-seconds=1"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert!(out.stderr.lines().filter(|l| l.starts_with("[producer] stats: ")).count() >= 2, "{}", out.stderr);
+    let stats: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("[producer] stats: ")).collect();
+    assert!(stats.len() >= 2, "{}", out.stderr);
+    // Each line and the summary carry the create→acknowledge latency percentiles.
+    for line in &stats {
+        assert!(line.contains(" transactions/s over the last ") && line.contains("; latency p50 "), "{line}");
+        assert!(line.contains(" ms, p99 ") && line.contains(" ms, max "), "{line}");
+    }
+    let summary = out.stderr.lines().last().unwrap();
+    assert!(
+        summary.starts_with("[producer] done (time limit reached): ") && summary.contains("; latency p50 "),
+        "{summary}"
+    );
     assert!(!out.stdout.contains("stats:"));
 }
 

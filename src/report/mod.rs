@@ -2,7 +2,9 @@
 //!
 //! - [`stdout`]: stdout through a writer thread, so that a stalled reader cannot hold a stop.
 //! - [`stats`]: acknowledged counts, the stats line (from a thread of its own), the summary.
+//! - [`latency`]: the create→acknowledge latency histogram behind their percentiles.
 
+pub mod latency;
 pub mod stats;
 pub mod stdout;
 

@@ -10,16 +10,20 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::Kind;
+use super::latency::{Histogram, Summary};
 use crate::diag::diag;
 
-/// Events the broker acknowledged, shared with the stats thread.
-#[derive(Debug, Default)]
+/// Events the broker acknowledged and their latencies, shared with the stats thread.
+#[derive(Default)]
 struct Counts {
     transactions: AtomicU64,
     refunds: AtomicU64,
+    /// Since the last stats line.
+    period: Histogram,
+    /// Since the start.
+    total: Histogram,
 }
 
-#[derive(Debug)]
 pub struct Stats {
     started: Instant,
     counts: Arc<Counts>,
@@ -30,12 +34,15 @@ impl Stats {
         Stats { started, counts: Arc::default() }
     }
 
-    pub fn count(&self, kind: Kind) {
+    /// One event acknowledged, `latency` after it was made.
+    pub fn acked(&self, kind: Kind, latency: Duration) {
         let counter = match kind {
             Kind::Transaction => &self.counts.transactions,
             Kind::Refund => &self.counts.refunds,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        self.counts.period.record(latency);
+        self.counts.total.record(latency);
     }
 
     pub fn transactions(&self) -> u64 {
@@ -60,7 +67,7 @@ impl Stats {
                     _ => return,
                 }
                 let (t, r) = (counts.transactions.load(Ordering::Relaxed), counts.refunds.load(Ordering::Relaxed));
-                if let Some(line) = ticker.line(Instant::now(), t, r) {
+                if let Some(line) = ticker.line(Instant::now(), t, r, || counts.period.take()) {
                     diag!("{line}");
                 }
             }
@@ -78,6 +85,10 @@ impl Stats {
              ({:.1} transactions/s)",
             transactions as f64 / secs.max(1e-9)
         );
+        let latency = self.counts.total.summary();
+        if latency.count > 0 {
+            line.push_str(&format!("; {latency}"));
+        }
         if unacknowledged > 0 {
             line.push_str(&format!("; {unacknowledged} not acknowledged (they may have been written)"));
         }
@@ -113,8 +124,15 @@ impl Ticker {
         Ticker { every, due: started + every, last: (started, 0) }
     }
 
-    /// The stats line, if one is due at `now`, given the counts then.
-    fn line(&mut self, now: Instant, transactions: u64, refunds: u64) -> Option<String> {
+    /// The stats line, if one is due at `now`, given the counts then and the latencies of the
+    /// period (taken only when the line is due).
+    fn line(
+        &mut self,
+        now: Instant,
+        transactions: u64,
+        refunds: u64,
+        latency: impl FnOnce() -> Summary,
+    ) -> Option<String> {
         if now < self.due {
             return None;
         }
@@ -124,7 +142,9 @@ impl Ticker {
         self.last = (now, transactions);
         self.due = now + self.every;
         Some(format!(
-            "stats: {transactions} transactions, {refunds} refunds sent; {rate:.1} transactions/s over the last {period:.1} s"
+            "stats: {transactions} transactions, {refunds} refunds sent; {rate:.1} transactions/s over the last \
+             {period:.1} s; {}",
+            latency()
         ))
     }
 }
@@ -137,26 +157,32 @@ mod tests {
     fn stats_are_due_every_period_with_the_rate_over_it() {
         let t0 = Instant::now();
         let mut t = Ticker::new(t0, Duration::from_secs(10));
-        assert_eq!(t.line(t0 + Duration::from_secs(5), 0, 0), None);
-        let line = t.line(t0 + Duration::from_secs(10), 100, 1).unwrap();
-        assert_eq!(line, "stats: 100 transactions, 1 refunds sent; 10.0 transactions/s over the last 10.0 s");
-        assert_eq!(t.due, t0 + Duration::from_secs(20));
+        let h = Histogram::default();
+        assert_eq!(t.line(t0 + Duration::from_secs(5), 0, 0, || h.take()), None);
+        h.record(Duration::from_micros(2500));
+        let line = t.line(t0 + Duration::from_secs(10), 100, 1, || h.take()).unwrap();
         assert_eq!(
-            t.line(t0 + Duration::from_secs(20), 100, 1).unwrap().split("; ").nth(1).unwrap(),
-            "0.0 transactions/s over the last 10.0 s"
+            line,
+            "stats: 100 transactions, 1 refunds sent; 10.0 transactions/s over the last 10.0 s; \
+             latency p50 2.50 ms, p99 2.50 ms, max 2.50 ms"
         );
+        assert_eq!(t.due, t0 + Duration::from_secs(20));
+        let quiet = t.line(t0 + Duration::from_secs(20), 100, 1, || h.take()).unwrap();
+        assert!(quiet.ends_with("; 0.0 transactions/s over the last 10.0 s; latency -"), "{quiet}");
     }
 
     #[test]
     fn the_summary_says_acknowledged_and_names_what_was_not() {
         let s = Stats::new(Instant::now());
-        s.count(Kind::Transaction);
-        s.count(Kind::Refund);
+        assert!(!s.summary(0, "stopped by signal").contains("latency"), "no latency without an event");
+        s.acked(Kind::Transaction, Duration::from_millis(3));
+        s.acked(Kind::Refund, Duration::from_millis(3));
         let line = s.summary(0, "event limit reached");
         assert!(
             line.starts_with("done (event limit reached): 1 transactions and 1 refunds sent (acknowledged) in "),
             "{line}"
         );
+        assert!(line.ends_with("; latency p50 3.00 ms, p99 3.00 ms, max 3.00 ms"), "{line}");
         assert!(!line.contains("not acknowledged"), "{line}");
         let line = s.summary(7, "stopped by signal");
         assert!(line.ends_with("; 7 not acknowledged (they may have been written)"), "{line}");
