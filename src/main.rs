@@ -44,7 +44,7 @@ use resume::ResumeError;
 use shutdown::Stop;
 use sim::Generator;
 use sim::clock::{self, Clock};
-use sim::json::WriteJson;
+use sim::event::{Refund, Transaction};
 
 /// Most events queued before they must be sent, even when the loop runs flat out.
 const MAX_QUEUED: usize = 1000;
@@ -233,9 +233,9 @@ fn produce(
             return run.deliver(&mut sink, log).unwrap_or(Ending::ok(why));
         }
         let (transaction, refund) = generator.next();
-        run.queue.push(Kind::Transaction, transaction.transaction_id, transaction.timestamp.0, &transaction);
-        if let Some(refund) = refund {
-            run.queue.push(Kind::Refund, refund.original_transaction_id, refund.timestamp.0, &refund);
+        run.queue.push(Event::Transaction(&transaction));
+        if let Some(refund) = &refund {
+            run.queue.push(Event::Refund(refund));
         }
         produced += 1;
         schedule.advance();
@@ -263,29 +263,43 @@ struct Queue {
     /// Keys and values are written here and handed out as slices of it: no allocation per
     /// event, one per 64 KiB of events.
     buf: BytesMut,
-    scratch: Vec<u8>,
+    json: sim::json::Writer,
 }
 
-/// Room made at a time in the queue's buffer.
+/// Room made at a time in the queue's buffer, and the most one event takes.
 const QUEUE_CHUNK: usize = 64 * 1024;
+const MAX_EVENT_BYTES: usize = 1024;
+
+/// An event to queue.
+enum Event<'a> {
+    Transaction(&'a Transaction),
+    Refund(&'a Refund),
+}
 
 impl Queue {
-    /// Queues an event: its JSON is the message value, `key_id` as decimal text the key.
-    fn push(&mut self, kind: Kind, key_id: u64, timestamp_ms: i64, event: &impl WriteJson) {
-        self.scratch.clear();
-        sim::json::uint(&mut self.scratch, key_id);
-        let key_len = self.scratch.len();
-        event.write_json(&mut self.scratch);
-        if self.buf.capacity() - self.buf.len() < self.scratch.len() {
-            self.buf.reserve(QUEUE_CHUNK.max(self.scratch.len()));
+    /// Queues an event: its JSON is the message value; the key is the sale's id as decimal
+    /// text (a refund's sale for a refund).
+    fn push(&mut self, event: Event<'_>) {
+        if self.buf.capacity() - self.buf.len() < MAX_EVENT_BYTES {
+            self.buf.reserve(QUEUE_CHUNK);
         }
-        self.buf.extend_from_slice(&self.scratch);
+        let (kind, key_id, timestamp) = match event {
+            Event::Transaction(t) => (Kind::Transaction, t.transaction_id, t.timestamp),
+            Event::Refund(r) => (Kind::Refund, r.original_transaction_id, r.timestamp),
+        };
+        sim::json::uint(&mut self.buf, key_id);
+        let key_len = self.buf.len();
+        match event {
+            Event::Transaction(t) => self.json.transaction(&mut self.buf, t),
+            Event::Refund(r) => self.json.refund(&mut self.buf, r),
+        }
         let both = self.buf.split().freeze();
         let topic = match kind {
             Kind::Transaction => 0,
             Kind::Refund => 1,
         };
-        self.records.push(Record { topic, key: both.slice(..key_len), value: both.slice(key_len..), timestamp_ms });
+        let (key, value) = (both.slice(..key_len), both.slice(key_len..));
+        self.records.push(Record { topic, key, value, timestamp_ms: timestamp.0 });
         self.kinds.push(kind);
         let now = Instant::now();
         self.made.push(now);
