@@ -40,7 +40,7 @@ fuzz: ## the response-decoder fuzzer at length (FUZZ_INPUTS, default 2,000,000; 
 	POS_FUZZ_INPUTS=$(or $(FUZZ_INPUTS),2000000) POS_FUZZ_SEED=$(or $(FUZZ_SEED),11) \
 	  cargo test --release --locked --bin pos-producer fuzz_ -- --nocapture
 
-bench: ## benchmarks: throughput, size per opt-level, memory (numbers in the README)
+bench: ## benchmarks: size per opt-level, throughput, memory, side by side with kcat and Java, instructions, pacing
 	scripts/bench
 
 clean: ## remove build output

@@ -397,7 +397,14 @@ pub fn assert_exactly_once(addr: &str, topic: &str, want: &[String], settings: &
     let duplicates: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(duplicates.is_empty(), "{topic}: duplicates {:?}", &duplicates[..duplicates.len().min(3)]);
     let missing: Vec<_> = want.iter().filter(|v| !counts.contains_key(v.as_str())).collect();
-    assert!(missing.is_empty(), "{topic}: {} missing, e.g. {:?}", missing.len(), missing.first());
+    assert!(
+        missing.is_empty(),
+        "{topic}: {} missing of {} (kcat read {} records), e.g. {:?}",
+        missing.len(),
+        want.len(),
+        got.len(),
+        missing.first()
+    );
     assert_eq!(got.len(), want.len(), "{topic}: records that the dry run did not print");
 }
 
