@@ -49,6 +49,20 @@ impl Topics {
         out
     }
 
+    /// Writes `lines` (`key:value` each) to the transactions topic as another producer would,
+    /// with kcat and its extra `args` (`-p 1`, `-z lz4`, …).
+    fn kcat_write(&self, args: &[&str], lines: &str) {
+        let mut kcat = std::process::Command::new("kcat")
+            .args(["-b", &self.addr, "-t", &self.tx, "-P", "-K:"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("kcat is installed");
+        std::io::Write::write_all(kcat.stdin.as_mut().unwrap(), lines.as_bytes()).unwrap();
+        drop(kcat.stdin.take());
+        assert!(kcat.wait().unwrap().success(), "kcat {args:?}");
+    }
+
     /// Everything in both topics now, as (sales, refunds) JSON with their records.
     fn read_back(&self) -> (Events, Events) {
         let parse = |records: Vec<Consumed>| {
@@ -261,14 +275,7 @@ fn an_lz4_batch_in_the_tail_stops_the_run_with_what_to_set() {
     assert_eq!(t.produce(&["--max-events=20", "--topic-partitions=1"]).code(), 0);
     // kcat compresses only when it saves space: a long, repetitive value.
     let value = format!("77:{}\n", "x".repeat(4000));
-    let mut kcat = std::process::Command::new("kcat")
-        .args(["-b", &t.addr, "-t", &t.tx, "-P", "-K:", "-z", "lz4"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(kcat.stdin.as_mut().unwrap(), value.as_bytes()).unwrap();
-    drop(kcat.stdin.take());
-    assert!(kcat.wait().unwrap().success());
+    t.kcat_write(&["-z", "lz4"], &value);
     let out = t.produce(&["--max-events=5"]);
     assert_eq!(out.code(), 1, "{}", out.stderr);
     let error = out.stderr.lines().last().unwrap();
@@ -346,14 +353,7 @@ fn a_partition_beyond_the_bound_stops_the_run_even_when_others_give_ids() {
     assert_eq!(first.code(), 0, "{}", first.stderr);
     // 5 MiB of instance 1/2's ids (odd) from another producer, into partition 1 only.
     let block: String = (0..30_000).map(|i| format!("{}:{}\n", 1_000_001 + 2 * i, "y".repeat(170))).collect();
-    let mut kcat = std::process::Command::new("kcat")
-        .args(["-b", &t.addr, "-t", &t.tx, "-P", "-K:", "-p", "1", "-z", "none"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(kcat.stdin.as_mut().unwrap(), block.as_bytes()).unwrap();
-    drop(kcat.stdin.take());
-    assert!(kcat.wait().unwrap().success());
+    t.kcat_write(&["-p", "1", "-z", "none"], &block);
     let out = t.produce(&["--instance=2/2", "--max-events=5"]);
     assert_eq!(out.code(), 1, "{}", out.stderr);
     let error = out.stderr.lines().last().unwrap();
@@ -383,14 +383,7 @@ fn sales_not_all_read_back_leave_the_refund_pool_empty() {
     // 5 MiB of instance 1/2's ids into partition 1, then one more id of 2/2 after them.
     let mut block: String = (0..30_000).map(|i| format!("{}:{}\n", 1_000_001 + 2 * i, "y".repeat(170))).collect();
     block.push_str("1000000:{}\n");
-    let mut kcat = std::process::Command::new("kcat")
-        .args(["-b", &t.addr, "-t", &t.tx, "-P", "-K:", "-p", "1", "-z", "none"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(kcat.stdin.as_mut().unwrap(), block.as_bytes()).unwrap();
-    drop(kcat.stdin.take());
-    assert!(kcat.wait().unwrap().success());
+    t.kcat_write(&["-p", "1", "-z", "none"], &block);
     let out = t.produce(&["--instance=2/2", "--max-events=50", "--refund-probability=1"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(out.stderr.contains("warning: no earlier sale is offered for refund: "), "{}", out.stderr);
