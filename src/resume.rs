@@ -4,7 +4,8 @@
 //! with the earlier sales it may still refund. Anything that cannot be known for sure stops the
 //! run with what to set instead; it is never guessed.
 //!
-//! What is read: keys of `transactions` are the sale's id, so each partition is read back until
+//! What is read: keys of `transactions` are the sale's id (a record without one, from another
+//! producer, names it in its value), so each partition is read back until
 //! this instance's last `REFUND_WINDOW` sales are seen. Refunds are keyed by their sale, so
 //! their id comes from the value; each partition is read back until a refund of this instance
 //! stamped before the oldest of those sales is seen. Every refund of them lies after it: a
@@ -97,7 +98,12 @@ pub fn from_kafka(client: &mut Client, config: &Config) -> Result<Resumed, Resum
     let mut per_partition: HashMap<i32, usize> = HashMap::new();
     let mut highest_any = 0u64;
     let sale_tails = tail::read(client, sales_topic, deadline, &mut |p, r| {
-        let Some(id) = r.key.as_deref().and_then(decimal_id) else { return false };
+        // The key is the id; a record written without one (by another producer) names it in
+        // its value.
+        let key = r.key.as_deref().and_then(decimal_id);
+        let Some(id) = key.or_else(|| r.value.as_deref().and_then(crate::sim::resume::transaction_id)) else {
+            return false;
+        };
         highest_any = highest_any.max(id);
         if !instance.owns(id) {
             return false;

@@ -49,11 +49,11 @@ impl Topics {
         out
     }
 
-    /// Writes `lines` (`key:value` each) to the transactions topic as another producer would,
-    /// with kcat and its extra `args` (`-p 1`, `-z lz4`, …).
+    /// Writes `lines` to the transactions topic as another producer would, with kcat and its
+    /// extra `args` (`-K:` for `key:value` lines, `-p 1`, `-z lz4`, …).
     fn kcat_write(&self, args: &[&str], lines: &str) {
         let mut kcat = std::process::Command::new("kcat")
-            .args(["-b", &self.addr, "-t", &self.tx, "-P", "-K:"])
+            .args(["-b", &self.addr, "-t", &self.tx, "-P"])
             .args(args)
             .stdin(Stdio::piped())
             .spawn()
@@ -255,6 +255,19 @@ fn three_instances_at_once_never_collide_and_stay_contiguous() {
     }
 }
 
+/// A sale another producer wrote without a key (the id only in its JSON) still counts.
+#[test]
+fn a_keyless_sale_from_another_producer_counts_by_its_json() {
+    let broker = Broker::shared(KAFKA_4);
+    let t = Topics::new(broker);
+    assert_eq!(t.produce(&["--max-events=10", "--topic-partitions=1", "--log-events=false"]).code(), 0);
+    let sale = r#"{"transaction_id":5000,"product_id":"MOUSE-001","store_id":"STORE-001","customer_id":"CUST-0001","amount":20,"timestamp":"2025-01-01 00:00:00"}"#;
+    t.kcat_write(&[], &format!("{sale}\n"));
+    let out = t.produce(&["--max-events=5"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(banner(&out).contains("ids from 5001 (resumed: last transaction 5000 in "), "{}", banner(&out));
+}
+
 /// An explicit start is today's behaviour: ids from that number, whatever the topics hold.
 #[test]
 fn an_explicit_id_start_ignores_the_topics() {
@@ -275,7 +288,7 @@ fn an_lz4_batch_in_the_tail_stops_the_run_with_what_to_set() {
     assert_eq!(t.produce(&["--max-events=20", "--topic-partitions=1"]).code(), 0);
     // kcat compresses only when it saves space: a long, repetitive value.
     let value = format!("77:{}\n", "x".repeat(4000));
-    t.kcat_write(&["-z", "lz4"], &value);
+    t.kcat_write(&["-K:", "-z", "lz4"], &value);
     let out = t.produce(&["--max-events=5"]);
     assert_eq!(out.code(), 1, "{}", out.stderr);
     let error = out.stderr.lines().last().unwrap();
@@ -353,7 +366,7 @@ fn a_partition_beyond_the_bound_stops_the_run_even_when_others_give_ids() {
     assert_eq!(first.code(), 0, "{}", first.stderr);
     // 5 MiB of instance 1/2's ids (odd) from another producer, into partition 1 only.
     let block: String = (0..30_000).map(|i| format!("{}:{}\n", 1_000_001 + 2 * i, "y".repeat(170))).collect();
-    t.kcat_write(&["-p", "1", "-z", "none"], &block);
+    t.kcat_write(&["-K:", "-p", "1", "-z", "none"], &block);
     let out = t.produce(&["--instance=2/2", "--max-events=5"]);
     assert_eq!(out.code(), 1, "{}", out.stderr);
     let error = out.stderr.lines().last().unwrap();
@@ -383,7 +396,7 @@ fn sales_not_all_read_back_leave_the_refund_pool_empty() {
     // 5 MiB of instance 1/2's ids into partition 1, then one more id of 2/2 after them.
     let mut block: String = (0..30_000).map(|i| format!("{}:{}\n", 1_000_001 + 2 * i, "y".repeat(170))).collect();
     block.push_str("1000000:{}\n");
-    t.kcat_write(&["-p", "1", "-z", "none"], &block);
+    t.kcat_write(&["-K:", "-p", "1", "-z", "none"], &block);
     let out = t.produce(&["--instance=2/2", "--max-events=50", "--refund-probability=1"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(out.stderr.contains("warning: no earlier sale is offered for refund: "), "{}", out.stderr);

@@ -24,6 +24,11 @@ struct RefundJson {
     refund_id: u64,
 }
 
+#[derive(Deserialize)]
+struct SaleIdJson {
+    transaction_id: u64,
+}
+
 /// The sale a transaction's JSON describes, at `timestamp_ms` (its record's timestamp), if it
 /// follows the contract: a catalog product at a price in its range, a known store and customer.
 pub fn sale(value: &[u8], timestamp_ms: i64) -> Option<Transaction> {
@@ -44,6 +49,11 @@ pub fn sale(value: &[u8], timestamp_ms: i64) -> Option<Transaction> {
         amount: Cents(cents as u64),
         timestamp: EventTime(timestamp_ms),
     })
+}
+
+/// The `transaction_id` of a sale's JSON (for records written without the id as key).
+pub fn transaction_id(value: &[u8]) -> Option<u64> {
+    serde_json::from_slice::<SaleIdJson>(value).ok().map(|s| s.transaction_id)
 }
 
 /// The `refund_id` of a refund's JSON.
@@ -89,5 +99,7 @@ mod tests {
         }
         assert_eq!(refund_id(br#"{"refund_id":12,"original_transaction_id":7}"#), Some(12));
         assert_eq!(refund_id(br#"{"refund":12}"#), None);
+        assert_eq!(transaction_id(ok.as_bytes()), Some(7));
+        assert_eq!(transaction_id(br#"{"transaction_id":"7"}"#), None);
     }
 }
