@@ -257,9 +257,9 @@ fn output_ending(e: io::Error, stop: &Stop, unacked: usize) -> Ending {
 struct Queue {
     records: Vec<Record>,
     kinds: Vec<Kind>,
-    /// When each event was made, for its create→acknowledge latency.
+    /// When each event was made, for its create→acknowledge latency (the first: when the
+    /// queue's delivery timeout started).
     made: Vec<Instant>,
-    since: Option<Instant>,
     /// Keys and values are written here and handed out as slices of it: no allocation per
     /// event, one per 64 KiB of events.
     buf: BytesMut,
@@ -301,9 +301,7 @@ impl Queue {
         let (key, value) = (both.slice(..key_len), both.slice(key_len..));
         self.records.push(Record { topic, key, value, timestamp_ms: timestamp.0 });
         self.kinds.push(kind);
-        let now = Instant::now();
-        self.made.push(now);
-        self.since.get_or_insert(now);
+        self.made.push(Instant::now());
     }
 
     fn len(&self) -> usize {
@@ -322,7 +320,7 @@ impl Run<'_> {
     /// Sends the queue and logs each event the broker acknowledged, in production order.
     /// `Some(ending)` when the run must end: a Kafka failure, a stop, or stdout gone.
     fn deliver(&mut self, sink: &mut Option<Producer>, log: &mut EventLog<StdoutPipe>) -> Option<Ending> {
-        let since = self.queue.since.take()?;
+        let since = *self.queue.made.first()?;
         let mut acked = vec![false; self.queue.len()];
         let result = match sink {
             None => {

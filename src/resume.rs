@@ -128,13 +128,12 @@ pub fn from_kafka(client: &mut Client, config: &Config) -> Result<Resumed, Resum
              this instance's last {REFUND_WINDOW} sales"
         );
     }
-    let candidates: Vec<crate::sim::event::Transaction> = sales
-        .iter()
-        .rev()
-        .filter(|_| all_seen)
-        .filter_map(|s| s.value.as_deref().and_then(|v| crate::sim::resume::sale(v, s.timestamp)))
-        .filter(|t| instance.owns(t.transaction_id))
-        .collect();
+    let candidates: Vec<crate::sim::event::Transaction> = if all_seen {
+        let parsed = sales.iter().rev().filter_map(|s| crate::sim::resume::sale(s.value.as_deref()?, s.timestamp));
+        parsed.filter(|t| instance.owns(t.transaction_id)).collect()
+    } else {
+        Vec::new()
+    };
     let oldest = candidates.iter().map(|t| t.timestamp.0).min();
     let mut refunded: HashSet<u64> = HashSet::new();
     let mut found_refunds: HashMap<i32, usize> = HashMap::new();

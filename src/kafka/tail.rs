@@ -15,7 +15,7 @@ use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, ListOffsetsReques
 use super::backoff::{Backoff, NoRetry};
 use super::client::{Client, topic_name};
 use super::connection::{Connection, ConnectionError};
-use super::records::{self, Record, RecordsError};
+use super::records::{self, Record};
 use super::wire::{FetchResponse, ListOffsetsResponse};
 use super::{KafkaError, is_retriable};
 
@@ -77,8 +77,7 @@ pub fn read(
         let mut records = 0usize;
         'chunks: while hi > earliest {
             let lo = earliest.max(hi - step);
-            let budget = MAX_TAIL_BYTES.saturating_sub(tail.bytes);
-            let (chunk, reached) = fetch_range(client, topic, p, lo, hi, budget, deadline, &mut tail.bytes)?;
+            let (chunk, reached) = fetch_range(client, topic, p, lo, hi, deadline, &mut tail.bytes)?;
             if reached == Reached::OutOfBudget {
                 // Records newer than the gap left would go unseen: this chunk is not visited.
                 tail.end = End::Bound;
@@ -123,23 +122,23 @@ enum Reached {
     OutOfBudget,
 }
 
-/// The records of `[lo, hi)`, oldest first, fetched within `budget` bytes (added to `read`).
-#[allow(clippy::too_many_arguments)]
+/// The records of `[lo, hi)`, oldest first, fetched while `read` (the bytes read from the
+/// partition so far, added to) stays under `MAX_TAIL_BYTES`.
 fn fetch_range(
     client: &mut Client,
     topic: &str,
     partition: i32,
     lo: i64,
     hi: i64,
-    budget: usize,
     deadline: Instant,
     read: &mut usize,
 ) -> Result<(Vec<Record>, Reached), KafkaError> {
+    let unreadable = |reason: String| KafkaError::Unreadable { topic: topic.to_string(), partition, reason };
     let mut out = Vec::new();
     let mut at = lo;
-    let mut left = budget;
     let mut deleted = None;
     while at < hi {
+        let left = MAX_TAIL_BYTES.saturating_sub(*read);
         if left == 0 {
             return Ok((out, Reached::OutOfBudget));
         }
@@ -151,11 +150,7 @@ fn fetch_range(
             Fetched::Deleted => {
                 let start = list_offset(client, topic, partition, -2, deadline)?;
                 if start <= at {
-                    return Err(KafkaError::Unreadable {
-                        topic: topic.to_string(),
-                        partition,
-                        reason: format!("offset {at} is out of range, yet the log starts at {start}"),
-                    });
+                    return Err(unreadable(format!("offset {at} is out of range, yet the log starts at {start}")));
                 }
                 deleted = Some(start);
                 at = start;
@@ -163,30 +158,18 @@ fn fetch_range(
             }
         };
         *read += data.len();
-        left = left.saturating_sub(data.len());
-        let unreadable =
-            |e: RecordsError| KafkaError::Unreadable { topic: topic.to_string(), partition, reason: e.to_string() };
-        let decoded = records::decode(&data).map_err(unreadable)?;
+        let decoded = records::decode(&data).map_err(|e| unreadable(e.to_string()))?;
         let Some(next) = decoded.next_offset else {
             if data.is_empty() {
                 break; // nothing more up to the high watermark
             }
-            return Err(KafkaError::Unreadable {
-                topic: topic.to_string(),
-                partition,
-                reason: format!(
-                    "the broker answered a fetch at offset {at} with {} bytes and no whole batch",
-                    data.len()
-                ),
-            });
+            let what =
+                format!("the broker answered a fetch at offset {at} with {} bytes and no whole batch", data.len());
+            return Err(unreadable(what));
         };
         out.extend(decoded.records.into_iter().filter(|r| (lo..hi).contains(&r.offset)));
         if next <= at {
-            return Err(KafkaError::Unreadable {
-                topic: topic.to_string(),
-                partition,
-                reason: format!("a fetch at offset {at} returned batches ending before it"),
-            });
+            return Err(unreadable(format!("a fetch at offset {at} returned batches ending before it")));
         }
         at = next;
     }

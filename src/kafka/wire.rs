@@ -137,21 +137,29 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Bytes (compact length + 1 in flexible versions, else an int32 length); null is an error.
-    pub fn bytes(&mut self, flexible: bool) -> Result<Vec<u8>> {
+    /// Nullable bytes: compact (varint length + 1, 0 = null) in flexible versions, else an
+    /// int32 length (-1 = null).
+    pub fn nullable_bytes(&mut self, flexible: bool) -> Result<Option<Vec<u8>>> {
         let at = self.pos;
         let len = if flexible {
             match self.uvarint()?.checked_sub(1) {
+                None => return Ok(None),
                 Some(n) => n as usize,
-                None => return Err(WireError { at, what: "null where bytes are required".into() }),
             }
         } else {
             match self.i32()? {
+                -1 => return Ok(None),
                 n if n < 0 => return Err(WireError { at, what: format!("bytes length {n} is negative") }),
                 n => n as usize,
             }
         };
-        Ok(self.take(len)?.to_vec())
+        Ok(Some(self.take(len)?.to_vec()))
+    }
+
+    /// Bytes; null is an error.
+    pub fn bytes(&mut self, flexible: bool) -> Result<Vec<u8>> {
+        let at = self.pos;
+        self.nullable_bytes(flexible)?.ok_or_else(|| WireError { at, what: "null where bytes are required".into() })
     }
 
     pub fn skip_string(&mut self, flexible: bool) -> Result<()> {

@@ -3,7 +3,7 @@
 
 use kafka_protocol::messages::ApiKey;
 
-use super::{Reader, Response, Result, WireError};
+use super::{Reader, Response, Result};
 
 /// ListOffsets response (v1–v7; flexible from v6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +115,7 @@ impl Response for FetchResponse {
                 if version >= 11 {
                     r.i32()?; // preferred_read_replica
                 }
-                let records = nullable_bytes(r, flex)?.unwrap_or_default();
+                let records = r.nullable_bytes(flex)?.unwrap_or_default();
                 r.tagged_fields(flex)?; // diverging_epoch, current_leader, snapshot_id among them
                 Ok(FetchPartition { index, error_code, high_watermark, records })
             })?;
@@ -125,23 +125,4 @@ impl Response for FetchResponse {
         r.tagged_fields(flex)?;
         Ok(FetchResponse { error_code, responses })
     }
-}
-
-/// Nullable bytes: compact (varint length + 1, 0 = null) in flexible versions, else an int32
-/// length (-1 = null).
-fn nullable_bytes(r: &mut Reader<'_>, flexible: bool) -> Result<Option<Vec<u8>>> {
-    let at = r.pos;
-    let len = if flexible {
-        match r.uvarint()?.checked_sub(1) {
-            None => return Ok(None),
-            Some(n) => n as usize,
-        }
-    } else {
-        match r.i32()? {
-            -1 => return Ok(None),
-            n if n < 0 => return Err(WireError { at, what: format!("bytes length {n} is negative") }),
-            n => n as usize,
-        }
-    };
-    Ok(Some(r.take(len)?.to_vec()))
 }
