@@ -49,11 +49,11 @@ impl Topics {
         out
     }
 
-    /// Writes `lines` to the transactions topic as another producer would, with kcat and its
-    /// extra `args` (`-K:` for `key:value` lines, `-p 1`, `-z lz4`, …).
-    fn kcat_write(&self, args: &[&str], lines: &str) {
+    /// Writes `lines` to `topic` as another producer would, with kcat and its extra `args`
+    /// (`-K:` for `key:value` lines, `-p 1`, `-z lz4`, …).
+    fn kcat_write(&self, topic: &str, args: &[&str], lines: &str) {
         let mut kcat = std::process::Command::new("kcat")
-            .args(["-b", &self.addr, "-t", &self.tx, "-P"])
+            .args(["-b", &self.addr, "-t", topic, "-P"])
             .args(args)
             .stdin(Stdio::piped())
             .spawn()
@@ -262,7 +262,7 @@ fn a_keyless_sale_from_another_producer_counts_by_its_json() {
     let t = Topics::new(broker);
     assert_eq!(t.produce(&["--max-events=10", "--topic-partitions=1", "--log-events=false"]).code(), 0);
     let sale = r#"{"transaction_id":5000,"product_id":"MOUSE-001","store_id":"STORE-001","customer_id":"CUST-0001","amount":20,"timestamp":"2025-01-01 00:00:00"}"#;
-    t.kcat_write(&[], &format!("{sale}\n"));
+    t.kcat_write(&t.tx, &[], &format!("{sale}\n"));
     let out = t.produce(&["--max-events=5"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(banner(&out).contains("ids from 5001 (resumed: last transaction 5000 in "), "{}", banner(&out));
@@ -288,7 +288,7 @@ fn an_lz4_batch_in_the_tail_stops_the_run_with_what_to_set() {
     assert_eq!(t.produce(&["--max-events=20", "--topic-partitions=1"]).code(), 0);
     // kcat compresses only when it saves space: a long, repetitive value.
     let value = format!("77:{}\n", "x".repeat(4000));
-    t.kcat_write(&["-K:", "-z", "lz4"], &value);
+    t.kcat_write(&t.tx, &["-K:", "-z", "lz4"], &value);
     let out = t.produce(&["--max-events=5"]);
     assert_eq!(out.code(), 1, "{}", out.stderr);
     let error = out.stderr.lines().last().unwrap();
@@ -366,7 +366,7 @@ fn a_partition_beyond_the_bound_stops_the_run_even_when_others_give_ids() {
     assert_eq!(first.code(), 0, "{}", first.stderr);
     // 5 MiB of instance 1/2's ids (odd) from another producer, into partition 1 only.
     let block: String = (0..30_000).map(|i| format!("{}:{}\n", 1_000_001 + 2 * i, "y".repeat(170))).collect();
-    t.kcat_write(&["-K:", "-p", "1", "-z", "none"], &block);
+    t.kcat_write(&t.tx, &["-K:", "-p", "1", "-z", "none"], &block);
     let out = t.produce(&["--instance=2/2", "--max-events=5"]);
     assert_eq!(out.code(), 1, "{}", out.stderr);
     let error = out.stderr.lines().last().unwrap();
@@ -396,7 +396,7 @@ fn sales_not_all_read_back_leave_the_refund_pool_empty() {
     // 5 MiB of instance 1/2's ids into partition 1, then one more id of 2/2 after them.
     let mut block: String = (0..30_000).map(|i| format!("{}:{}\n", 1_000_001 + 2 * i, "y".repeat(170))).collect();
     block.push_str("1000000:{}\n");
-    t.kcat_write(&["-K:", "-p", "1", "-z", "none"], &block);
+    t.kcat_write(&t.tx, &["-K:", "-p", "1", "-z", "none"], &block);
     let out = t.produce(&["--instance=2/2", "--max-events=50", "--refund-probability=1"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(out.stderr.contains("warning: no earlier sale is offered for refund: "), "{}", out.stderr);
@@ -410,4 +410,47 @@ fn sales_not_all_read_back_leave_the_refund_pool_empty() {
         let v: serde_json::Value = serde_json::from_str(line.split_once(": ").unwrap().1).unwrap();
         assert!(id(&v, "original_transaction_id") >= 1_000_002, "{line}");
     }
+}
+
+/// A refunds partition that gave some of this instance's refunds but ran into the bound before
+/// one older than its earlier sales: the sales whose refunds land there are not offered for
+/// refund (one of them may already have been), the others still are.
+#[test]
+fn sales_whose_refunds_partition_was_not_read_far_enough_are_not_refunded_again() {
+    let broker = Broker::shared(KAFKA_4);
+    let t = Topics::new(broker);
+    let first = t.produce(&[
+        "--instance=2/2",
+        "--max-events=300",
+        "--topic-partitions=2",
+        "--refund-probability=0.3",
+        "--log-events=false",
+    ]);
+    assert_eq!(first.code(), 0, "{}", first.stderr);
+    // 5 MiB of instance 1/2's refunds into refunds partition 1, then one refund of 2/2.
+    let mut block: String = (0..30_000)
+        .map(|i| {
+            format!(
+                "{0}:{{\"refund_id\":{0},\"original_transaction_id\":{0},\"pad\":\"{1}\"}}\n",
+                1_000_001 + 2 * i,
+                "y".repeat(150)
+            )
+        })
+        .collect();
+    block.push_str("2:{\"refund_id\":1000000,\"original_transaction_id\":2}\n");
+    t.kcat_write(&t.rf, &["-K:", "-p", "1", "-z", "none"], &block);
+    let out = t.produce(&["--instance=2/2", "--max-events=50", "--refund-probability=1", "--log-events=false"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("earlier sales are not offered for refund: their partitions of"), "{}", out.stderr);
+    assert!(banner(&out).contains("refund ids from 1000002 (last refund 1000000 in "), "{}", banner(&out));
+    // No refund of this run names an earlier sale whose refunds go to partition 1.
+    let (_, refunds) = t.read_back();
+    let again: Vec<_> = refunds
+        .iter()
+        .filter(|(r, v)| id(v, "refund_id") >= 1_000_002 && id(v, "original_transaction_id") <= 600 && r.partition == 1)
+        .collect();
+    assert!(again.is_empty(), "refunds of earlier sales in the unread partition: {again:?}");
+    let earlier =
+        refunds.iter().filter(|(_, v)| id(v, "refund_id") >= 1_000_002 && id(v, "original_transaction_id") <= 600);
+    assert!(earlier.count() > 0, "earlier sales of partition 0 are still refundable");
 }
