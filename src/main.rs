@@ -9,6 +9,7 @@
 //! - [`kafka`]: a small synchronous Kafka producer (connection → client → producer), and a
 //!   reader of the topics' tails.
 //! - [`resume`]: where ids start: after this instance's highest in the topics, read back.
+//! - [`outbox`]: events made into records, handed to Kafka, logged in order once acknowledged.
 //! - [`report`]: event lines and the banner on stdout; stats and the summary on stderr.
 //! - [`shutdown`]: the stop flag that SIGINT/SIGTERM set and every wait watches.
 //! - [`diag`](mod@diag): the `diag!` line on stderr, for every layer (it imports none).
@@ -22,6 +23,7 @@
 mod config;
 mod diag;
 mod kafka;
+mod outbox;
 mod pace;
 mod report;
 mod resume;
@@ -32,22 +34,24 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use bytes::BytesMut;
-
 use config::{Command, Config, IdStart};
 use diag::diag;
-use kafka::{KafkaError, Producer, Record};
+use kafka::producer::Until;
+use kafka::{KafkaError, Producer};
+use outbox::{Event, Outbox};
 use pace::Schedule;
 use report::stdout::StdoutPipe;
-use report::{EventLog, Kind, Stats};
+use report::{EventLog, Stats};
 use resume::ResumeError;
 use shutdown::Stop;
 use sim::Generator;
 use sim::clock::{self, Clock};
-use sim::event::{Refund, Transaction};
 
-/// Most events queued before they must be sent, even when the loop runs flat out.
+/// Most events queued before they are handed to Kafka, even when the loop runs flat out.
 const MAX_QUEUED: usize = 1000;
+/// Most events made and not on the wire yet while the loop runs on (answers pending): when
+/// the brokers fall behind, batches grow up to this, then the loop waits for answers.
+const MAX_UNSENT: usize = MAX_QUEUED;
 
 fn main() -> ExitCode {
     let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
@@ -189,7 +193,7 @@ fn produce(
     } else {
         Clock::Wall
     };
-    let mut run = Run { stats, queue: Queue::default(), stop };
+    let mut run = Run { stats, outbox: Outbox::default(), stop };
 
     // Where events go: Kafka, or with `--dry-run` nowhere but the log.
     let mut sink = if config.dry_run {
@@ -221,21 +225,27 @@ fn produce(
     let mut produced = 0u64;
     loop {
         if config.max_events.is_some_and(|max| produced >= max) {
-            return run.deliver(&mut sink, log).unwrap_or(Ending::ok("event limit reached"));
+            return run.deliver(&mut sink, log, Until::Acked).unwrap_or(Ending::ok("event limit reached"));
         }
-        // Before waiting for the next sale's turn, deliver (and log) what is queued.
-        if (schedule.ahead(Instant::now()) || run.queue.len() >= MAX_QUEUED)
-            && let Some(ending) = run.deliver(&mut sink, log)
+        // Before waiting for the next sale's turn, deliver (and log) what is queued. Behind
+        // schedule, send what is queued and go on making events while answers are due.
+        let until = if schedule.ahead(Instant::now()) {
+            Some(Until::Acked)
+        } else {
+            (run.outbox.queued() >= MAX_QUEUED).then_some(Until::Unsent(MAX_UNSENT))
+        };
+        if let Some(until) = until
+            && let Some(ending) = run.deliver(&mut sink, log, until)
         {
             return ending;
         }
         if let Some(why) = run.wait_until(schedule.due(), end) {
-            return run.deliver(&mut sink, log).unwrap_or(Ending::ok(why));
+            return run.deliver(&mut sink, log, Until::Acked).unwrap_or(Ending::ok(why));
         }
         let (transaction, refund) = generator.next();
-        run.queue.push(Event::Transaction(&transaction));
+        run.outbox.push(Event::Transaction(&transaction));
         if let Some(refund) = &refund {
-            run.queue.push(Event::Refund(refund));
+            run.outbox.push(Event::Refund(refund));
         }
         produced += 1;
         schedule.advance();
@@ -252,97 +262,36 @@ fn output_ending(e: io::Error, stop: &Stop, unacked: usize) -> Ending {
     }
 }
 
-/// Events generated but not yet acknowledged, in production order.
-#[derive(Default)]
-struct Queue {
-    records: Vec<Record>,
-    kinds: Vec<Kind>,
-    /// When each event was made, for its create→acknowledge latency (the first: when the
-    /// queue's delivery timeout started).
-    made: Vec<Instant>,
-    /// Keys and values are written here and handed out as slices of it: no allocation per
-    /// event, one per 64 KiB of events.
-    buf: BytesMut,
-    json: sim::json::Writer,
-}
-
-/// Room made at a time in the queue's buffer, and the most one event takes.
-const QUEUE_CHUNK: usize = 64 * 1024;
-const MAX_EVENT_BYTES: usize = 1024;
-
-/// An event to queue.
-enum Event<'a> {
-    Transaction(&'a Transaction),
-    Refund(&'a Refund),
-}
-
-impl Queue {
-    /// Queues an event: its JSON is the message value; the key is the sale's id as decimal
-    /// text (a refund's sale for a refund).
-    fn push(&mut self, event: Event<'_>) {
-        if self.buf.capacity() - self.buf.len() < MAX_EVENT_BYTES {
-            self.buf.reserve(QUEUE_CHUNK);
-        }
-        let (kind, key_id, timestamp) = match event {
-            Event::Transaction(t) => (Kind::Transaction, t.transaction_id, t.timestamp),
-            Event::Refund(r) => (Kind::Refund, r.original_transaction_id, r.timestamp),
-        };
-        sim::json::uint(&mut self.buf, key_id);
-        let key_len = self.buf.len();
-        match event {
-            Event::Transaction(t) => self.json.transaction(&mut self.buf, t),
-            Event::Refund(r) => self.json.refund(&mut self.buf, r),
-        }
-        let both = self.buf.split().freeze();
-        let topic = match kind {
-            Kind::Transaction => 0,
-            Kind::Refund => 1,
-        };
-        let (key, value) = (both.slice(..key_len), both.slice(key_len..));
-        self.records.push(Record { topic, key, value, timestamp_ms: timestamp.0 });
-        self.kinds.push(kind);
-        self.made.push(Instant::now());
-    }
-
-    fn len(&self) -> usize {
-        self.records.len()
-    }
-}
-
 /// The state of the main loop besides the generator and the schedule.
 struct Run<'a> {
     stats: &'a Stats,
-    queue: Queue,
+    outbox: Outbox,
     stop: &'a Stop,
 }
 
 impl Run<'_> {
-    /// Sends the queue and logs each event the broker acknowledged, in production order.
-    /// `Some(ending)` when the run must end: a Kafka failure, a stop, or stdout gone.
-    fn deliver(&mut self, sink: &mut Option<Producer>, log: &mut EventLog<StdoutPipe>) -> Option<Ending> {
-        let since = *self.queue.made.first()?;
-        let mut acked = vec![false; self.queue.len()];
+    /// Hands the queued events to Kafka and sends until `until`; logs each event the broker
+    /// acknowledged, in production order. `Some(ending)` when the run must end: a Kafka
+    /// failure, a stop, or stdout gone.
+    fn deliver(&mut self, sink: &mut Option<Producer>, log: &mut EventLog<StdoutPipe>, until: Until) -> Option<Ending> {
         let result = match sink {
             None => {
-                acked.fill(true);
+                self.outbox.ack_all();
                 Ok(())
             }
-            Some(producer) => producer.send(&self.queue.records, since, &mut acked),
-        };
-        let mut output = Ok(());
-        let now = Instant::now();
-        for (i, _) in acked.iter().enumerate().filter(|(_, ok)| **ok) {
-            let kind = self.queue.kinds[i];
-            self.stats.acked(kind, now.saturating_duration_since(self.queue.made[i]));
-            if output.is_ok() {
-                output = log.sent(kind, &self.queue.records[i].value);
+            Some(producer) => {
+                let mut result = Ok(());
+                for (record, number, made) in self.outbox.take() {
+                    if let Err(e) = producer.submit(record, number, made) {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                result.and_then(|()| producer.pump(until, self.outbox.acked_mut()))
             }
-        }
+        };
+        let (unacked, output) = self.outbox.settle(self.stats, log, result.is_err());
         let output = output.and_then(|()| log.flush());
-        let unacked = acked.iter().filter(|ok| !**ok).count();
-        self.queue.records.clear();
-        self.queue.kinds.clear();
-        self.queue.made.clear();
         match result {
             Ok(()) => output.err().map(|e| output_ending(e, self.stop, 0)),
             Err(KafkaError::Stopped { .. }) => Some(Ending { why: "stopped by signal", unacked, error: None }),

@@ -33,6 +33,7 @@ against_every_version!(
     a_topic_name_the_broker_rejects_is_a_clear_error,
     a_record_larger_than_the_broker_accepts_is_a_clear_error,
     a_broker_stopped_for_good_ends_in_a_delivery_timeout,
+    a_broker_lost_at_full_speed_ends_in_a_delivery_timeout_having_logged_only_what_it_holds,
 );
 
 /// Produces with `args` to `addr` and returns the output (must finish within `LIMIT`).
@@ -164,13 +165,12 @@ fn acks_and_compression_variants_deliver_everything(version: &str) {
     }
 }
 
-fn a_crash_and_restart_of_the_broker_loses_and_duplicates_nothing(version: &str) {
-    let broker = Broker::start(version);
-    // Simulated time from six hours ago: brokers before 2.4 drop the idempotence state of batches
-    // stamped over a week ago when they reload a log after a crash, and 4.x rejects timestamps
-    // over an hour ahead; 20,000 one-second steps from here fit both.
+/// `--start-time` six hours ago, for runs that crash a broker: brokers before 2.4 drop the
+/// idempotence state of batches stamped over a week ago when they reload a log after a crash,
+/// and 4.x rejects timestamps over an hour ahead: up to 200,000 steps of 0.1 s from here fit.
+fn six_hours_ago() -> String {
     let t = time::OffsetDateTime::now_utc() - time::Duration::hours(6);
-    let start = format!(
+    format!(
         "--start-time={:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         t.year(),
         u8::from(t.month()),
@@ -178,8 +178,22 @@ fn a_crash_and_restart_of_the_broker_loses_and_duplicates_nothing(version: &str)
         t.hour(),
         t.minute(),
         t.second()
-    );
-    let args = ["--seed=5", &start, "--speedup=max", "--max-events=20000", "--topic-partitions=3", "--stats-seconds=0"];
+    )
+}
+
+fn a_crash_and_restart_of_the_broker_loses_and_duplicates_nothing(version: &str) {
+    let broker = Broker::start(version);
+    let start = six_hours_ago();
+    let args = [
+        "--seed=5",
+        &start,
+        "--speedup=max",
+        "--sleep-seconds=0.1",
+        "--max-events=100000",
+        "--max-in-flight=5",
+        "--topic-partitions=3",
+        "--stats-seconds=0",
+    ];
     let out = survives_a_disruption(&broker.addr, &args, || {
         broker.crash();
         std::thread::sleep(Duration::from_secs(5));
@@ -232,7 +246,15 @@ fn a_node_lost_from_a_three_node_cluster_fails_over_without_loss_or_duplicates()
     // Six partitions led by three nodes: requests go to several leaders, and when one node dies
     // for good its partitions move to the others, which the producer must follow.
     let cluster = Broker::cluster(KAFKA_4);
-    let args = ["--seed=21", START, "--speedup=max", "--max-events=20000", "--topic-partitions=6", "--stats-seconds=0"];
+    let args = [
+        "--seed=21",
+        START,
+        "--speedup=max",
+        "--max-events=100000",
+        "--max-in-flight=5",
+        "--topic-partitions=6",
+        "--stats-seconds=0",
+    ];
     let out = survives_a_disruption(&cluster.addr, &args, || cluster.crash_node(2));
     let nodes: HashSet<&str> = cluster.addr.split(',').collect();
     let used: HashSet<&str> =
@@ -321,6 +343,55 @@ fn a_broker_stopped_for_good_ends_in_a_delivery_timeout(version: &str) {
     let last = out.stderr.lines().last().unwrap();
     assert!(last.starts_with("pos-producer: error: delivery timed out after 3000 ms: "), "{last}");
     assert!(last.contains("events not acknowledged (they may have been written"), "{last}");
+}
+
+/// Flat out, five requests in flight, the broker killed for good: the run ends in a delivery
+/// timeout, and once the broker is back every event logged as sent is in the topics exactly
+/// once and in order, and nothing is there twice (events not logged may or may not be).
+fn a_broker_lost_at_full_speed_ends_in_a_delivery_timeout_having_logged_only_what_it_holds(version: &str) {
+    let broker = Broker::start(version);
+    let start = six_hours_ago();
+    let args = ["--seed=9", &start, "--speedup=max", "--sleep-seconds=0.01", "--topic-partitions=3"];
+    let bootstrap = format!("--bootstrap-servers={}", broker.addr);
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend([bootstrap.as_str(), "--stats-seconds=0", "--max-in-flight=5", "--delivery-timeout-ms=3000"]);
+    let watched = spawn_until(producer(&all), Stream::Stdout, |l| {
+        l.starts_with("[producer] Sent transaction: {\"transaction_id\":2000,")
+    });
+    broker.crash();
+    let (out, lines) = watched.finish(LIMIT);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let last = out.stderr.lines().last().unwrap();
+    assert!(last.starts_with("pos-producer: error: delivery timed out after 3000 ms: "), "{last}");
+    broker.restart();
+
+    let logged: Vec<String> = lines.iter().filter(|l| l.starts_with("[producer] Sent ")).cloned().collect();
+    let sales = logged.iter().filter(|l| l.starts_with("[producer] Sent transaction")).count();
+    // What the run made: its first events, far more than could have been on the way.
+    let limit = format!("--max-events={}", sales + 50_000);
+    let mut dry: Vec<&str> = args.to_vec();
+    dry.push(&limit);
+    let made_all = dry_run(&dry);
+    assert_eq!(logged[..], made_all[..logged.len()], "the events logged are the first ones made, in order");
+    for (topic, kind) in [("transactions", "transaction"), ("refunds", "refund")] {
+        let made = values(&made_all, kind);
+        let sent = values(&logged, kind);
+        let got = consume(&broker.addr, topic, sent.len());
+        let mut seen = HashSet::new();
+        for r in &got {
+            assert!(seen.insert(r.value.as_str()), "{topic}: written twice: {}", r.value);
+        }
+        let missing: Vec<&String> = sent.iter().filter(|v| !seen.contains(v.as_str())).collect();
+        assert!(
+            missing.is_empty(),
+            "{topic}: {} logged as sent but not in Kafka, e.g. {:?}",
+            missing.len(),
+            missing[0]
+        );
+        let made_set: HashSet<&str> = made.iter().map(String::as_str).collect();
+        assert!(got.iter().all(|r| made_set.contains(r.value.as_str())), "{topic}: a record nobody made");
+        common::assert_in_order(topic, &got, &made);
+    }
 }
 
 #[test]

@@ -86,6 +86,18 @@ const OPTIONS: &[Opt] = &[
         "wait this long for one broker response (at most the delivery timeout)",
     ),
     opt(
+        "max-in-flight",
+        "KAFKA_MAX_IN_FLIGHT",
+        "5",
+        "produce requests per broker awaiting an answer, 1 to 5 (5 is the most idempotence keeps in order)",
+    ),
+    opt(
+        "batch-size",
+        "KAFKA_BATCH_SIZE",
+        "65536",
+        "most bytes of records per partition in one request (a larger record goes alone)",
+    ),
+    opt(
         "metadata-max-age-ms",
         "KAFKA_METADATA_MAX_AGE_MS",
         "300000",
@@ -276,6 +288,10 @@ pub struct KafkaConfig {
     pub delivery_timeout: Duration,
     pub request_timeout: Duration,
     pub metadata_max_age: Duration,
+    /// Produce requests per broker awaiting an answer (1–5).
+    pub max_in_flight: usize,
+    /// Most record bytes per partition in one request.
+    pub batch_size: usize,
     pub topic_partitions: Option<i32>,
     pub topic_replication: Option<i16>,
     pub compression: Compression,
@@ -514,6 +530,8 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         delivery_timeout,
         request_timeout,
         metadata_max_age: millis(s.get("metadata-max-age-ms"))?,
+        max_in_flight: bounded(s.get("max-in-flight"), 1, 5, "a whole number of requests from 1 to 5")?,
+        batch_size: bounded(s.get("batch-size"), 1, 1 << 30, "a whole number of bytes from 1 to 1073741824")?,
         topic_partitions: optional(s.get("topic-partitions"), partitions)?,
         topic_replication: optional(s.get("topic-replication-factor"), |r| match r.value.trim().parse::<i16>() {
             Ok(n) if n >= 1 => Ok(n),
@@ -614,6 +632,13 @@ fn millis(raw: &Raw) -> Result<Duration, ConfigError> {
     let expected = "a whole number of milliseconds from 1 to 2147483647";
     match raw.value.trim().parse::<u64>() {
         Ok(ms) if (1..=i32::MAX as u64).contains(&ms) => Ok(Duration::from_millis(ms)),
+        _ => Err(raw.invalid(expected)),
+    }
+}
+
+fn bounded(raw: &Raw, low: usize, high: usize, expected: &str) -> Result<usize, ConfigError> {
+    match raw.value.trim().parse::<usize>() {
+        Ok(n) if (low..=high).contains(&n) => Ok(n),
         _ => Err(raw.invalid(expected)),
     }
 }

@@ -17,7 +17,6 @@ pub enum NoRetry {
 /// many producers restarted together do not retry in lock step.
 #[derive(Debug)]
 pub struct Backoff {
-    base: Duration,
     max: Duration,
     next: Duration,
     rng: fastrand::Rng,
@@ -25,12 +24,12 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(base: Duration, max: Duration) -> Backoff {
-        Backoff { base, max, next: base, rng: fastrand::Rng::new() }
+        Backoff { max, next: base, rng: fastrand::Rng::new() }
     }
 
     #[cfg(test)]
     fn with_rng(base: Duration, max: Duration, rng: fastrand::Rng) -> Backoff {
-        Backoff { base, max, next: base, rng }
+        Backoff { max, next: base, rng }
     }
 
     /// The next wait.
@@ -51,11 +50,6 @@ impl Backoff {
         announce(wait);
         if stop.sleep_until(until) { Ok(()) } else { Err(NoRetry::Stopped) }
     }
-
-    /// Back to `base` after a success.
-    pub fn reset(&mut self) {
-        self.next = self.base;
-    }
 }
 
 #[cfg(test)]
@@ -63,7 +57,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn doubles_up_to_the_cap_with_bounded_jitter_and_resets() {
+    fn doubles_up_to_the_cap_with_bounded_jitter() {
         let ms = Duration::from_millis;
         let mut b = Backoff::with_rng(ms(100), ms(1000), fastrand::Rng::with_seed(1));
         let nominal = [100, 200, 400, 800, 1000, 1000, 1000];
@@ -71,9 +65,6 @@ mod tests {
             let w = b.next_wait().as_secs_f64() * 1000.0;
             assert!(w >= n as f64 * 0.8 && w <= n as f64 * 1.2, "{w} vs {n}");
         }
-        b.reset();
-        let w = b.next_wait();
-        assert!(w >= ms(80) && w <= ms(120), "{w:?}");
     }
 
     #[test]

@@ -191,6 +191,37 @@ impl Client {
         self.run(slot, f)
     }
 
+    /// Runs `f` on the open connection to node `node` (to read an answer to a request sent on
+    /// it); an error when there is none. Drops the connection when `f` fails.
+    pub fn with_open<T>(
+        &mut self,
+        node: i32,
+        f: impl FnOnce(&mut Connection) -> Result<T, ConnectionError>,
+    ) -> Result<T, ConnectionError> {
+        let slot = Slot::Node(node);
+        let Some(conn) = self.conns.get_mut(&slot) else {
+            let addr = self.brokers.get(&node).cloned().unwrap_or_else(|| format!("node {node}"));
+            let source = std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection was closed");
+            return Err(ConnectionError::Io { addr, source });
+        };
+        let result = f(conn);
+        if result.is_err() {
+            self.conns.remove(&slot);
+        }
+        result
+    }
+
+    /// Which connection to `node` is open (`Connection::serial`), if one is.
+    pub fn connection_serial(&self, node: i32) -> Option<u64> {
+        self.conns.get(&Slot::Node(node)).map(Connection::serial)
+    }
+
+    /// Whether the connection to `node` must have its answers read before it takes another
+    /// request: its session is due for renewal (KIP-368), which needs a quiet connection.
+    pub fn must_drain(&self, node: i32) -> bool {
+        self.conns.get(&Slot::Node(node)).is_some_and(|c| c.reauth_due() && c.in_flight() > 0)
+    }
+
     /// Runs `f` on any connection: an open one, else a known broker, else a bootstrap server.
     pub fn with_any<T>(
         &mut self,
@@ -234,6 +265,7 @@ impl Client {
         // KIP-368: the broker closes a connection whose session expired; renew it first.
         #[cfg(feature = "tls")]
         if conn.reauth_due()
+            && conn.in_flight() == 0
             && let Some(sasl) = &self.config.sasl
         {
             match super::sasl::authenticate(conn, sasl) {

@@ -161,7 +161,31 @@ pub struct Connection {
     reauth_at: Option<Instant>,
     /// Whether any response byte came in (a close before that hints at a protocol mismatch).
     answered: bool,
+    /// Which connection this is, process-wide: an answer is only read from the connection
+    /// its request went out on.
+    serial: u64,
+    /// Requests sent and not yet answered.
+    in_flight: usize,
 }
+
+/// A request on the wire whose answer is still to be read (`Connection::finish`).
+#[derive(Debug)]
+pub struct Pending {
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    limit: WaitLimit,
+    connection: u64,
+}
+
+impl Pending {
+    /// The connection the request went out on (`Connection::serial`).
+    pub fn connection(&self) -> u64 {
+        self.connection
+    }
+}
+
+static SERIALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Connection {
     /// Connects to `addr` (`host:port`) and negotiates versions with ApiVersions, all before
@@ -198,6 +222,8 @@ impl Connection {
             write_buf: Vec::with_capacity(64 * 1024),
             reauth_at: None,
             answered: false,
+            serial: SERIALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            in_flight: 0,
         };
         conn.versions = conn.negotiate(settings.protocol_cap).map_err(|e| conn.explain_open_failure(e))?;
         Ok(conn)
@@ -231,6 +257,16 @@ impl Connection {
     /// Whether the broker's session for this connection is due to be renewed (KIP-368).
     pub fn reauth_due(&self) -> bool {
         self.reauth_at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Which connection this is, process-wide.
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+
+    /// Requests sent on this connection whose answers were not read yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
     }
 
     /// Notes the session lifetime of a (re-)authentication: renew at 85 % of it, as the Java
@@ -270,10 +306,37 @@ impl Connection {
         request: &Req,
     ) -> Result<Resp, ConnectionError> {
         debug_assert_eq!(api, Resp::API);
+        let pending = self.start(api, version, request)?;
+        self.finish(&pending)
+    }
+
+    /// Sends a request whose answer is read later with `finish`; answers come in the order
+    /// the requests went out. The answer is due within the request timeout from now (or by
+    /// the deadline of the work, if sooner).
+    pub fn start<Req: Encodable>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        request: &Req,
+    ) -> Result<Pending, ConnectionError> {
         let limit = self.wait_limit();
         let correlation_id = self.send(api, version, request, limit)?;
-        let body = self.receive(api, version, correlation_id, limit)?;
-        self.decode(api, version, &body)
+        self.in_flight += 1;
+        Ok(Pending { api, version, correlation_id, limit, connection: self.serial })
+    }
+
+    /// Reads the answer to `pending`, which must be the oldest request unanswered on this
+    /// connection.
+    pub fn finish<Resp: Response>(&mut self, pending: &Pending) -> Result<Resp, ConnectionError> {
+        debug_assert_eq!(pending.api, Resp::API);
+        if pending.connection != self.serial {
+            let source =
+                io::Error::new(io::ErrorKind::NotConnected, "the connection the request went out on was closed");
+            return Err(ConnectionError::Io { addr: self.addr.clone(), source });
+        }
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let body = self.receive(pending.api, pending.version, pending.correlation_id, pending.limit)?;
+        self.decode(pending.api, pending.version, &body)
     }
 
     /// Sends a request that gets no response (Produce with acks=0).

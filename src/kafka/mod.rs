@@ -22,6 +22,7 @@ pub mod tls;
 pub mod topics;
 pub mod transport;
 pub mod versions;
+pub mod window;
 pub mod wire;
 
 use std::fmt;

@@ -4,7 +4,6 @@
 //! (idempotent producer: producer id, epoch and per-partition sequence numbers); the Java
 //! producer's `Sender` for which errors are retried (KIP-91 `delivery.timeout.ms`).
 
-use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -14,8 +13,10 @@ use kafka_protocol::records::{self, RecordBatchEncoder, RecordEncodeOptions, Tim
 
 use super::backoff::{Backoff, NoRetry};
 use super::client::{Client, topic_name};
-use super::connection::ConnectionError;
+use super::connection::{ConnectionError, Pending};
 use super::partitioner::partition_for_key;
+pub use super::window::Record;
+use super::window::{Batch, Next, Outcome, Tp, Window};
 use super::wire::{InitProducerIdResponse, ProduceResponse};
 use super::{KafkaError, error_name, is_retriable};
 use crate::config::{Acks, Compression, KafkaConfig};
@@ -23,59 +24,19 @@ use crate::diag::diag;
 use crate::shutdown::Stop;
 
 const MESSAGE_TOO_LARGE: i16 = 10;
-/// A record batch's fixed header (RecordBatch v2).
-const BATCH_OVERHEAD: usize = 61;
-/// A record's own framing in a batch, at most: length, attributes, timestamp and offset
-/// deltas, key and value lengths, header count.
-const RECORD_OVERHEAD: usize = 21;
+const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
+/// Metadata is fetched again after a failure at most this often.
+const REFRESH_AFTER_FAILURE: Duration = Duration::from_millis(100);
 
-/// One message to produce. `topic` indexes the topics given to `Producer::connect`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub topic: usize,
-    pub key: Bytes,
-    pub value: Bytes,
-    pub timestamp_ms: i64,
-}
-
-/// Records of one partition that go to the broker as one record batch.
-#[derive(Debug)]
-struct Batch {
-    topic: usize,
-    partition: i32,
-    /// Indexes into the records being sent, in order.
-    records: Vec<usize>,
-    /// Sequence number of the first record (idempotent producer), else unused.
-    base_sequence: i32,
-    encoded: Option<Bytes>,
-}
-
-/// The most bytes `record` adds to an uncompressed batch.
-fn record_size(record: &Record) -> usize {
-    RECORD_OVERHEAD + record.key.len() + record.value.len()
-}
-
-impl Batch {
-    /// The most bytes this batch takes uncompressed.
-    fn size(&self, records: &[Record]) -> usize {
-        BATCH_OVERHEAD + self.records.iter().map(|&i| record_size(&records[i])).sum::<usize>()
-    }
-
-    /// Splits a batch the broker found too large into two halves with consecutive sequences.
-    fn split(self) -> (Batch, Batch) {
-        let mid = self.records.len() / 2;
-        let mut first = self.records;
-        let second = first.split_off(mid);
-        let half = |records: Vec<usize>, base_sequence| Batch {
-            topic: self.topic,
-            partition: self.partition,
-            records,
-            base_sequence,
-            encoded: None,
-        };
-        (half(first, self.base_sequence), half(second, self.base_sequence + mid as i32))
-    }
+/// How long `Producer::pump` goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Until at most this many records are still to be written: the rest is on the wire or
+    /// acknowledged. Waits for answers only while the windows are too full for that.
+    Unsent(usize),
+    /// Until every record is acknowledged.
+    Acked,
 }
 
 pub struct Producer {
@@ -87,13 +48,16 @@ pub struct Producer {
     delivery_timeout: Duration,
     /// Producer id and epoch when idempotent (KIP-98).
     identity: Option<(i64, i16)>,
-    /// Next sequence number per (topic, partition).
-    sequences: HashMap<(usize, i32), i32>,
-    /// Per topic, the largest batch (in `Batch::size` bytes) not known to be too large: a
-    /// batch the broker refused as MESSAGE_TOO_LARGE lowers it, and later batches are cut
-    /// to fit, so a small `max.message.bytes` costs one split, not one per batch.
-    batch_limit: HashMap<usize, usize>,
+    /// Batches waiting, and requests on the wire (`None`: acks=0, no answer comes).
+    window: Window<Option<Pending>>,
     metadata_max_age: Duration,
+    /// The latest reason a record was not acknowledged, for the delivery-timeout error.
+    last_failure: Option<String>,
+    /// The records of the batch being encoded, in the codec's form (kept for its capacity).
+    scratch: Vec<records::Record>,
+    /// Batches are encoded here and split off; once a request is written its batches are
+    /// dropped and the next `reserve` takes the same memory again.
+    encoded: BytesMut,
 }
 
 impl Producer {
@@ -118,9 +82,11 @@ impl Producer {
             request_timeout_ms: config.request_timeout.as_millis().min(i32::MAX as u128) as i32,
             delivery_timeout: config.delivery_timeout,
             identity: None,
-            sequences: HashMap::new(),
-            batch_limit: HashMap::new(),
+            window: Window::new(config.max_in_flight, config.batch_size),
             metadata_max_age: config.metadata_max_age,
+            last_failure: None,
+            scratch: Vec::new(),
+            encoded: BytesMut::new(),
         };
         for warning in super::topics::partition_warnings(&producer.client, &producer.topics, config.topic_partitions) {
             diag!("warning: {warning}");
@@ -170,192 +136,283 @@ impl Producer {
         }
     }
 
-    /// Sends `records` and waits until every one is acknowledged (with acks=0: written), setting
-    /// `acked[i]` as record `i` is. Retriable failures are retried, with the same sequence
-    /// numbers, until `queued_at + delivery timeout`; then, or on an error no retry can fix,
-    /// returns the error with the records not acknowledged left `false`.
-    pub fn send(&mut self, records: &[Record], queued_at: Instant, acked: &mut [bool]) -> Result<(), KafkaError> {
-        let deadline = queued_at + self.delivery_timeout;
-        self.client.set_deadline(Some(deadline));
+    /// Adds a record to its partition's batch: it goes out with a later `pump`. `event` is the
+    /// caller's number for it, given back when it is acknowledged; `made` starts its delivery
+    /// timeout.
+    pub fn submit(&mut self, record: Record, event: u64, made: Instant) -> Result<(), KafkaError> {
+        let topic = &self.topics[record.topic];
+        let partitions = self.client.leaders(topic).len();
+        if partitions == 0 {
+            return Err(KafkaError::NotReady { what: "topic metadata", last: topic.clone() });
+        }
+        let partition = partition_for_key(&record.key, partitions) as i32;
+        self.window.push((record.topic, partition), record, event, made);
+        Ok(())
+    }
+
+    /// Sends batches, up to the in-flight limit per broker, and reads answers, until `until`.
+    /// The numbers of acknowledged records (with acks=0: written) go to `acked`, in the order
+    /// of the answers. Retriable failures are retried, with the same sequence numbers, until
+    /// the delivery timeout of the oldest record runs out; then, or on an error no retry can
+    /// fix, returns the error.
+    pub fn pump(&mut self, until: Until, acked: &mut Vec<u64>) -> Result<(), KafkaError> {
+        self.pump_until(until, acked).map_err(|e| match e {
+            KafkaError::Stopped { .. } => KafkaError::Stopped { unacked: self.window.unacked() },
+            e => e,
+        })
+    }
+
+    fn pump_until(&mut self, until: Until, acked: &mut Vec<u64>) -> Result<(), KafkaError> {
         // Metadata goes stale without errors too: partitions added to a topic (the Java
         // client's metadata.max.age.ms). A failed refresh is retried with the next failure.
         if self.client.metadata_age().is_none_or(|age| age >= self.metadata_max_age) {
             match self.client.refresh(&self.topics) {
-                Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { unacked: acked.len() }),
+                Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { unacked: 0 }),
                 Err(e) => diag!("periodic metadata refresh failed: {e}"),
                 Ok(_) => {}
             }
         }
-        let mut queues = self.plan(records)?;
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
-        let unacked = |acked: &[bool]| acked.iter().filter(|a| !**a).count();
         loop {
-            if queues.iter().all(VecDeque::is_empty) {
+            let Some(oldest) = self.window.oldest() else { return Ok(()) };
+            let deadline = oldest + self.delivery_timeout;
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(KafkaError::DeliveryTimeout {
+                    after: self.delivery_timeout,
+                    unacked: self.window.unacked(),
+                    last: self.last_failure.clone().unwrap_or_else(|| "no answer yet".into()),
+                });
+            }
+            self.client.set_deadline(Some(deadline));
+            self.forget_closed(now);
+            self.send_ready(now, acked)?;
+            let done = match until {
+                Until::Unsent(most) => self.window.unsent() <= most,
+                Until::Acked => self.window.is_empty(),
+            };
+            if done {
                 return Ok(());
             }
-            let mut failure = match self.send_round(records, &mut queues, acked) {
-                Ok(None) => {
-                    backoff.reset();
-                    continue;
+            // Wait: for the oldest answer, else for a partition's backoff to end.
+            if let Some(leader) = self.window.oldest_leader() {
+                self.read_answer(leader, acked)?;
+            } else {
+                let next = self.window.next_retry().unwrap_or(now + REFRESH_AFTER_FAILURE).min(deadline);
+                if !self.client.stop().sleep_until(next) {
+                    return Err(KafkaError::Stopped { unacked: 0 });
                 }
-                Ok(Some(failure)) => failure,
-                Err(KafkaError::Stopped { .. }) => {
-                    return Err(KafkaError::Stopped { unacked: unacked(acked) });
-                }
-                Err(e) => return Err(e),
-            };
-            // Something was not delivered: learn where the partitions are now, wait, retry.
-            match self.client.refresh(&self.topics) {
-                Ok(_) => {}
-                Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { unacked: unacked(acked) }),
-                Err(e) => failure = format!("{failure}; metadata: {e}"),
-            }
-            let announce = |wait: Duration| {
-                let left = deadline.saturating_duration_since(Instant::now());
-                diag!(
-                    "produce not acknowledged: {failure}; retrying in {} ms ({} s left of the delivery timeout)",
-                    wait.as_millis(),
-                    left.as_secs()
-                );
-            };
-            match backoff.pause(self.client.stop(), deadline, announce) {
-                Ok(()) => {}
-                Err(NoRetry::Expired) => {
-                    return Err(KafkaError::DeliveryTimeout {
-                        after: self.delivery_timeout,
-                        unacked: unacked(acked),
-                        last: failure,
-                    });
-                }
-                Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { unacked: unacked(acked) }),
             }
         }
     }
 
-    /// Groups records into per-partition queues of batches, assigning sequence numbers once
-    /// (a retry resends the same sequences, which is what makes it idempotent).
-    fn plan(&mut self, records: &[Record]) -> Result<Vec<VecDeque<Batch>>, KafkaError> {
-        let mut by_partition: HashMap<(usize, i32), usize> = HashMap::new();
-        let mut queues: Vec<VecDeque<Batch>> = Vec::new();
-        for (i, r) in records.iter().enumerate() {
-            let partitions = self.client.leaders(&self.topics[r.topic]).len();
-            if partitions == 0 {
-                return Err(KafkaError::NotReady { what: "topic metadata", last: self.topics[r.topic].clone() });
+    /// Requests on a connection that was closed meanwhile (a metadata refresh drops the
+    /// connection to a broker that moved) will never be answered: they are lost.
+    fn forget_closed(&mut self, now: Instant) {
+        for leader in self.window.leaders_waiting() {
+            let open = self.client.connection_serial(leader);
+            let stale = self.window.next_answer(leader).is_some_and(|p| p.as_ref().map(Pending::connection) != open);
+            if stale && self.window.lost(leader, now) > 0 {
+                self.failed(format!("the connection to node {leader} was closed with requests unanswered"));
             }
-            let partition = partition_for_key(&r.key, partitions) as i32;
-            let q = *by_partition.entry((r.topic, partition)).or_insert_with(|| {
-                queues.push(VecDeque::new());
-                queues.len() - 1
-            });
-            // Sequences wrap from i32::MAX to 0 as in the Java client; a batch cannot span the
-            // wrap, so sequence 0 after the first batch of a partition starts a new one.
-            let sequence = self.sequences.entry((r.topic, partition)).or_insert(0);
-            let seq = *sequence;
-            let limit = self.batch_limit.get(&r.topic).copied().unwrap_or(usize::MAX);
-            let full = queues[q].back().is_some_and(|b| b.size(records) + record_size(r) > limit);
-            if queues[q].is_empty() || seq == 0 || full {
-                queues[q].push_back(Batch {
-                    topic: r.topic,
-                    partition,
-                    records: vec![],
-                    base_sequence: seq,
-                    encoded: None,
-                });
-            }
-            queues[q].back_mut().expect("pushed above").records.push(i);
-            *sequence = if seq == i32::MAX { 0 } else { seq + 1 };
         }
-        Ok(queues)
     }
 
-    /// Sends the head batch of every partition, one request per leader. Returns the first
-    /// retriable failure, if any, after handling every response.
-    fn send_round(
-        &mut self,
-        records: &[Record],
-        queues: &mut [VecDeque<Batch>],
-        acked: &mut [bool],
-    ) -> Result<Option<String>, KafkaError> {
-        let mut by_leader: HashMap<i32, Vec<usize>> = HashMap::new();
-        let mut failure = None;
-        for (q, queue) in queues.iter_mut().enumerate() {
-            self.fit_head(records, queue);
-            let Some(batch) = queue.front_mut() else {
-                continue;
+    /// Sends every partition's next batch that may go now, one request per leader.
+    fn send_ready(&mut self, now: Instant, acked: &mut Vec<u64>) -> Result<(), KafkaError> {
+        let mut leaderless = Vec::new();
+        let client = &self.client;
+        let topics = &self.topics;
+        let ready = self.window.sendable(
+            now,
+            |(t, p)| client.leaders(&topics[t]).get(p as usize).copied().unwrap_or(-1),
+            |leader| client.must_drain(leader),
+            &mut leaderless,
+        );
+        if let Some(&(t, p)) = leaderless.first() {
+            let topic = &self.topics[t];
+            let failure = if self.client.is_gone(topic) {
+                format!("topic {topic:?} no longer exists (deleted?)")
+            } else {
+                format!("{topic} partition {p} has no leader")
             };
-            let leader =
-                self.client.leaders(&self.topics[batch.topic]).get(batch.partition as usize).copied().unwrap_or(-1);
-            if leader < 0 {
-                let topic = &self.topics[batch.topic];
-                failure.get_or_insert(if self.client.is_gone(topic) {
-                    format!("topic {topic:?} no longer exists (deleted?)")
-                } else {
-                    format!("{topic} partition {} has no leader", batch.partition)
-                });
-                continue;
-            }
-            if batch.encoded.is_none() {
-                batch.encoded = Some(self.encode(records, batch)?);
-            }
-            by_leader.entry(leader).or_default().push(q);
+            leaderless.iter().for_each(|tp| self.window.delay(*tp, now));
+            self.failed(failure);
         }
-        let mut leaders: Vec<_> = by_leader.into_iter().collect();
-        leaders.sort_unstable();
-        for (leader, qs) in leaders {
-            let request = self.request(queues, &qs);
+        for (leader, tps) in ready {
+            let mut data = Vec::with_capacity(tps.len());
+            // Room for the whole request at once: the memory of the last one, when it fits.
+            let mut total = 0;
+            for &tp in &tps {
+                total += self.window.next_batch(tp).map_or(0, |b| b.size());
+            }
+            self.encoded.reserve(total);
+            for &tp in &tps {
+                let batch = self.window.next_batch(tp).expect("a sendable partition has a batch");
+                data.push((
+                    tp,
+                    encode(
+                        self.identity,
+                        self.compression,
+                        &self.topics[tp.0],
+                        batch,
+                        &mut self.scratch,
+                        &mut self.encoded,
+                    )?,
+                ));
+            }
+            let request = self.request(data);
             let acks = self.acks;
             let result = self.client.with_broker(leader, |c| {
                 let version = c.versions().produce;
                 if acks == Acks::None {
                     c.send_only(ApiKey::Produce, version, &request).map(|()| None)
                 } else {
-                    c.call::<_, ProduceResponse>(ApiKey::Produce, version, &request).map(Some)
+                    c.start(ApiKey::Produce, version, &request).map(Some)
                 }
             });
             match result {
-                Ok(None) => {
-                    for &q in &qs {
-                        let batch = queues[q].pop_front().expect("head was sent");
-                        batch.records.iter().for_each(|&i| acked[i] = true);
+                Ok(pending) => {
+                    let answered = pending.is_none();
+                    self.window.sent(leader, pending, &tps);
+                    if answered {
+                        // acks=0: written is all the broker will ever say.
+                        let request = self.window.answered(leader).expect("just sent");
+                        for (tp, sequence) in request.batches {
+                            self.window.outcome(tp, sequence, Outcome::Written, now, acked);
+                        }
                     }
                 }
-                Ok(Some(response)) => {
-                    if let Some(f) = self.handle_response(&response, records, queues, &qs, acked)? {
-                        failure.get_or_insert(f);
-                    }
-                }
-                Err(ConnectionError::Stopped) => {
-                    return Err(KafkaError::Stopped { unacked: 0 });
-                }
+                Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { unacked: 0 }),
                 Err(e) if e.is_retriable() => {
-                    failure.get_or_insert(e.to_string());
+                    self.window.attempted(&tps);
+                    self.window.lost(leader, now);
+                    tps.iter().for_each(|tp| self.window.delay(*tp, now));
+                    self.failed(e.to_string());
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(failure)
+        Ok(())
     }
 
-    /// Splits the head batch until it fits the topic's learned limit (batches planned before
-    /// the limit was learned), so that it is not sent only to be refused.
-    fn fit_head(&self, records: &[Record], queue: &mut VecDeque<Batch>) {
-        while let Some(head) = queue.front() {
-            let limit = self.batch_limit.get(&head.topic).copied().unwrap_or(usize::MAX);
-            if head.encoded.is_some() || head.records.len() < 2 || head.size(records) <= limit {
-                return;
+    /// Reads the answer to `leader`'s oldest request and applies it.
+    fn read_answer(&mut self, leader: i32, acked: &mut Vec<u64>) -> Result<(), KafkaError> {
+        let token = self.window.next_answer(leader).and_then(Option::as_ref).expect("a request awaits its answer");
+        let result = self.client.with_open(leader, |c| c.finish::<ProduceResponse>(token));
+        let now = Instant::now();
+        match result {
+            Ok(response) => {
+                let request = self.window.answered(leader).expect("its answer was read");
+                self.apply(&response, &request.batches, now, acked)
             }
-            let (first, second) = queue.pop_front().expect("head exists").split();
-            queue.push_front(second);
-            queue.push_front(first);
+            Err(ConnectionError::Stopped) => Err(KafkaError::Stopped { unacked: 0 }),
+            Err(e) if e.is_retriable() => {
+                self.window.lost(leader, now);
+                self.failed(e.to_string());
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
         }
     }
 
-    fn request(&self, queues: &[VecDeque<Batch>], qs: &[usize]) -> ProduceRequest {
+    /// Applies a produce response to the batches its request carried.
+    fn apply(
+        &mut self,
+        response: &ProduceResponse,
+        batches: &[(Tp, i32)],
+        now: Instant,
+        acked: &mut Vec<u64>,
+    ) -> Result<(), KafkaError> {
+        let mut failure = None;
+        let mut fatal = None;
+        for &(tp, sequence) in batches {
+            let topic = &self.topics[tp.0];
+            let answer = response
+                .responses
+                .iter()
+                .filter(|t| t.name == *topic)
+                .flat_map(|t| t.partitions.iter())
+                .find(|p| p.index == tp.1);
+            let (outcome, code) = match answer.map(|a| a.error_code) {
+                None => (Outcome::Retriable, None),
+                // A duplicate means an earlier attempt was written: that is a success (KIP-98).
+                Some(0 | DUPLICATE_SEQUENCE_NUMBER) => (Outcome::Written, None),
+                Some(MESSAGE_TOO_LARGE) => (Outcome::TooLarge, Some(MESSAGE_TOO_LARGE)),
+                Some(OUT_OF_ORDER_SEQUENCE_NUMBER) => (Outcome::OutOfOrder, Some(OUT_OF_ORDER_SEQUENCE_NUMBER)),
+                Some(code) if is_retriable(code) => (Outcome::Retriable, Some(code)),
+                Some(code) => {
+                    // Keep going: other partitions of this answer may have been written.
+                    fatal.get_or_insert(KafkaError::Broker {
+                        what: format!("producing to {topic} partition {}", tp.1),
+                        code,
+                        message: answer.and_then(|a| a.error_message.clone()),
+                    });
+                    continue;
+                }
+            };
+            match self.window.outcome(tp, sequence, outcome, now, acked) {
+                Next::Fine => {}
+                Next::Retry => {
+                    failure.get_or_insert(match code {
+                        Some(code) => format!("{topic} partition {}: {}", tp.1, error_name(code)),
+                        None => format!("no answer for {topic} partition {}", tp.1),
+                    });
+                }
+                Next::Fatal => {
+                    fatal.get_or_insert(KafkaError::Broker {
+                        what: format!("producing to {topic} partition {}", tp.1),
+                        code: OUT_OF_ORDER_SEQUENCE_NUMBER,
+                        message: answer.and_then(|a| a.error_message.clone()),
+                    });
+                }
+                Next::RecordTooLarge { bytes } => {
+                    fatal.get_or_insert(KafkaError::RecordTooLarge { topic: topic.clone(), partition: tp.1, bytes });
+                }
+                Next::Split { records, bytes, limit } => {
+                    // Not a failure of the broker: split at once, without backoff or refresh.
+                    if let Some(limit) = limit {
+                        diag!(
+                            "{topic}: a batch of {records} records ({bytes} bytes) was too large for the broker \
+                             (MESSAGE_TOO_LARGE); batches are cut to {limit} bytes from now on"
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(e) = fatal {
+            return Err(e);
+        }
+        if let Some(failure) = failure {
+            self.failed(failure);
+        }
+        Ok(())
+    }
+
+    /// Something was not delivered: learn where the partitions are now (at most every
+    /// `REFRESH_AFTER_FAILURE`), and say so with when it is tried again.
+    fn failed(&mut self, mut failure: String) {
+        if self.client.metadata_age().is_none_or(|age| age >= REFRESH_AFTER_FAILURE)
+            && let Err(e) = self.client.refresh(&self.topics)
+        {
+            failure = format!("{failure}; metadata: {e}");
+        }
+        let now = Instant::now();
+        let wait = self.window.next_retry().map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
+        let left =
+            self.window.oldest().map_or(Duration::ZERO, |o| (o + self.delivery_timeout).saturating_duration_since(now));
+        diag!(
+            "produce not acknowledged: {failure}; retrying in {} ms ({} s left of the delivery timeout)",
+            wait.as_millis(),
+            left.as_secs()
+        );
+        self.last_failure = Some(failure);
+    }
+
+    fn request(&self, data: Vec<(Tp, Bytes)>) -> ProduceRequest {
         let mut topics: Vec<TopicProduceData> = Vec::new();
-        for &q in qs {
-            let batch = queues[q].front().expect("queue has a head");
-            let name = &self.topics[batch.topic];
-            let data = PartitionProduceData::default().with_index(batch.partition).with_records(batch.encoded.clone());
+        for ((t, partition), encoded) in data {
+            let name = &self.topics[t];
+            let data = PartitionProduceData::default().with_index(partition).with_records(Some(encoded));
             match topics.iter_mut().find(|t| t.name.0.as_str() == name) {
                 Some(t) => t.partition_data.push(data),
                 None => {
@@ -369,119 +426,45 @@ impl Producer {
             .with_timeout_ms(self.request_timeout_ms)
             .with_topic_data(topics)
     }
+}
 
-    /// Applies a produce response to the head batches it answers. Returns a retriable failure.
-    fn handle_response(
-        &mut self,
-        response: &ProduceResponse,
-        records: &[Record],
-        queues: &mut [VecDeque<Batch>],
-        qs: &[usize],
-        acked: &mut [bool],
-    ) -> Result<Option<String>, KafkaError> {
-        let mut failure = None;
-        let mut fatal = None;
-        for &q in qs {
-            let batch = queues[q].front().expect("queue has a head");
-            let topic = self.topics[batch.topic].clone();
-            let answer = response
-                .responses
-                .iter()
-                .filter(|t| t.name == topic)
-                .flat_map(|t| t.partitions.iter())
-                .find(|p| p.index == batch.partition);
-            let Some(answer) = answer else {
-                failure.get_or_insert(format!("no answer for {topic} partition {}", batch.partition));
-                continue;
-            };
-            match answer.error_code {
-                // A duplicate means an earlier attempt was written: that is a success (KIP-98).
-                0 | DUPLICATE_SEQUENCE_NUMBER => {
-                    let batch = queues[q].pop_front().expect("head exists");
-                    batch.records.iter().for_each(|&i| acked[i] = true);
-                }
-                // Not a failure of the broker: split at once, without backoff or metadata refresh,
-                // and cut later batches of the topic below this size.
-                MESSAGE_TOO_LARGE if batch.records.len() > 1 => {
-                    let batch = queues[q].pop_front().expect("head exists");
-                    // A batch within the limit was refused: the limit becomes three quarters of
-                    // its size, so a few refusals reach a size that fits, most of the way to the
-                    // largest. (A larger batch was planned before the limit; it only splits.)
-                    let too_large = batch.size(records);
-                    let limit = self.batch_limit.entry(batch.topic).or_insert(usize::MAX);
-                    if too_large <= *limit {
-                        *limit = too_large / 4 * 3;
-                        diag!(
-                            "{topic}: a batch of {} records ({too_large} bytes) was too large for the broker \
-                             (MESSAGE_TOO_LARGE); batches are cut to {} bytes from now on",
-                            batch.records.len(),
-                            *limit
-                        );
-                    }
-                    let (first, second) = batch.split();
-                    queues[q].push_front(second);
-                    queues[q].push_front(first);
-                }
-                MESSAGE_TOO_LARGE => {
-                    fatal.get_or_insert(KafkaError::RecordTooLarge {
-                        topic: topic.clone(),
-                        partition: batch.partition,
-                        bytes: batch.encoded.as_ref().map_or(0, Bytes::len),
-                    });
-                }
-                code if is_retriable(code) => {
-                    failure.get_or_insert(format!("{topic} partition {}: {}", batch.partition, error_name(code)));
-                }
-                code => {
-                    // Keep going: later partitions of this response may have been written.
-                    fatal.get_or_insert(KafkaError::Broker {
-                        what: format!("producing to {topic} partition {}", batch.partition),
-                        code,
-                        message: answer.error_message.clone(),
-                    });
-                }
-            }
-        }
-        match fatal {
-            Some(e) => Err(e),
-            None => Ok(failure),
-        }
-    }
-
-    /// Encodes one batch as a RecordBatch v2. Record `i` gets offset delta `i`; the encoder
-    /// starts a new batch whenever `offset − sequence` changes, so sequences move with offsets
-    /// (non-idempotent: base sequence −1, as the protocol asks).
-    fn encode(&self, records: &[Record], batch: &Batch) -> Result<Bytes, KafkaError> {
-        let (producer_id, producer_epoch) =
-            self.identity.unwrap_or((records::NO_PRODUCER_ID, records::NO_PRODUCER_EPOCH));
-        let base = if self.identity.is_some() { batch.base_sequence } else { records::NO_SEQUENCE };
-        let wire: Vec<records::Record> = batch
-            .records
-            .iter()
-            .enumerate()
-            .map(|(delta, &i)| records::Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: records::NO_PARTITION_LEADER_EPOCH,
-                producer_id,
-                producer_epoch,
-                timestamp_type: TimestampType::Creation,
-                offset: delta as i64,
-                sequence: base.wrapping_add(delta as i32),
-                timestamp: records[i].timestamp_ms,
-                key: Some(records[i].key.clone()),
-                value: Some(records[i].value.clone()),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        let options = RecordEncodeOptions { version: 2, compression: self.compression };
-        RecordBatchEncoder::encode(&mut buf, &wire, &options).map_err(|e| KafkaError::Broker {
-            what: format!("encoding a record batch for {}", self.topics[batch.topic]),
-            code: -1,
-            message: Some(e.to_string()),
-        })?;
-        Ok(buf.freeze())
-    }
+/// Encodes one batch as a RecordBatch v2 into a buffer of its size. Record `i` gets offset
+/// delta `i`; the encoder starts a new batch whenever `offset − sequence` changes, so
+/// sequences move with offsets (non-idempotent: base sequence −1, as the protocol asks).
+/// `scratch` and `buf` are reused from batch to batch: no allocation per batch.
+fn encode(
+    identity: Option<(i64, i16)>,
+    compression: records::Compression,
+    topic: &str,
+    batch: &Batch,
+    scratch: &mut Vec<records::Record>,
+    buf: &mut BytesMut,
+) -> Result<Bytes, KafkaError> {
+    let (producer_id, producer_epoch) = identity.unwrap_or((records::NO_PRODUCER_ID, records::NO_PRODUCER_EPOCH));
+    let base = if identity.is_some() { batch.base_sequence } else { records::NO_SEQUENCE };
+    scratch.clear();
+    scratch.extend(batch.records.iter().enumerate().map(|(delta, r)| records::Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: records::NO_PARTITION_LEADER_EPOCH,
+        producer_id,
+        producer_epoch,
+        timestamp_type: TimestampType::Creation,
+        offset: delta as i64,
+        sequence: base.wrapping_add(delta as i32),
+        timestamp: r.timestamp_ms,
+        key: Some(r.key.clone()),
+        value: Some(r.value.clone()),
+        headers: Default::default(),
+    }));
+    let options = RecordEncodeOptions { version: 2, compression };
+    let encoded = RecordBatchEncoder::encode(buf, scratch.iter(), &options);
+    scratch.clear();
+    encoded.map_err(|e| KafkaError::Broker {
+        what: format!("encoding a record batch for {topic}"),
+        code: -1,
+        message: Some(e.to_string()),
+    })?;
+    Ok(buf.split().freeze())
 }

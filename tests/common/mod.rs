@@ -406,6 +406,25 @@ pub fn assert_exactly_once(addr: &str, topic: &str, want: &[String], settings: &
         missing.first()
     );
     assert_eq!(got.len(), want.len(), "{topic}: records that the dry run did not print");
+    assert_in_order(topic, &got, want);
+}
+
+/// Asserts that each partition of `topic` holds its records in the order of `want` (the order
+/// they were made): what idempotence keeps through retries with several requests in flight.
+pub fn assert_in_order(topic: &str, got: &[Consumed], want: &[String]) {
+    let position: std::collections::HashMap<&str, usize> =
+        want.iter().enumerate().map(|(i, v)| (v.as_str(), i)).collect();
+    let mut by_partition: std::collections::BTreeMap<i32, Vec<&Consumed>> = Default::default();
+    for r in got {
+        by_partition.entry(r.partition).or_default().push(r);
+    }
+    for (partition, mut records) in by_partition {
+        records.sort_by_key(|r| r.offset);
+        let order: Vec<usize> = records.iter().filter_map(|r| position.get(r.value.as_str()).copied()).collect();
+        if let Some(w) = order.windows(2).find(|w| w[0] > w[1]) {
+            panic!("{topic}[{partition}]: record made {}th comes after the one made {}th", w[1] + 1, w[0] + 1);
+        }
+    }
 }
 
 /// The partition Kafka's own Java client picks for each key: `Utils.toPositive(Utils.murmur2(key))

@@ -1,0 +1,229 @@
+use super::*;
+
+const TP: Tp = (0, 0);
+const LEADER: i32 = 1;
+
+fn record(n: u64) -> Record {
+    Record { topic: 0, key: Bytes::from(n.to_string()), value: Bytes::from(vec![b'x'; 100]), timestamp_ms: 0 }
+}
+
+/// A window whose batches hold `per_batch` records of `record`'s size.
+fn window(max_in_flight: usize, per_batch: usize) -> Window<u32> {
+    Window::new(max_in_flight, BATCH_OVERHEAD + per_batch * record_size(&record(10)))
+}
+
+fn push(w: &mut Window<u32>, events: std::ops::Range<u64>, now: Instant) {
+    for n in events {
+        w.push(TP, record(10 + n % 10), n, now);
+    }
+}
+
+/// Sends what may go now to `LEADER`, one request per partition batch; the tokens count up
+/// from `token`. Returns the base sequences sent, in order.
+fn send_all(w: &mut Window<u32>, now: Instant, token: &mut u32) -> Vec<i32> {
+    let mut sent = Vec::new();
+    loop {
+        let mut leaderless = Vec::new();
+        let ready = w.sendable(now, |_| LEADER, |_| false, &mut leaderless);
+        let Some(tps) = ready.get(&LEADER) else { return sent };
+        let batch = w.next_batch(tps[0]).expect("a batch to send");
+        sent.push(batch.base_sequence);
+        *token += 1;
+        w.sent(LEADER, *token, tps);
+    }
+}
+
+/// Reads `LEADER`'s next answer as `outcome` for its one batch.
+fn answer(w: &mut Window<u32>, outcome: Outcome, now: Instant, acked: &mut Vec<u64>) -> Next {
+    let request = w.answered(LEADER).expect("a request in flight");
+    let (tp, sequence) = request.batches[0];
+    w.outcome(tp, sequence, outcome, now, acked)
+}
+
+#[test]
+fn a_retriable_error_on_the_first_of_three_batches_resends_all_three_in_order_with_their_sequences() {
+    let t0 = Instant::now();
+    let mut w = window(5, 4);
+    push(&mut w, 0..12, t0);
+    let mut token = 0;
+    assert_eq!(send_all(&mut w, t0, &mut token), [0, 4, 8], "three batches in flight at once");
+    assert_eq!(w.unsent(), 0);
+    let mut acked = Vec::new();
+    // The first fails; the broker then refuses the two behind it as out of order.
+    assert_eq!(answer(&mut w, Outcome::Retriable, t0, &mut acked), Next::Retry);
+    assert_eq!(answer(&mut w, Outcome::OutOfOrder, t0, &mut acked), Next::Fine);
+    assert_eq!(answer(&mut w, Outcome::OutOfOrder, t0, &mut acked), Next::Fine);
+    assert!(acked.is_empty());
+    assert_eq!(w.unacked(), 12);
+    // Nothing goes during the backoff; after it, the same three batches in the same order.
+    assert_eq!(send_all(&mut w, t0, &mut token), Vec::<i32>::new());
+    let retry = w.next_retry().expect("a backoff");
+    assert!(retry >= t0 + Duration::from_millis(80) && retry <= t0 + Duration::from_millis(120));
+    assert_eq!(send_all(&mut w, retry, &mut token), [0, 4, 8]);
+    for _ in 0..3 {
+        assert_eq!(answer(&mut w, Outcome::Written, retry, &mut acked), Next::Fine);
+    }
+    assert_eq!(acked, (0..12).collect::<Vec<_>>());
+    assert!(w.is_empty());
+    assert_eq!(w.next_retry(), None);
+}
+
+#[test]
+fn a_failed_batch_whose_successor_was_written_is_resent_alone_and_later_batches_wait_for_the_rewind() {
+    let t0 = Instant::now();
+    let mut w = window(5, 2);
+    push(&mut w, 0..6, t0);
+    let mut token = 0;
+    assert_eq!(send_all(&mut w, t0, &mut token), [0, 2, 4]);
+    let mut acked = Vec::new();
+    // A timeout on the first (it was written after all), the second written behind it.
+    assert_eq!(answer(&mut w, Outcome::Retriable, t0, &mut acked), Next::Retry);
+    assert_eq!(answer(&mut w, Outcome::Written, t0, &mut acked), Next::Fine);
+    // Still one in flight: nothing is resent, even after the backoff, until it is answered.
+    let later = t0 + Duration::from_secs(2);
+    assert_eq!(send_all(&mut w, later, &mut token), Vec::<i32>::new());
+    assert_eq!(answer(&mut w, Outcome::OutOfOrder, later, &mut acked), Next::Fine);
+    let retry = w.next_retry().unwrap();
+    assert_eq!(send_all(&mut w, retry, &mut token), [0, 4], "the written batch is not resent");
+    // The broker has sequence 0 already: a duplicate, which counts as written.
+    assert_eq!(answer(&mut w, Outcome::Written, retry, &mut acked), Next::Fine);
+    assert_eq!(answer(&mut w, Outcome::Written, retry, &mut acked), Next::Fine);
+    acked.sort_unstable();
+    assert_eq!(acked, (0..6).collect::<Vec<_>>());
+    assert!(w.is_empty());
+}
+
+#[test]
+fn out_of_order_with_no_earlier_failure_is_fatal() {
+    let t0 = Instant::now();
+    let mut w = window(5, 2);
+    push(&mut w, 0..4, t0);
+    let mut token = 0;
+    send_all(&mut w, t0, &mut token);
+    let mut acked = Vec::new();
+    assert_eq!(answer(&mut w, Outcome::Written, t0, &mut acked), Next::Fine);
+    assert_eq!(answer(&mut w, Outcome::OutOfOrder, t0, &mut acked), Next::Fatal);
+    assert_eq!(w.pending(), [2, 3]);
+}
+
+#[test]
+fn the_window_holds_at_most_max_in_flight_requests_per_broker() {
+    let t0 = Instant::now();
+    let mut w = window(2, 1);
+    push(&mut w, 0..5, t0);
+    let mut token = 0;
+    assert_eq!(send_all(&mut w, t0, &mut token), [0, 1]);
+    assert_eq!(w.unsent(), 3);
+    let mut acked = Vec::new();
+    answer(&mut w, Outcome::Written, t0, &mut acked);
+    assert_eq!(send_all(&mut w, t0, &mut token), [2]);
+    assert_eq!(w.oldest_leader(), Some(LEADER));
+    assert_eq!(w.next_answer(LEADER), Some(&2), "answers come in the order of the requests");
+}
+
+#[test]
+fn a_lost_connection_makes_its_batches_unsent_and_they_go_again_with_the_same_sequences() {
+    let t0 = Instant::now();
+    let mut w = window(5, 4);
+    push(&mut w, 0..9, t0);
+    let mut token = 0;
+    assert_eq!(send_all(&mut w, t0, &mut token), [0, 4, 8]);
+    let mut acked = Vec::new();
+    answer(&mut w, Outcome::Written, t0, &mut acked);
+    assert_eq!(w.lost(LEADER, t0), 2);
+    assert!(w.oldest_leader().is_none());
+    assert_eq!(w.unsent(), 5);
+    // A record made meanwhile starts a new batch: the lost ones may be in the broker's log
+    // and must go again exactly as they were, though the last has room.
+    push(&mut w, 9..10, t0);
+    let retry = w.next_retry().unwrap();
+    assert_eq!(send_all(&mut w, retry, &mut token), [4, 8, 9]);
+}
+
+#[test]
+fn a_partition_waits_for_its_batches_at_the_old_leader_before_sending_to_the_new_one() {
+    let t0 = Instant::now();
+    let mut w = window(5, 1);
+    push(&mut w, 0..2, t0);
+    let mut leaderless = Vec::new();
+    let ready = w.sendable(t0, |_| 1, |_| false, &mut leaderless);
+    w.next_batch(TP).unwrap();
+    w.sent(1, 1, &ready[&1]);
+    // The leader moved to node 2 while sequence 0 is in flight at node 1.
+    assert!(w.sendable(t0, |_| 2, |_| false, &mut leaderless).is_empty());
+    let mut acked = Vec::new();
+    let request = w.answered(1).unwrap();
+    assert_eq!(w.outcome(request.batches[0].0, request.batches[0].1, Outcome::Written, t0, &mut acked), Next::Fine);
+    assert_eq!(w.sendable(t0, |_| 2, |_| false, &mut leaderless).get(&2).map(Vec::len), Some(1));
+    // No leader: reported, not sent.
+    assert!(w.sendable(t0, |_| -1, |_| false, &mut leaderless).is_empty());
+    assert_eq!(leaderless, [TP]);
+}
+
+#[test]
+fn a_batch_too_large_splits_into_consecutive_sequences_and_later_batches_are_cut_to_the_learned_limit() {
+    let t0 = Instant::now();
+    let mut w = window(5, 8);
+    push(&mut w, 0..16, t0);
+    let mut token = 0;
+    assert_eq!(send_all(&mut w, t0, &mut token), [0, 8]);
+    let mut acked = Vec::new();
+    let next = answer(&mut w, Outcome::TooLarge, t0, &mut acked);
+    let Next::Split { records: 8, bytes, limit: Some(limit) } = next else { panic!("{next:?}") };
+    assert_eq!(limit, bytes / 4 * 3);
+    assert_eq!(answer(&mut w, Outcome::OutOfOrder, t0, &mut acked), Next::Fine);
+    // No backoff for a split. The second batch went out before: it is never cut (the broker
+    // may hold it, and knows a duplicate only by its first and last sequence).
+    assert_eq!(send_all(&mut w, t0, &mut token), [0, 4, 8]);
+    for _ in 0..3 {
+        assert_eq!(answer(&mut w, Outcome::Written, t0, &mut acked), Next::Fine);
+    }
+    // Batches made from now on are cut to the limit (three quarters): 5 records, not 8.
+    push(&mut w, 16..24, t0);
+    assert_eq!(send_all(&mut w, t0, &mut token), [16, 21]);
+    assert_eq!(acked, (0..16).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_single_record_too_large_is_reported_with_its_size() {
+    let t0 = Instant::now();
+    let mut w = window(5, 1);
+    push(&mut w, 0..1, t0);
+    let mut token = 0;
+    send_all(&mut w, t0, &mut token);
+    let next = answer(&mut w, Outcome::TooLarge, t0, &mut Vec::new());
+    assert_eq!(next, Next::RecordTooLarge { bytes: BATCH_OVERHEAD + record_size(&record(10)) });
+}
+
+#[test]
+fn sequences_wrap_to_zero_in_a_new_batch() {
+    let t0 = Instant::now();
+    let mut w = window(5, 100);
+    w.parts.entry(TP).or_default().next_sequence = i32::MAX - 1;
+    push(&mut w, 0..4, t0);
+    let mut token = 0;
+    assert_eq!(send_all(&mut w, t0, &mut token), [i32::MAX - 1, 0]);
+}
+
+#[test]
+fn the_oldest_record_dates_the_window_and_a_drained_broker_takes_no_request() {
+    let t0 = Instant::now();
+    let mut w = window(5, 1);
+    assert_eq!(w.oldest(), None);
+    w.push(TP, record(1), 0, t0);
+    w.push((1, 3), record(2), 1, t0 + Duration::from_secs(1));
+    assert_eq!(w.oldest(), Some(t0));
+    let mut leaderless = Vec::new();
+    assert!(w.sendable(t0, |_| LEADER, |_| true, &mut leaderless).is_empty());
+}
+
+#[test]
+fn a_batch_that_may_have_reached_the_broker_takes_no_more_records() {
+    let t0 = Instant::now();
+    let mut w = window(5, 10);
+    push(&mut w, 0..2, t0);
+    w.attempted(&[TP]);
+    push(&mut w, 2..4, t0);
+    let mut token = 0;
+    assert_eq!(send_all(&mut w, t0, &mut token), [0, 2]);
+}

@@ -1,0 +1,150 @@
+//! Events between the generator and the event log: each made into a Kafka record (its JSON
+//! written straight into a shared buffer), handed to the producer, and logged once the broker
+//! acknowledged it — in the order the events were made, whatever order the answers come in.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::kafka::Record;
+use crate::report::{EventLog, Kind, Stats};
+use crate::sim;
+use crate::sim::event::{Refund, Transaction};
+
+/// Room made at a time in the buffer, and the most one event takes.
+const CHUNK: usize = 64 * 1024;
+const MAX_EVENT_BYTES: usize = 1024;
+/// Most used-up chunks kept for reuse once their events are gone (4 MiB).
+const SPENT: usize = 64;
+
+/// An event to send.
+pub enum Event<'a> {
+    Transaction(&'a Transaction),
+    Refund(&'a Refund),
+}
+
+/// An event handed out and not yet logged.
+struct Waiting {
+    kind: Kind,
+    made: Instant,
+    value: Bytes,
+    acked: bool,
+}
+
+#[derive(Default)]
+pub struct Outbox {
+    /// Records made and not yet handed to the producer, in order.
+    queued: Vec<(Record, u64, Instant)>,
+    /// Every event made and not yet logged, in order; the first is number `first`.
+    waiting: VecDeque<Waiting>,
+    first: u64,
+    /// Numbers of events the producer reports acknowledged.
+    acked: Vec<u64>,
+    /// Keys and values are written here and handed out as slices of it: no allocation per
+    /// event, and a chunk of 64 KiB is taken back once all its events are gone.
+    buf: BytesMut,
+    /// Used-up chunks, oldest first, still holding their memory for reuse.
+    spent: VecDeque<BytesMut>,
+    /// Whether `buf` is a chunk yet.
+    started: bool,
+    json: sim::json::Writer,
+}
+
+impl Outbox {
+    /// Makes an event's record: its JSON is the message value; the key is the sale's id as
+    /// decimal text (a refund's sale for a refund).
+    pub fn push(&mut self, event: Event<'_>) {
+        if self.buf.capacity() - self.buf.len() < MAX_EVENT_BYTES {
+            self.next_chunk();
+        }
+        let (kind, key_id, timestamp) = match event {
+            Event::Transaction(t) => (Kind::Transaction, t.transaction_id, t.timestamp),
+            Event::Refund(r) => (Kind::Refund, r.original_transaction_id, r.timestamp),
+        };
+        sim::json::uint(&mut self.buf, key_id);
+        let key_len = self.buf.len();
+        match event {
+            Event::Transaction(t) => self.json.transaction(&mut self.buf, t),
+            Event::Refund(r) => self.json.refund(&mut self.buf, r),
+        }
+        let both = self.buf.split().freeze();
+        let topic = match kind {
+            Kind::Transaction => 0,
+            Kind::Refund => 1,
+        };
+        let (key, value) = (both.slice(..key_len), both.slice(key_len..));
+        let made = Instant::now();
+        let number = self.first + self.waiting.len() as u64;
+        self.waiting.push_back(Waiting { kind, made, value: value.clone(), acked: false });
+        self.queued.push((Record { topic, key, value, timestamp_ms: timestamp.0 }, number, made));
+    }
+
+    /// Retires the current chunk and takes the oldest retired one whose events are all gone
+    /// (no allocation), else a new one.
+    fn next_chunk(&mut self) {
+        let reclaimed = self.spent.front_mut().is_some_and(|oldest| oldest.try_reclaim(CHUNK));
+        let reused = if reclaimed { self.spent.pop_front() } else { None };
+        let used = std::mem::replace(&mut self.buf, reused.unwrap_or_else(|| BytesMut::with_capacity(CHUNK)));
+        if self.started {
+            self.spent.push_back(used);
+        }
+        self.started = true;
+        if self.spent.len() > SPENT {
+            self.spent.pop_front();
+        }
+    }
+
+    /// Events made and not yet handed out.
+    pub fn queued(&self) -> usize {
+        self.queued.len()
+    }
+
+    /// Hands out the queued records with their numbers and when they were made.
+    pub fn take(&mut self) -> std::vec::Drain<'_, (Record, u64, Instant)> {
+        self.queued.drain(..)
+    }
+
+    /// Where the producer reports the numbers of acknowledged events.
+    pub fn acked_mut(&mut self) -> &mut Vec<u64> {
+        &mut self.acked
+    }
+
+    /// Every event made counts as acknowledged (a dry run: nothing is sent).
+    pub fn ack_all(&mut self) {
+        self.queued.clear();
+        self.acked.extend(self.first..self.first + self.waiting.len() as u64);
+    }
+
+    /// Counts in `stats` what was acknowledged since the last call, and logs each event
+    /// acknowledged once every earlier one was too. With `ending`, logs every event
+    /// acknowledged and drops the rest (they never will be): returns how many those were.
+    pub fn settle<W: Write>(&mut self, stats: &Stats, log: &mut EventLog<W>, ending: bool) -> (usize, io::Result<()>) {
+        let now = Instant::now();
+        for n in self.acked.drain(..) {
+            if let Some(w) = n.checked_sub(self.first).and_then(|i| self.waiting.get_mut(i as usize)) {
+                w.acked = true;
+                stats.acked(w.kind, now.saturating_duration_since(w.made));
+            }
+        }
+        let mut output = Ok(());
+        let mut dropped = 0;
+        while let Some(w) = self.waiting.front() {
+            if !w.acked && !ending {
+                break;
+            }
+            if !w.acked {
+                dropped += 1;
+            } else if output.is_ok() {
+                output = log.sent(w.kind, &w.value);
+            }
+            self.waiting.pop_front();
+            self.first += 1;
+        }
+        if ending {
+            self.queued.clear();
+        }
+        (dropped, output)
+    }
+}
