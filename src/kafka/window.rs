@@ -264,8 +264,10 @@ impl<P> Window<P> {
     ) -> BTreeMap<i32, Vec<Tp>> {
         let mut out: BTreeMap<i32, Vec<Tp>> = BTreeMap::new();
         for (&tp, part) in &mut self.parts {
-            if part.retry_at.is_some_and(|at| at > now) {
-                continue;
+            match part.retry_at {
+                Some(at) if at > now => continue,
+                Some(_) => part.retry_at = None,
+                None => {}
             }
             if part.rewind {
                 if part.in_flight > 0 {
