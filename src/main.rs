@@ -227,10 +227,11 @@ fn produce(
         if config.max_events.is_some_and(|max| produced >= max) {
             return run.deliver(&mut sink, log, Until::Acked).unwrap_or(Ending::ok("event limit reached"));
         }
-        // Before waiting for the next sale's turn, deliver (and log) what is queued. Behind
+        // Before waiting for the next sale's turn, deliver (and log) what is queued, waiting
+        // for answers until it is due (a slow broker holds up only its own partitions). Behind
         // schedule, send what is queued and go on making events while answers are due.
         let until = if schedule.ahead(Instant::now()) {
-            Some(Until::Acked)
+            Some(Until::AckedOr(schedule.due()))
         } else {
             (run.outbox.queued() >= MAX_QUEUED).then_some(Until::Unsent(MAX_UNSENT))
         };

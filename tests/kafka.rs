@@ -263,6 +263,53 @@ fn a_node_lost_from_a_three_node_cluster_fails_over_without_loss_or_duplicates()
     assert!(out.stderr.contains("retrying"), "the lost node was noticed: {}", out.stderr);
 }
 
+/// A partition leader that hangs (SIGSTOP) holds up only its own partitions: the others keep
+/// being acknowledged while its requests wait for their timeout; then everything is in the
+/// topics exactly once and in order.
+#[test]
+fn a_hung_leader_does_not_hold_up_the_other_partitions() {
+    let cluster = Broker::cluster(KAFKA_4);
+    let bootstrap = format!("--bootstrap-servers={}", cluster.addr);
+    let args =
+        ["--seed=23", START, "--sleep-seconds=0.01", "--max-seconds=26", "--topic-partitions=6", "--log-events=false"];
+    let mut all = args.to_vec();
+    all.extend([bootstrap.as_str(), "--stats-seconds=1", "--request-timeout-ms=10000"]);
+    // Stats line k comes k seconds after the start; node 2 hangs from the fourth to the 16th.
+    let watched = spawn_until(producer(&all), Stream::Stderr, |l| {
+        l.starts_with("[producer] stats: ") && {
+            static SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            SEEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == 4
+        }
+    });
+    cluster.freeze_node(2);
+    std::thread::sleep(Duration::from_secs(12));
+    cluster.thaw_node(2);
+    let (out, lines) = watched.finish(LIMIT);
+    assert_eq!(out.code(), 0, "{}", lines.join("\n"));
+    let acked: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("[producer] stats: "))
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    // Node 2 was fenced after 3 s and left the other partitions' replicas in sync; its own
+    // requests waited until their timeout, about 14 s in. In between, the others went on.
+    assert!(acked.len() >= 14, "{lines:?}");
+    let meanwhile = acked[12] - acked[8];
+    assert!(meanwhile >= 100, "{meanwhile} sales acknowledged from 9 s to 13 s, while node 2 hung: {lines:?}");
+    assert!(lines.iter().any(|l| l.contains("retrying")), "the hung node was noticed: {lines:?}");
+
+    let mut dry: Vec<&str> = vec!["--seed=23", START, "--sleep-seconds=0.01"];
+    let sales = *acked.last().unwrap();
+    let total = lines.iter().find_map(|l| l.strip_prefix("[producer] done (time limit reached): ")).unwrap();
+    let made: u64 = total.split(' ').next().unwrap().parse().unwrap();
+    assert!(made >= sales);
+    let limit = format!("--max-events={made}");
+    dry.push(&limit);
+    let expected = dry_run(&dry);
+    assert_holds_exactly_once(&cluster.addr, "transactions", &expected, "transaction");
+    assert_holds_exactly_once(&cluster.addr, "refunds", &expected, "refund");
+}
+
 /// Produces `args` to `addr`, runs `disrupt` once 500 sales are acknowledged, and asserts that
 /// the run still ends with exit 0, every event logged once in order, and both topics holding
 /// each event exactly once. Returns the run's output for further checks.

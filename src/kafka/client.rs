@@ -211,6 +211,26 @@ impl Client {
         result
     }
 
+    /// Waits until the connection to `node` has an answer arriving, or `until` (see
+    /// `Connection::wait_readable`); true also when there is no such connection (any more).
+    pub fn readable(
+        &mut self,
+        node: i32,
+        pending: &mut super::connection::Pending,
+        until: Instant,
+    ) -> Result<bool, ConnectionError> {
+        match self.conns.get_mut(&Slot::Node(node)) {
+            None => Ok(true),
+            Some(conn) => {
+                let result = conn.wait_readable(pending, until);
+                if result.is_err() {
+                    self.conns.remove(&Slot::Node(node));
+                }
+                result
+            }
+        }
+    }
+
     /// Which connection to `node` is open (`Connection::serial`), if one is.
     pub fn connection_serial(&self, node: i32) -> Option<u64> {
         self.conns.get(&Slot::Node(node)).map(Connection::serial)

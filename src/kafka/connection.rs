@@ -183,6 +183,11 @@ impl Pending {
     pub fn connection(&self) -> u64 {
         self.connection
     }
+
+    /// When the answer must have come (the request timeout, or the deadline of the work).
+    pub fn due(&self) -> Instant {
+        self.limit.at
+    }
 }
 
 static SERIALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -291,10 +296,11 @@ impl Connection {
     /// When a request sent now must have its answer: after the request timeout, or sooner
     /// when the deadline of the work comes first.
     fn wait_limit(&self) -> WaitLimit {
-        let own = Instant::now() + self.timeout;
+        let from = Instant::now();
+        let own = from + self.timeout;
         match self.deadline {
-            Some(d) if d < own => WaitLimit { at: d, cut: true },
-            _ => WaitLimit { at: own, cut: false },
+            Some(d) if d < own => WaitLimit { from, at: d, cut: true, next_note: from + WAIT_NOTE_EVERY },
+            _ => WaitLimit { from, at: own, cut: false, next_note: from + WAIT_NOTE_EVERY },
         }
     }
 
@@ -323,6 +329,39 @@ impl Connection {
         let correlation_id = self.send(api, version, request, limit)?;
         self.in_flight += 1;
         Ok(Pending { api, version, correlation_id, limit, connection: self.serial })
+    }
+
+    /// Waits until the answer to `pending` starts to arrive, or `until`: whether it did (or
+    /// the connection closed, or a stop was asked for: `finish` then says which). Reads
+    /// nothing; a long wait is reported as `finish` reports it.
+    pub fn wait_readable(&mut self, pending: &mut Pending, until: Instant) -> Result<bool, ConnectionError> {
+        let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
+        loop {
+            if self.stream.buffered() || self.stop.is_set() {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            pending.limit.note(now, &self.addr, pending.api);
+            let tcp = self.stream.tcp();
+            let result = if now >= until {
+                // One look without waiting.
+                tcp.set_nonblocking(true).map_err(io)?;
+                let result = tcp.peek(&mut [0u8; 1]);
+                tcp.set_nonblocking(false).map_err(io)?;
+                result
+            } else {
+                let slice_end = until.min(pending.limit.next_note).max(now + Duration::from_millis(1));
+                let slice = (slice_end - now).min(crate::shutdown::POLL);
+                tcp.set_read_timeout(Some(slice)).map_err(io)?;
+                tcp.peek(&mut [0u8; 1])
+            };
+            match result {
+                Err(e) if is_wait(&e) && Instant::now() < until => {}
+                Err(e) if is_wait(&e) => return Ok(false),
+                // Bytes, an end of stream or an error: the read will tell.
+                _ => return Ok(true),
+            }
+        }
     }
 
     /// Reads the answer to `pending`, which must be the oldest request unanswered on this
@@ -525,8 +564,12 @@ impl Connection {
 /// When the wait for one request ends, and whether that is sooner than the request timeout.
 #[derive(Debug, Clone, Copy)]
 struct WaitLimit {
+    /// When the request went out: a wait reported is counted from here.
+    from: Instant,
     at: Instant,
     cut: bool,
+    /// When the wait is next reported on stderr.
+    next_note: Instant,
 }
 
 /// Socket waits come in slices of at most `POLL`, so that a stop is seen between them. Once a
@@ -535,15 +578,12 @@ struct WaitLimit {
 struct Waiter {
     limit: WaitLimit,
     api: ApiKey,
-    started: Instant,
-    next_note: Instant,
     stop_seen: bool,
 }
 
 impl Waiter {
     fn new(limit: WaitLimit, api: ApiKey) -> Waiter {
-        let started = Instant::now();
-        Waiter { limit, api, started, next_note: started + WAIT_NOTE_EVERY, stop_seen: false }
+        Waiter { limit, api, stop_seen: false }
     }
 
     /// How long the next blocking call may wait, or why waiting is over.
@@ -557,22 +597,30 @@ impl Waiter {
             return Err(if self.stop_seen {
                 ConnectionError::Stopped
             } else {
-                let after = self.limit.at.saturating_duration_since(self.started);
+                let after = self.limit.at.saturating_duration_since(self.limit.from);
                 ConnectionError::Timeout { addr: addr.to_string(), after, cut: self.limit.cut }
             });
         }
-        if now >= self.next_note {
-            let left = self.limit.at.saturating_duration_since(now);
+        self.limit.note(now, addr, self.api);
+        let until = self.limit.at.min(self.limit.next_note);
+        Ok((until - now).min(crate::shutdown::POLL).max(Duration::from_millis(1)))
+    }
+}
+
+impl WaitLimit {
+    /// Says on stderr that `api` is still unanswered, when a note is due.
+    fn note(&mut self, now: Instant, addr: &str, api: ApiKey) {
+        if now >= self.next_note && now < self.at {
+            let left = self.at.saturating_duration_since(now);
             diag!(
-                "waiting for broker {addr} to answer {:?} ({} s so far, {} s left) …",
-                self.api,
-                (now - self.started).as_secs(),
+                "waiting for broker {addr} to answer {api:?} ({} s so far, {} s left) …",
+                (now - self.from).as_secs(),
                 left.as_secs_f64().ceil() as u64
             );
-            self.next_note += WAIT_NOTE_EVERY;
+            while self.next_note <= now {
+                self.next_note += WAIT_NOTE_EVERY;
+            }
         }
-        let until = self.limit.at.min(self.next_note);
-        Ok((until - now).min(crate::shutdown::POLL).max(Duration::from_millis(1)))
     }
 }
 

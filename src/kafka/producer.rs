@@ -26,6 +26,9 @@ use crate::shutdown::Stop;
 const MESSAGE_TOO_LARGE: i16 = 10;
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
+/// While several brokers owe answers and none is arriving, the one owing the oldest is
+/// waited for this long at a time before the others are looked at again.
+const LOOK_EVERY: Duration = Duration::from_millis(5);
 /// Metadata is fetched again after a failure at most this often.
 const REFRESH_AFTER_FAILURE: Duration = Duration::from_millis(100);
 
@@ -37,6 +40,9 @@ pub enum Until {
     Unsent(usize),
     /// Until every record is acknowledged.
     Acked,
+    /// Until every record is acknowledged, or this instant (the next sale is due), whichever
+    /// comes first.
+    AckedOr(Instant),
 }
 
 pub struct Producer {
@@ -188,19 +194,75 @@ impl Producer {
             self.send_ready(now, acked)?;
             let done = match until {
                 Until::Unsent(most) => self.window.unsent() <= most,
-                Until::Acked => self.window.is_empty(),
+                Until::Acked | Until::AckedOr(_) => self.window.is_empty(),
             };
             if done {
                 return Ok(());
             }
-            // Wait: for the oldest answer, else for a partition's backoff to end.
-            if let Some(leader) = self.window.oldest_leader() {
-                self.read_answer(leader, acked)?;
+            // Wait: for an answer, else for a partition's backoff to end; never past `by`.
+            let by = match until {
+                Until::AckedOr(by) => Some(by),
+                _ => None,
+            };
+            let waiting = self.window.leaders_waiting();
+            if !waiting.is_empty() {
+                self.await_answer(&waiting, by, acked)?;
             } else {
                 let next = self.window.next_retry().unwrap_or(now + REFRESH_AFTER_FAILURE).min(deadline);
-                if !self.client.stop().sleep_until(next) {
+                if !self.client.stop().sleep_until(by.map_or(next, |by| by.min(next))) {
                     return Err(KafkaError::Stopped { unacked: 0 });
                 }
+            }
+            if by.is_some_and(|by| Instant::now() >= by) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads one answer from the brokers in `waiting` (the one owing the oldest first): the
+    /// first whose answer is arriving, so that a slow broker does not hold up the others'
+    /// answers; at the latest the oldest one's when it is due (a timeout). Waits no later
+    /// than `by`, reading nothing then.
+    fn await_answer(&mut self, waiting: &[i32], by: Option<Instant>, acked: &mut Vec<u64>) -> Result<(), KafkaError> {
+        let oldest = waiting[0];
+        if waiting.len() == 1 && by.is_none() {
+            return self.read_answer(oldest, acked);
+        }
+        let now = Instant::now();
+        if waiting.len() > 1 {
+            for &leader in waiting {
+                match self.arriving(leader, now) {
+                    Some(false) => {}
+                    Some(true) => return self.read_answer(leader, acked),
+                    None => return Ok(()),
+                }
+            }
+        }
+        let due = self.window.next_answer(oldest).and_then(Option::as_ref).map_or(now, Pending::due);
+        let mut until = due;
+        if waiting.len() > 1 {
+            until = until.min(now + LOOK_EVERY);
+        }
+        if let Some(by) = by {
+            until = until.min(by);
+        }
+        match self.arriving(oldest, until) {
+            Some(true) => self.read_answer(oldest, acked),
+            Some(false) if Instant::now() >= due => self.read_answer(oldest, acked),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether `leader`'s answer is arriving, waiting until `until`; `None` when its
+    /// connection failed meanwhile (its requests are then lost).
+    fn arriving(&mut self, leader: i32, until: Instant) -> Option<bool> {
+        let pending = self.window.next_answer_mut(leader).and_then(Option::as_mut)?;
+        match self.client.readable(leader, pending, until) {
+            Ok(arriving) => Some(arriving),
+            Err(e) => {
+                self.window.lost(leader, Instant::now());
+                self.failed(e.to_string());
+                None
             }
         }
     }

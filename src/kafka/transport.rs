@@ -25,6 +25,16 @@ impl Transport {
     pub fn is_tls(&self) -> bool {
         !matches!(self, Transport::Plain(_))
     }
+
+    /// Whether bytes are already here to read without the socket: TLS records read from the
+    /// socket earlier and decrypted (or an error to report).
+    pub fn buffered(&mut self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(s) => s.conn.process_new_packets().map_or(true, |state| state.plaintext_bytes_to_read() > 0),
+        }
+    }
 }
 
 impl Read for Transport {

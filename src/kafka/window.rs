@@ -228,9 +228,12 @@ impl<P> Window<P> {
         self.parts.values().flat_map(|p| p.batches.iter()).filter(|b| !b.in_flight).map(|b| b.records.len()).sum()
     }
 
-    /// The brokers with requests awaiting their answers.
+    /// The brokers with requests awaiting their answers, the one waiting longest first.
     pub fn leaders_waiting(&self) -> Vec<i32> {
-        self.conns.iter().filter(|(_, q)| !q.is_empty()).map(|(l, _)| *l).collect()
+        let mut waiting: Vec<(u64, i32)> =
+            self.conns.iter().filter_map(|(l, q)| q.front().map(|r| (r.serial, *l))).collect();
+        waiting.sort_unstable();
+        waiting.into_iter().map(|(_, l)| l).collect()
     }
 
     /// Holds `tp` back for its backoff (no leader, or its send failed).
@@ -335,14 +338,14 @@ impl<P> Window<P> {
         }
     }
 
-    /// The broker whose oldest request was sent first of all those awaiting an answer.
-    pub fn oldest_leader(&self) -> Option<i32> {
-        self.conns.iter().filter_map(|(l, q)| q.front().map(|r| (r.serial, *l))).min().map(|(_, l)| l)
-    }
-
     /// The token of `leader`'s oldest request: the answer the connection gives next.
     pub fn next_answer(&self, leader: i32) -> Option<&P> {
         self.conns.get(&leader)?.front().map(|r| &r.token)
+    }
+
+    /// `next_answer`, to note how long it has been waited for.
+    pub fn next_answer_mut(&mut self, leader: i32) -> Option<&mut P> {
+        self.conns.get_mut(&leader)?.front_mut().map(|r| &mut r.token)
     }
 
     /// Removes `leader`'s oldest request: its answer was read. Apply `outcome` to its batches.

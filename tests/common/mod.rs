@@ -204,6 +204,21 @@ impl Broker {
         crash_pid_file(&self.dir.join(format!("node-{n}/broker.pid")));
     }
 
+    /// Freezes node `n` (1–3) of a cluster (SIGSTOP): it holds its connections and answers
+    /// nothing, as a hung JVM would, until `thaw_node`.
+    pub fn freeze_node(&self, n: u32) {
+        kill(self.node_pid(n), "STOP");
+    }
+
+    pub fn thaw_node(&self, n: u32) {
+        kill(self.node_pid(n), "CONT");
+    }
+
+    fn node_pid(&self, n: u32) -> u32 {
+        let file = self.dir.join(format!("node-{n}/broker.pid"));
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())).trim().parse().unwrap()
+    }
+
     /// Kills the broker process at once (SIGKILL), as a crash would.
     pub fn crash(&self) {
         crash_pid_file(&self.dir.join("broker.pid"));

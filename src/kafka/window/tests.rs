@@ -119,7 +119,7 @@ fn the_window_holds_at_most_max_in_flight_requests_per_broker() {
     let mut acked = Vec::new();
     answer(&mut w, Outcome::Written, t0, &mut acked);
     assert_eq!(send_all(&mut w, t0, &mut token), [2]);
-    assert_eq!(w.oldest_leader(), Some(LEADER));
+    assert_eq!(w.leaders_waiting(), [LEADER]);
     assert_eq!(w.next_answer(LEADER), Some(&2), "answers come in the order of the requests");
 }
 
@@ -133,7 +133,7 @@ fn a_lost_connection_makes_its_batches_unsent_and_they_go_again_with_the_same_se
     let mut acked = Vec::new();
     answer(&mut w, Outcome::Written, t0, &mut acked);
     assert_eq!(w.lost(LEADER, t0), 2);
-    assert!(w.oldest_leader().is_none());
+    assert!(w.leaders_waiting().is_empty());
     assert_eq!(w.unsent(), 5);
     // A record made meanwhile starts a new batch: the lost ones may be in the broker's log
     // and must go again exactly as they were, though the last has room.
