@@ -166,7 +166,15 @@ pub struct Connection {
     serial: u64,
     /// Requests sent and not yet answered.
     in_flight: usize,
+    /// Bytes read from the socket and not yet taken (`rbuf[rpos..rlen]`): one read usually
+    /// brings a whole answer.
+    rbuf: Box<[u8]>,
+    rpos: usize,
+    rlen: usize,
 }
+
+/// The read buffer's size; a read of at least this much goes straight to its destination.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// A request on the wire whose answer is still to be read (`Connection::finish`).
 #[derive(Debug)]
@@ -202,7 +210,13 @@ impl Connection {
         deadline: Option<Instant>,
     ) -> Result<Connection, ConnectionError> {
         let tcp = connect(addr, stop, deadline)?;
-        tcp.set_nodelay(true).map_err(|source| ConnectionError::Io { addr: addr.to_string(), source })?;
+        // Socket calls block for at most one slice, so that a stop, a deadline or a note is
+        // seen between them; set once (a precise wait for an answer is `wait_readable`'s).
+        let slices = tcp
+            .set_nodelay(true)
+            .and_then(|()| tcp.set_read_timeout(Some(crate::shutdown::POLL)))
+            .and_then(|()| tcp.set_write_timeout(Some(crate::shutdown::POLL)));
+        slices.map_err(|source| ConnectionError::Io { addr: addr.to_string(), source })?;
         #[cfg(feature = "tls")]
         let stream = match &settings.tls {
             None => Transport::Plain(tcp),
@@ -229,6 +243,9 @@ impl Connection {
             answered: false,
             serial: SERIALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             in_flight: 0,
+            rbuf: vec![0; READ_CHUNK].into_boxed_slice(),
+            rpos: 0,
+            rlen: 0,
         };
         conn.versions = conn.negotiate(settings.protocol_cap).map_err(|e| conn.explain_open_failure(e))?;
         Ok(conn)
@@ -335,31 +352,18 @@ impl Connection {
     /// the connection closed, or a stop was asked for: `finish` then says which). Reads
     /// nothing; a long wait is reported as `finish` reports it.
     pub fn wait_readable(&mut self, pending: &mut Pending, until: Instant) -> Result<bool, ConnectionError> {
-        let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
         loop {
-            if self.stream.buffered() || self.stop.is_set() {
+            if self.rpos < self.rlen || self.stream.buffered() || self.stop.is_set() {
                 return Ok(true);
             }
             let now = Instant::now();
             pending.limit.note(now, &self.addr, pending.api);
-            let tcp = self.stream.tcp();
-            let result = if now >= until {
-                // One look without waiting.
-                tcp.set_nonblocking(true).map_err(io)?;
-                let result = tcp.peek(&mut [0u8; 1]);
-                tcp.set_nonblocking(false).map_err(io)?;
-                result
-            } else {
-                let slice_end = until.min(pending.limit.next_note).max(now + Duration::from_millis(1));
-                let slice = (slice_end - now).min(crate::shutdown::POLL);
-                tcp.set_read_timeout(Some(slice)).map_err(io)?;
-                tcp.peek(&mut [0u8; 1])
-            };
-            match result {
-                Err(e) if is_wait(&e) && Instant::now() < until => {}
-                Err(e) if is_wait(&e) => return Ok(false),
-                // Bytes, an end of stream or an error: the read will tell.
-                _ => return Ok(true),
+            let wait = until.min(pending.limit.next_note).saturating_duration_since(now).min(crate::shutdown::POLL);
+            match super::poll::readable(self.stream.tcp(), wait) {
+                Ok(true) => return Ok(true),
+                Ok(false) if Instant::now() < until => {}
+                Ok(false) => return Ok(false),
+                Err(source) => return Err(ConnectionError::Io { addr: self.addr.clone(), source }),
             }
         }
     }
@@ -457,9 +461,7 @@ impl Connection {
         let mut written = 0;
         let mut waiter = Waiter::new(limit, api);
         loop {
-            let slice = waiter.next_slice(&self.stop, &self.addr)?;
-            let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
-            self.stream.tcp().set_write_timeout(Some(slice)).map_err(io)?;
+            waiter.check(&self.stop, &self.addr)?;
             // Once every byte is written, a flush: TLS holds records until then.
             let step = match self.write_buf.get(written..).filter(|rest| !rest.is_empty()) {
                 Some(rest) => self.stream.write(rest),
@@ -535,19 +537,32 @@ impl Connection {
     }
 
     /// Fills `buf`, waiting at most as `waiter` allows, and less once a stop is asked for.
+    /// Small reads go through the read buffer, so that one socket read brings the length and
+    /// the body of an answer (and often the next answers) at once.
     fn read_exact(&mut self, mut buf: &mut [u8], waiter: &mut Waiter) -> Result<(), ConnectionError> {
         while !buf.is_empty() {
-            let slice = waiter.next_slice(&self.stop, &self.addr)?;
-            let io = |source| ConnectionError::Io { addr: self.addr.clone(), source };
-            self.stream.tcp().set_read_timeout(Some(slice)).map_err(io)?;
-            match self.stream.read(buf) {
+            if self.rpos < self.rlen {
+                let n = (self.rlen - self.rpos).min(buf.len());
+                buf[..n].copy_from_slice(&self.rbuf[self.rpos..self.rpos + n]);
+                self.rpos += n;
+                buf = &mut buf[n..];
+                continue;
+            }
+            waiter.check(&self.stop, &self.addr)?;
+            let direct = buf.len() >= READ_CHUNK;
+            let read = if direct { self.stream.read(buf) } else { self.stream.read(&mut self.rbuf) };
+            match read {
                 Ok(0) => {
                     let source = io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed");
                     return Err(ConnectionError::Io { addr: self.addr.clone(), source });
                 }
                 Ok(n) => {
                     self.answered = true;
-                    buf = &mut buf[n..];
+                    if direct {
+                        buf = &mut buf[n..];
+                    } else {
+                        (self.rpos, self.rlen) = (0, n);
+                    }
                 }
                 Err(e) if is_wait(&e) => {}
                 Err(source) => return Err(self.io_error(source)),
@@ -586,8 +601,8 @@ impl Waiter {
         Waiter { limit, api, stop_seen: false }
     }
 
-    /// How long the next blocking call may wait, or why waiting is over.
-    fn next_slice(&mut self, stop: &Stop, addr: &str) -> Result<Duration, ConnectionError> {
+    /// Whether waiting may go on (a blocking call lasts one slice at most), or why not.
+    fn check(&mut self, stop: &Stop, addr: &str) -> Result<(), ConnectionError> {
         let now = Instant::now();
         if !self.stop_seen && stop.is_set() {
             self.stop_seen = true;
@@ -602,8 +617,7 @@ impl Waiter {
             });
         }
         self.limit.note(now, addr, self.api);
-        let until = self.limit.at.min(self.limit.next_note);
-        Ok((until - now).min(crate::shutdown::POLL).max(Duration::from_millis(1)))
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod client;
 pub mod connection;
 pub mod partitioner;
+pub mod poll;
 pub mod producer;
 pub mod records;
 #[cfg(feature = "tls")]
