@@ -231,7 +231,7 @@ fn produce(
         // for answers until it is due (a slow broker holds up only its own partitions). Behind
         // schedule, send what is queued and go on making events while answers are due.
         let until = if schedule.ahead(Instant::now()) {
-            Some(Until::AckedOr(schedule.due()))
+            Some(Until::AckedOr(end.map_or(schedule.due(), |end| end.min(schedule.due()))))
         } else {
             (run.outbox.queued() >= MAX_QUEUED).then_some(Until::Unsent(MAX_UNSENT))
         };

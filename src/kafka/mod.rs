@@ -1,8 +1,10 @@
 //! A small synchronous Kafka producer over `std::net`, with `kafka-protocol` as the wire codec.
 //!
 //! Layers, bottom up: `connection` (framing, timeouts, ApiVersions) → `client` (brokers,
-//! metadata, topic creation) → `producer` (partitioning, record batches, acks, idempotence,
-//! retries) and `tail` (reading topics back from their end, through `records`). `versions`, `partitioner` and `backoff` are the pure parts, unit-tested alone.
+//! metadata, topic creation) → `producer` (partitioning, record batches, requests in flight,
+//! acks, idempotence, retries) and `tail` (reading topics back from their end, through
+//! `records`). `versions`, `partitioner`, `backoff` and `window` (the requests in flight) are
+//! the pure parts, unit-tested alone; `poll` waits for a socket to have an answer.
 //!
 //! References: <https://kafka.apache.org/protocol>, `shared/design/kafka-client.md`.
 

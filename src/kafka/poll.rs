@@ -9,10 +9,8 @@ use std::time::Duration;
 /// `wait`; `Ok(false)` when the wait ran out. An interrupted wait counts as run out.
 pub fn readable(socket: &impl AsRawFd, wait: Duration) -> io::Result<bool> {
     let mut fd = libc::pollfd { fd: socket.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    let timeout = libc::timespec {
-        tv_sec: wait.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_nsec: wait.subsec_nanos() as libc::c_long,
-    };
+    let timeout =
+        libc::timespec { tv_sec: wait.as_secs().min(i32::MAX as u64) as _, tv_nsec: wait.subsec_nanos() as _ };
     // SAFETY: `fd` and `timeout` are valid for the call and not kept by it; one descriptor
     // is passed, as the count says; a null signal mask leaves the mask as it is.
     let n = unsafe { libc::ppoll(&mut fd, 1, &timeout, std::ptr::null()) };

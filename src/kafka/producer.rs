@@ -1,8 +1,10 @@
-//! The producer: keyed records to partitions, record batches per leader, acks, idempotence, retries.
+//! The producer: keyed records to partitions, record batches per leader, requests pipelined
+//! (the bookkeeping is `window`'s; this module does the I/O), acks, idempotence, retries.
 //!
 //! References: Kafka protocol guide (Produce, InitProducerId, RecordBatch v2); KIP-98
 //! (idempotent producer: producer id, epoch and per-partition sequence numbers); the Java
-//! producer's `Sender` for which errors are retried (KIP-91 `delivery.timeout.ms`).
+//! producer's `Sender` for which errors are retried (KIP-91 `delivery.timeout.ms`) and how
+//! batches in flight are retried in order (KAFKA-5494).
 
 use std::time::{Duration, Instant};
 
