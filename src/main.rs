@@ -10,6 +10,7 @@
 //!   reader of the topics' tails.
 //! - [`resume`]: where ids start: after this instance's highest in the topics, read back.
 //! - [`outbox`]: events made into records, handed to Kafka, logged in order once acknowledged.
+//! - [`truth`]: the ground truth of what was acknowledged, as a JSON file.
 //! - [`report`]: event lines and the banner on stdout; stats and the summary on stderr.
 //! - [`shutdown`]: the stop flag that SIGINT/SIGTERM set and every wait watches.
 //! - [`diag`](mod@diag): the `diag!` line on stderr, for every layer (it imports none).
@@ -29,6 +30,7 @@ mod report;
 mod resume;
 mod shutdown;
 mod sim;
+mod truth;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -41,11 +43,14 @@ use kafka::{KafkaError, Producer};
 use outbox::{Event, Outbox};
 use pace::Schedule;
 use report::stdout::StdoutPipe;
-use report::{EventLog, Stats};
+use report::{EventLog, Kind, Stats};
 use resume::ResumeError;
 use shutdown::Stop;
 use sim::Generator;
 use sim::clock::{self, Clock};
+
+/// How often the truth file is rewritten when stats lines are off.
+const TRUTH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Most events queued before they are handed to Kafka, even when the loop runs flat out.
 const MAX_QUEUED: usize = 1000;
@@ -88,7 +93,30 @@ fn main() -> ExitCode {
     if config.create_topics {
         return create_topics(&config, security, stop);
     }
-    match run(&config, security, &stop) {
+    // The seed and the simulated clock's start are fixed here: the truth file names them.
+    let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
+    let start_ms =
+        config.simulated_time().then(|| config.start_time_ms.unwrap_or_else(|| clock::now().0 / 1000 * 1000));
+    // A truth file that cannot be written is a setting's problem: found before anything starts.
+    let truth = match &config.truth_file {
+        None => None,
+        Some(path) => {
+            let run = truth::Run {
+                seed,
+                start_time: start_ms.map(|ms| sim::event::EventTime(ms).to_text()),
+                instance: config.instance.to_string(),
+                window_seconds: config.truth_window_seconds,
+            };
+            let truth = truth::Truth::new(path.clone(), run);
+            if let Err(e) = truth.write(false) {
+                error(&format!("cannot write PRODUCER_TRUTH_FILE {}: {e}", path.display()));
+                return ExitCode::from(2);
+            }
+            Some(truth)
+        }
+    };
+    let mut outbox = Outbox::with_truth(truth, config.stats_every.unwrap_or(TRUTH_EVERY));
+    match run(&config, security, &stop, seed, start_ms, &mut outbox) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error(&e);
@@ -131,6 +159,8 @@ enum RunError {
     Kafka(KafkaError),
     Resume(resume::ResumeError),
     Output(io::Error),
+    /// The truth file could not be written (the message names it).
+    Truth(String),
 }
 
 impl std::fmt::Display for RunError {
@@ -139,6 +169,7 @@ impl std::fmt::Display for RunError {
             RunError::Kafka(e) => e.fmt(f),
             RunError::Resume(e) => e.fmt(f),
             RunError::Output(e) => write!(f, "cannot write the event log to stdout: {e}"),
+            RunError::Truth(e) => f.write_str(e),
         }
     }
 }
@@ -159,11 +190,22 @@ impl Ending {
 
 /// Runs the loop, then closes stdout (a stalled reader gets `STOP_GRACE` after a stop) and
 /// prints the summary on stderr, whatever ended the run.
-fn run(config: &Config, security: kafka::Prepared, stop: &Stop) -> Result<(), RunError> {
+fn run(
+    config: &Config,
+    security: kafka::Prepared,
+    stop: &Stop,
+    seed: u64,
+    start_ms: Option<i64>,
+    outbox: &mut Outbox,
+) -> Result<(), RunError> {
     let stats = Stats::new(Instant::now());
     let reporter = config.stats_every.map(|every| stats.report_every(every));
     let mut log = EventLog::stdout(config.log_events, stop.clone());
-    let mut ending = produce(config, security, stop, &stats, &mut log);
+    let mut ending = produce(config, security, stop, (seed, start_ms), &stats, &mut log, outbox);
+    // What was acknowledged, whatever ended the run.
+    if let Err(e) = outbox.keep_truth(true) {
+        ending.error.get_or_insert(RunError::Truth(e));
+    }
     match log.close(kafka::connection::STOP_GRACE) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe && ending.error.is_none() => ending.why = "stdout closed",
@@ -183,24 +225,24 @@ fn produce(
     config: &Config,
     security: kafka::Prepared,
     stop: &Stop,
+    (seed, start_ms): (u64, Option<i64>),
     stats: &Stats,
     log: &mut EventLog<StdoutPipe>,
+    outbox: &mut Outbox,
 ) -> Ending {
-    let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
-    let clock = if config.simulated_time() {
-        let start = config.start_time_ms.unwrap_or_else(|| clock::now().0 / 1000 * 1000);
-        Clock::simulated(start, config.sleep_seconds)
-    } else {
-        Clock::Wall
+    let clock = match start_ms {
+        Some(start) => Clock::simulated(start, config.sleep_seconds),
+        None => Clock::Wall,
     };
-    let mut run = Run { stats, outbox: Outbox::default(), stop };
+    let mut run = Run { stats, outbox, stop };
 
     // Where events go: Kafka, or with `--dry-run` nowhere but the log.
     let mut sink = if config.dry_run {
         None
     } else {
         let topics = vec![config.topic.clone(), config.topic_refunds.clone()];
-        match Producer::connect(&config.kafka, security, topics, stop.clone()) {
+        let headers = record_headers(config);
+        match Producer::connect(&config.kafka, security, topics, &headers, stop.clone()) {
             Ok(producer) => Some(producer),
             Err(KafkaError::Stopped { .. }) => return Ending::ok("stopped before connecting"),
             Err(e) => return Ending { why: "failed", unacked: 0, error: Some(RunError::Kafka(e)) },
@@ -253,6 +295,26 @@ fn produce(
     }
 }
 
+/// The headers of every record, for the transactions topic and the refunds topic (none with
+/// `PRODUCER_HEADERS=false`): what the event is, its schema, who made it, its content type.
+fn record_headers(config: &Config) -> Vec<Vec<(String, String)>> {
+    if !config.headers {
+        return vec![];
+    }
+    let producer = format!("pos-producer/{} instance {}", env!("CARGO_PKG_VERSION"), config.instance);
+    [Kind::Transaction, Kind::Refund]
+        .iter()
+        .map(|kind| {
+            vec![
+                ("event_type".to_string(), kind.name().to_string()),
+                ("schema_version".to_string(), "1".to_string()),
+                ("producer".to_string(), producer.clone()),
+                ("content-type".to_string(), "application/json".to_string()),
+            ]
+        })
+        .collect()
+}
+
 /// An output error as an ending: a reader that went away (`| head`) ends the run quietly, like
 /// other Unix tools; a stop while stdout was stalled is a stop; anything else is fatal.
 fn output_ending(e: io::Error, stop: &Stop, unacked: usize) -> Ending {
@@ -266,7 +328,7 @@ fn output_ending(e: io::Error, stop: &Stop, unacked: usize) -> Ending {
 /// The state of the main loop besides the generator and the schedule.
 struct Run<'a> {
     stats: &'a Stats,
-    outbox: Outbox,
+    outbox: &'a mut Outbox,
     stop: &'a Stop,
 }
 
@@ -293,6 +355,11 @@ impl Run<'_> {
         };
         let (unacked, output) = self.outbox.settle(self.stats, log, result.is_err());
         let output = output.and_then(|()| log.flush());
+        if result.is_ok()
+            && let Err(e) = self.outbox.keep_truth(false)
+        {
+            return Some(Ending { why: "failed", unacked, error: Some(RunError::Truth(e)) });
+        }
         match result {
             Ok(()) => output.err().map(|e| output_ending(e, self.stop, 0)),
             Err(KafkaError::Stopped { .. }) => Some(Ending { why: "stopped by signal", unacked, error: None }),

@@ -1,10 +1,11 @@
 //! Events between the generator and the event log: each made into a Kafka record (its JSON
 //! written straight into a shared buffer), handed to the producer, and logged once the broker
-//! acknowledged it — in the order the events were made, whatever order the answers come in.
+//! acknowledged it — in the order the events were made, whatever order the answers come in —
+//! and counted in the ground truth, if one is kept, as soon as it is acknowledged.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
@@ -12,6 +13,7 @@ use crate::kafka::Record;
 use crate::report::{EventLog, Kind, Stats};
 use crate::sim;
 use crate::sim::event::{Refund, Transaction};
+use crate::truth::{Fact, Truth};
 
 /// Room made at a time in the buffer, and the most one event takes.
 const CHUNK: usize = 64 * 1024;
@@ -50,9 +52,20 @@ pub struct Outbox {
     /// Whether `buf` is a chunk yet.
     started: bool,
     json: sim::json::Writer,
+    /// The ground truth, rewritten every `truth_every` (`truth_due`: next time), and what it
+    /// needs of each waiting event (kept only with a truth: `facts[i]` is `waiting[i]`'s).
+    truth: Option<Truth>,
+    facts: VecDeque<Fact>,
+    truth_every: Duration,
+    truth_due: Option<Instant>,
 }
 
 impl Outbox {
+    /// An outbox that keeps `truth` and rewrites its file every `every`.
+    pub fn with_truth(truth: Option<Truth>, every: Duration) -> Outbox {
+        Outbox { truth, truth_every: every, ..Outbox::default() }
+    }
+
     /// Makes an event's record: its JSON is the message value; the key is the sale's id as
     /// decimal text (a refund's sale for a refund).
     pub fn push(&mut self, event: Event<'_>) {
@@ -63,6 +76,12 @@ impl Outbox {
             Event::Transaction(t) => (Kind::Transaction, t.transaction_id, t.timestamp),
             Event::Refund(r) => (Kind::Refund, r.original_transaction_id, r.timestamp),
         };
+        if self.truth.is_some() {
+            self.facts.push_back(match event {
+                Event::Transaction(t) => Fact::sale(t),
+                Event::Refund(r) => Fact::refund(r),
+            });
+        }
         sim::json::uint(&mut self.buf, key_id);
         let key_len = self.buf.len();
         match event {
@@ -123,9 +142,13 @@ impl Outbox {
     pub fn settle<W: Write>(&mut self, stats: &Stats, log: &mut EventLog<W>, ending: bool) -> (usize, io::Result<()>) {
         let now = Instant::now();
         for n in self.acked.drain(..) {
-            if let Some(w) = n.checked_sub(self.first).and_then(|i| self.waiting.get_mut(i as usize)) {
+            let Some(i) = n.checked_sub(self.first).map(|i| i as usize) else { continue };
+            if let Some(w) = self.waiting.get_mut(i) {
                 w.acked = true;
                 stats.acked(w.kind, now.saturating_duration_since(w.made));
+                if let (Some(truth), Some(fact)) = (&mut self.truth, self.facts.get(i)) {
+                    truth.acked(fact);
+                }
             }
         }
         let mut output = Ok(());
@@ -140,11 +163,25 @@ impl Outbox {
                 output = log.sent(w.kind, &w.value);
             }
             self.waiting.pop_front();
+            self.facts.pop_front();
             self.first += 1;
         }
         if ending {
             self.queued.clear();
         }
         (dropped, output)
+    }
+
+    /// Rewrites the truth file when its period is over, or with `last` at the end of the run.
+    /// The error names the file.
+    pub fn keep_truth(&mut self, last: bool) -> Result<(), String> {
+        let Some(truth) = &self.truth else { return Ok(()) };
+        let now = Instant::now();
+        let due = *self.truth_due.get_or_insert(now + self.truth_every);
+        if !last && now < due {
+            return Ok(());
+        }
+        self.truth_due = Some(now + self.truth_every);
+        truth.write(last).map_err(|e| format!("cannot write PRODUCER_TRUTH_FILE {}: {e}", truth.path().display()))
     }
 }

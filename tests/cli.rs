@@ -270,3 +270,73 @@ fn help_and_version() {
     let version = run(producer(&["--version"]), LIMIT);
     assert_eq!(version.stdout, format!("pos-producer {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+/// The truth file of a dry run (where every event counts as acknowledged) holds exactly what
+/// a recount of the printed events gives, and says it is final.
+#[test]
+fn the_truth_file_of_a_dry_run_equals_a_recount_of_its_events() {
+    let dir = common::tempdir("truth");
+    let path = dir.join("truth.json");
+    let truth = format!("--truth-file={}", path.display());
+    let out = dry(&[
+        "--seed=3",
+        "--start-time=2025-01-01T00:00:00Z",
+        "--speedup=max",
+        "--max-events=5000",
+        "--stats-seconds=0",
+        "--truth-window-seconds=60",
+        &truth,
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(doc["schema"], "pos-producer/truth");
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["final"], true);
+    assert_eq!(doc["seed"], 3);
+    assert_eq!(doc["start_time"], "2025-01-01 00:00:00");
+    assert_eq!(doc["instance"], "1/1");
+    assert_eq!(doc["window_seconds"], 60);
+    let values: Vec<&str> = out.events().into_iter().map(|l| l.split_once(": ").unwrap().1).collect();
+    common::truth::assert_matches(&doc, &common::truth::recount(values, 60));
+    // 5,000 sales a second apart fill 84 one-minute windows.
+    assert_eq!(doc["windows"].as_array().unwrap().len(), 84);
+    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["truth.json"], "no temporary file left");
+}
+
+/// The file is rewritten at every stats period while the run goes on, not only at its end.
+#[test]
+fn the_truth_file_is_rewritten_while_the_run_goes_on() {
+    let dir = common::tempdir("truth-live");
+    let path = dir.join("truth.json");
+    let truth = format!("--truth-file={}", path.display());
+    let args = ["--dry-run", "--sleep-seconds=0.01", "--max-seconds=4", "--stats-seconds=1", &truth];
+    let watched =
+        spawn_until(producer(&args), Stream::Stderr, |l| l.contains("stats: ") && !l.contains(" 0 transactions"));
+    std::thread::sleep(Duration::from_millis(1500));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(doc["final"], false);
+    let during = doc["totals"]["transactions"].as_u64().unwrap();
+    assert!(during > 0, "{doc}");
+    let (out, _) = watched.finish(LIMIT);
+    assert_eq!(out.code(), 0);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(doc["final"], true);
+    assert_eq!(doc["start_time"], serde_json::Value::Null, "wall clock");
+    assert!(doc["totals"]["transactions"].as_u64().unwrap() > during);
+}
+
+#[test]
+fn a_truth_file_that_cannot_be_written_or_a_bad_window_is_a_setting_error() {
+    let out = dry(&["--max-events=1", "--truth-file=/no/such/dir/truth.json"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.lines().last().unwrap(),
+        "pos-producer: error: cannot write PRODUCER_TRUTH_FILE /no/such/dir/truth.json: No such file or directory (os error 2)"
+    );
+    assert!(out.stdout.is_empty());
+    let out = dry(&["--max-events=1", "--truth-window-seconds=0"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    let last = out.stderr.lines().last().unwrap();
+    assert!(last.contains("truth-window-seconds") && last.contains("from 1 to 86400"), "{last}");
+}

@@ -104,6 +104,15 @@ fn every_event_arrives_once_as_the_dry_run_printed_it(version: &str) {
             let json: serde_json::Value = serde_json::from_str(&r.value).unwrap();
             assert_eq!(r.key, json[key_field].to_string(), "{topic}: key");
             assert_eq!(r.timestamp_ms, event_time_ms(&json), "{topic}: record time = event time");
+            let producer = format!("pos-producer/{} instance 1/1", env!("CARGO_PKG_VERSION"));
+            let headers = [
+                ("event_type", kind),
+                ("schema_version", "1"),
+                ("producer", producer.as_str()),
+                ("content-type", "application/json"),
+            ];
+            let want: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            assert_eq!(r.headers, want, "{topic}: record headers");
             // Within a partition, events keep production order.
             let id = json[id_field].as_u64().unwrap();
             let last = last_id_in_partition.insert(r.partition, id);
@@ -439,6 +448,36 @@ fn a_broker_lost_at_full_speed_ends_in_a_delivery_timeout_having_logged_only_wha
         assert!(got.iter().all(|r| made_set.contains(r.value.as_str())), "{topic}: a record nobody made");
         common::assert_in_order(topic, &got, &made);
     }
+}
+
+/// The truth file of a real run equals a recount of what kcat reads back from both topics:
+/// what the broker acknowledged, per product, store, reason and minute.
+#[test]
+fn the_truth_file_equals_a_recount_of_the_topics() {
+    let broker = Broker::shared(KAFKA_4);
+    let (tx, rf) = (unique("truth-tx"), unique("truth-rf"));
+    let dir = common::tempdir("truth-kafka");
+    let path = dir.join("truth.json");
+    let args = [
+        format!("--topic={tx}"),
+        format!("--topic-refunds={rf}"),
+        format!("--truth-file={}", path.display()),
+        "--truth-window-seconds=300".into(),
+        "--headers=false".into(),
+    ];
+    let mut all = vec!["--seed=31", START, "--speedup=max", "--max-events=3000", "--topic-partitions=3"];
+    all.extend(args.iter().map(String::as_str));
+    let out = produce(&broker.addr, &all);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(doc["final"], true);
+    let sales = consume(&broker.addr, &tx, 3000);
+    let refunds = consume(&broker.addr, &rf, doc["totals"]["refunds"].as_u64().unwrap() as usize);
+    let values = sales.iter().chain(&refunds).map(|r| r.value.as_str());
+    common::truth::assert_matches(&doc, &common::truth::recount(values, 300));
+    assert!(sales.iter().chain(&refunds).all(|r| r.headers.is_empty()), "PRODUCER_HEADERS=false: no headers");
+    assert_eq!(doc["totals"]["transactions"], 3000);
+    assert_eq!(doc["ids"]["transactions"], serde_json::json!({"first": 1, "last": 3000}));
 }
 
 #[test]

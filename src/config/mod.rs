@@ -66,6 +66,24 @@ const OPTIONS: &[Opt] = &[
     opt("stats-seconds", "PRODUCER_STATS_SECONDS", "10", "seconds between stats lines on stderr (0 = off)"),
     switch("dry-run", "PRODUCER_DRY_RUN", "false", "generate and print events, send nothing"),
     switch(
+        "headers",
+        "PRODUCER_HEADERS",
+        "true",
+        "record headers event_type, schema_version, producer and content-type on every record",
+    ),
+    opt(
+        "truth-file",
+        "PRODUCER_TRUTH_FILE",
+        "",
+        "JSON file of what the broker acknowledged (totals, per product, store, reason, window), rewritten each stats period",
+    ),
+    opt(
+        "truth-window-seconds",
+        "PRODUCER_TRUTH_WINDOW_SECONDS",
+        "60",
+        "width of the truth file's event-time windows, in whole seconds (1 to 86400)",
+    ),
+    switch(
         "create-topics",
         "PRODUCER_CREATE_TOPICS",
         "false",
@@ -318,6 +336,11 @@ pub struct Config {
     pub log_events: bool,
     pub stats_every: Option<Duration>,
     pub dry_run: bool,
+    /// Record headers on every record.
+    pub headers: bool,
+    /// Where the ground truth goes (`None`: nowhere).
+    pub truth_file: Option<std::path::PathBuf>,
+    pub truth_window_seconds: u64,
     /// Only make sure the topics exist, then exit.
     pub create_topics: bool,
     pub kafka: KafkaConfig,
@@ -469,6 +492,10 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
     let log_events = boolean(s.get("log-events"))?;
     let stats_seconds = seconds(s.get("stats-seconds"))?;
     let dry_run = boolean(s.get("dry-run"))?;
+    let headers = boolean(s.get("headers"))?;
+    let truth_file = optional(s.get("truth-file"), |r| Ok(std::path::PathBuf::from(&r.value)))?;
+    let truth_window_seconds =
+        bounded(s.get("truth-window-seconds"), 1, 86_400, "a whole number of seconds from 1 to 86400")? as u64;
     let create_topics = boolean(s.get("create-topics"))?;
     if dry_run && create_topics {
         return Err(ConfigError::Conflict(
@@ -561,6 +588,9 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         log_events,
         stats_every: (stats_seconds > 0.0).then(|| Duration::from_secs_f64(stats_seconds)),
         dry_run,
+        headers,
+        truth_file,
+        truth_window_seconds,
         create_topics,
         kafka,
         warnings,

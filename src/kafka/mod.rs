@@ -9,6 +9,7 @@
 //! References: <https://kafka.apache.org/protocol>, `shared/design/kafka-client.md`.
 
 pub mod backoff;
+pub mod batch;
 pub mod client;
 pub mod connection;
 pub mod partitioner;

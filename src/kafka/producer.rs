@@ -9,8 +9,10 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProduceRequest};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{self, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
 use super::backoff::{Backoff, NoRetry};
@@ -66,15 +68,24 @@ pub struct Producer {
     /// Batches are encoded here and split off; once a request is written its batches are
     /// dropped and the next `reserve` takes the same memory again.
     encoded: BytesMut,
+    /// The headers every record of a topic carries (by topic index; none past the end), as
+    /// the codec takes them (compressed batches) and as written (`batch::headers_block`).
+    headers: Vec<Headers>,
+    header_blocks: Vec<Vec<u8>>,
 }
+
+/// Record headers as the codec takes them.
+type Headers = IndexMap<StrBytes, Option<Bytes>>;
 
 impl Producer {
     /// Connects (retrying until a broker answers), makes sure the topics exist, and gets a
     /// producer id when idempotent.
+    /// `headers[t]`: the (key, value) headers every record of `topics[t]` carries.
     pub fn connect(
         config: &KafkaConfig,
         security: super::Prepared,
         topics: Vec<String>,
+        headers: &[Vec<(String, String)>],
         stop: Stop,
     ) -> Result<Producer, KafkaError> {
         let (client, deadline) = super::topics::ready_client(config, security, &topics, stop)?;
@@ -95,7 +106,19 @@ impl Producer {
             last_failure: None,
             scratch: Vec::new(),
             encoded: BytesMut::new(),
+            headers: Vec::new(),
+            header_blocks: Vec::new(),
         };
+        for (topic, pairs) in headers.iter().enumerate() {
+            let block = super::batch::headers_block(pairs);
+            producer.window.set_record_extra(topic, block.len());
+            producer.header_blocks.push(block);
+            let map: Headers = pairs
+                .iter()
+                .map(|(k, v)| (StrBytes::from_string(k.clone()), Some(Bytes::from(v.clone().into_bytes()))))
+                .collect();
+            producer.headers.push(map);
+        }
         for warning in super::topics::partition_warnings(&producer.client, &producer.topics, config.topic_partitions) {
             diag!("warning: {warning}");
         }
@@ -319,6 +342,7 @@ impl Producer {
                         self.compression,
                         &self.topics[tp.0],
                         batch,
+                        (self.headers.get(tp.0), self.header_blocks.get(tp.0)),
                         &mut self.scratch,
                         &mut self.encoded,
                     )?,
@@ -492,7 +516,8 @@ impl Producer {
     }
 }
 
-/// Encodes one batch as a RecordBatch v2 into a buffer of its size. Record `i` gets offset
+/// Encodes one batch as a RecordBatch v2 into a buffer of its size: uncompressed by our own
+/// writer (`batch`), compressed by the codec's. Record `i` gets offset
 /// delta `i`; the encoder starts a new batch whenever `offset − sequence` changes, so
 /// sequences move with offsets (non-idempotent: base sequence −1, as the protocol asks).
 /// `scratch` and `buf` are reused from batch to batch: no allocation per batch.
@@ -501,9 +526,15 @@ fn encode(
     compression: records::Compression,
     topic: &str,
     batch: &Batch,
+    (headers, header_block): (Option<&Headers>, Option<&Vec<u8>>),
     scratch: &mut Vec<records::Record>,
     buf: &mut BytesMut,
 ) -> Result<Bytes, KafkaError> {
+    if compression == records::Compression::None {
+        let identity = identity.map(|(id, epoch)| (id, epoch, batch.base_sequence));
+        super::batch::write(buf, &batch.records, identity, header_block.map_or(&[][..], Vec::as_slice));
+        return Ok(buf.split().freeze());
+    }
     let (producer_id, producer_epoch) = identity.unwrap_or((records::NO_PRODUCER_ID, records::NO_PRODUCER_EPOCH));
     let base = if identity.is_some() { batch.base_sequence } else { records::NO_SEQUENCE };
     scratch.clear();
@@ -520,7 +551,7 @@ fn encode(
         timestamp: r.timestamp_ms,
         key: Some(r.key.clone()),
         value: Some(r.value.clone()),
-        headers: Default::default(),
+        headers: headers.cloned().unwrap_or_default(),
     }));
     let options = RecordEncodeOptions { version: 2, compression };
     let encoded = RecordBatchEncoder::encode(buf, scratch.iter(), &options);

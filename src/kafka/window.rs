@@ -64,6 +64,8 @@ pub struct Batch {
     sent: bool,
     /// `Batch::size` so far.
     bytes: usize,
+    /// Bytes each record takes beyond `record_size`: its headers.
+    extra: usize,
     in_flight: bool,
 }
 
@@ -78,10 +80,12 @@ impl Batch {
         let mid = self.records.len() / 2;
         let (mut records, mut events) = (self.records, self.events);
         let (records2, events2) = (records.split_off(mid), events.split_off(mid));
+        let extra = self.extra;
         let half = |records: Vec<Record>, events, base_sequence| Batch {
             tp: self.tp,
             base_sequence,
-            bytes: BATCH_OVERHEAD + records.iter().map(record_size).sum::<usize>(),
+            bytes: BATCH_OVERHEAD + records.iter().map(|r| record_size(r) + extra).sum::<usize>(),
+            extra,
             records,
             events,
             since: self.since,
@@ -165,6 +169,8 @@ pub struct Window<P> {
     serial: u64,
     unacked: usize,
     rng: fastrand::Rng,
+    /// Per topic, the bytes each record takes beyond `record_size` (its headers).
+    extra: Vec<usize>,
 }
 
 impl<P> Window<P> {
@@ -178,7 +184,16 @@ impl<P> Window<P> {
             serial: 0,
             unacked: 0,
             rng: fastrand::Rng::new(),
+            extra: Vec::new(),
         }
+    }
+
+    /// Counts `bytes` more for every record of `topic` (the headers the producer adds).
+    pub fn set_record_extra(&mut self, topic: usize, bytes: usize) {
+        if self.extra.len() <= topic {
+            self.extra.resize(topic + 1, 0);
+        }
+        self.extra[topic] = bytes;
     }
 
     /// Adds a record to its partition's last batch while that one is unsent and has room,
@@ -187,7 +202,8 @@ impl<P> Window<P> {
         let limit = self.batch_bytes.min(self.limits.get(&tp.0).copied().unwrap_or(usize::MAX));
         let part = self.parts.entry(tp).or_default();
         let seq = part.next_sequence;
-        let size = record_size(&record);
+        let extra = self.extra.get(tp.0).copied().unwrap_or(0);
+        let size = record_size(&record) + extra;
         // Sequences wrap from i32::MAX to 0 as in the Java client; a batch cannot span the
         // wrap, so sequence 0 starts a new one.
         let joins = part.batches.back().is_some_and(|b| !b.sent && seq != 0 && b.bytes + size <= limit);
@@ -203,6 +219,7 @@ impl<P> Window<P> {
                 since: made,
                 sent: false,
                 bytes: BATCH_OVERHEAD,
+                extra,
                 in_flight: false,
             });
         }

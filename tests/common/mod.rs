@@ -2,6 +2,8 @@
 //! real Apache Kafka brokers (scripts/kafka-local), read topics back with kcat.
 #![allow(dead_code)]
 
+pub mod truth;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -362,6 +364,8 @@ pub struct Consumed {
     pub key: String,
     pub timestamp_ms: i64,
     pub value: String,
+    /// Record headers, in order.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Reads `topic` from the start with kcat until at least `count` records arrived (or 20 s).
@@ -391,6 +395,7 @@ pub fn consume_with(addr: &str, topic: &str, count: usize, settings: &[String]) 
                     key: v["key"].as_str().unwrap_or_default().to_string(),
                     timestamp_ms: v["ts"].as_i64().unwrap(),
                     value: v["payload"].as_str().unwrap_or_default().to_string(),
+                    headers: headers(&v["headers"]),
                 }
             })
             .collect();
@@ -399,6 +404,13 @@ pub fn consume_with(addr: &str, topic: &str, count: usize, settings: &[String]) 
         }
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// kcat -J prints headers as a flat array: key, value, key, value, …
+fn headers(v: &serde_json::Value) -> Vec<(String, String)> {
+    let Some(flat) = v.as_array() else { return vec![] };
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    flat.chunks(2).map(|kv| (text(&kv[0]), kv.get(1).map(text).unwrap_or_default())).collect()
 }
 
 /// Asserts that `topic` (read with kcat and its `settings`) holds each of `want` exactly once,

@@ -1,0 +1,245 @@
+//! The ground truth of a run (`PRODUCER_TRUTH_FILE`): what the broker acknowledged — never what
+//! was merely made — summed the way a correct sink sums it: totals, per product, per store,
+//! per refund reason and per event-time window, with the id ranges, the seed and the start.
+//! Money is in exact cents (integers) and as decimal strings. The document is rewritten
+//! atomically (a temporary file, then a rename) at every stats period and at the end, so a
+//! reader never sees half of one.
+//!
+//! Schema (`"schema": "pos-producer/truth"`, `"version": 1`), documented in the README:
+//! `final`, `seed`, `start_time`, `instance`, `window_seconds`, `ids`, `totals`, `products`,
+//! `stores`, `refund_reasons`, `windows` (start, end, and per product the sales, revenue,
+//! refunds and refund amount whose event time falls in `[start, end)`), `faults`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::sim::event::{EventTime, Refund, Transaction};
+
+pub const VERSION: u32 = 1;
+
+/// What the truth needs of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fact {
+    Sale { id: u64, product: &'static str, store: &'static str, cents: u64, at_ms: i64 },
+    Refund { id: u64, product: &'static str, store: &'static str, cents: u64, reason: &'static str, at_ms: i64 },
+}
+
+impl Fact {
+    pub fn sale(t: &Transaction) -> Fact {
+        Fact::Sale {
+            id: t.transaction_id,
+            product: t.product_id,
+            store: t.store_id,
+            cents: t.amount.0,
+            at_ms: t.timestamp.0,
+        }
+    }
+
+    pub fn refund(r: &Refund) -> Fact {
+        Fact::Refund {
+            id: r.refund_id,
+            product: r.product_id,
+            store: r.store_id,
+            cents: r.refund_amount.0,
+            reason: r.reason,
+            at_ms: r.timestamp.0,
+        }
+    }
+}
+
+/// Counts and sums of sales and refunds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Sums {
+    sales: u64,
+    revenue: u64,
+    refunds: u64,
+    refunded: u64,
+}
+
+impl Sums {
+    fn add(&mut self, fact: &Fact) {
+        match *fact {
+            Fact::Sale { cents, .. } => {
+                self.sales += 1;
+                self.revenue += cents;
+            }
+            Fact::Refund { cents, .. } => {
+                self.refunds += 1;
+                self.refunded += cents;
+            }
+        }
+    }
+
+    fn json(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "{{\"transactions\":{},\"amount_cents\":{},\"amount\":\"{}\",\"refunds\":{},\"refund_amount_cents\":{},\
+             \"refund_amount\":\"{}\"}}",
+            self.sales,
+            self.revenue,
+            decimal(self.revenue),
+            self.refunds,
+            self.refunded,
+            decimal(self.refunded)
+        );
+    }
+}
+
+/// The run's facts that do not change.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub seed: u64,
+    /// RFC 3339 time of transaction 1 under simulated time; `None`: the wall clock.
+    pub start_time: Option<String>,
+    pub instance: String,
+    pub window_seconds: u64,
+}
+
+pub struct Truth {
+    path: PathBuf,
+    run: Run,
+    totals: Sums,
+    products: BTreeMap<&'static str, Sums>,
+    stores: BTreeMap<&'static str, Sums>,
+    reasons: BTreeMap<&'static str, Sums>,
+    /// Window start (Unix ms) → product → sums.
+    windows: BTreeMap<i64, BTreeMap<&'static str, Sums>>,
+    /// Lowest and highest acknowledged transaction and refund ids.
+    sale_ids: Option<(u64, u64)>,
+    refund_ids: Option<(u64, u64)>,
+}
+
+impl Truth {
+    pub fn new(path: PathBuf, run: Run) -> Truth {
+        Truth {
+            path,
+            run,
+            totals: Sums::default(),
+            products: BTreeMap::new(),
+            stores: BTreeMap::new(),
+            reasons: BTreeMap::new(),
+            windows: BTreeMap::new(),
+            sale_ids: None,
+            refund_ids: None,
+        }
+    }
+
+    /// Counts an acknowledged event.
+    pub fn acked(&mut self, fact: &Fact) {
+        let (product, store, at_ms) = match *fact {
+            Fact::Sale { id, product, store, at_ms, .. } => {
+                widen(&mut self.sale_ids, id);
+                (product, store, at_ms)
+            }
+            Fact::Refund { id, product, store, reason, at_ms, .. } => {
+                widen(&mut self.refund_ids, id);
+                self.reasons.entry(reason).or_default().add(fact);
+                (product, store, at_ms)
+            }
+        };
+        self.totals.add(fact);
+        self.products.entry(product).or_default().add(fact);
+        self.stores.entry(store).or_default().add(fact);
+        let width = self.run.window_seconds as i64 * 1000;
+        let start = at_ms.div_euclid(width) * width;
+        self.windows.entry(start).or_default().entry(product).or_default().add(fact);
+    }
+
+    /// The document (`last`: the run ended; nothing will be added).
+    pub fn document(&self, last: bool) -> String {
+        let mut out = String::with_capacity(4096);
+        let run = &self.run;
+        let _ = write!(out, "{{\"schema\":\"pos-producer/truth\",\"version\":{VERSION},\"final\":{last},");
+        let _ = write!(out, "\"seed\":{},\"start_time\":", run.seed);
+        match &run.start_time {
+            Some(t) => {
+                let _ = write!(out, "\"{t}\",");
+            }
+            None => out.push_str("null,"),
+        }
+        let _ = write!(out, "\"instance\":\"{}\",\"window_seconds\":{},", run.instance, run.window_seconds);
+        out.push_str("\"ids\":{\"transactions\":");
+        range(&mut out, self.sale_ids);
+        out.push_str(",\"refunds\":");
+        range(&mut out, self.refund_ids);
+        out.push_str("},\"totals\":");
+        self.totals.json(&mut out);
+        for (name, map) in [("products", &self.products), ("stores", &self.stores), ("refund_reasons", &self.reasons)] {
+            let _ = write!(out, ",\"{name}\":{{");
+            for (i, (key, sums)) in map.iter().enumerate() {
+                let _ = write!(out, "{}\"{key}\":", if i > 0 { "," } else { "" });
+                sums.json(&mut out);
+            }
+            out.push('}');
+        }
+        out.push_str(",\"windows\":[");
+        let width = run.window_seconds as i64 * 1000;
+        for (i, (start, products)) in self.windows.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{}{{\"start\":\"{}\",\"end\":\"{}\",\"products\":{{",
+                if i > 0 { "," } else { "" },
+                EventTime(*start).to_text(),
+                EventTime(start + width).to_text()
+            );
+            for (j, (product, sums)) in products.iter().enumerate() {
+                let _ = write!(out, "{}\"{product}\":", if j > 0 { "," } else { "" });
+                sums.json(&mut out);
+            }
+            out.push_str("}}");
+        }
+        out.push_str("],\"faults\":{}}\n");
+        out
+    }
+
+    /// Writes the document: to a temporary file beside the target, then renamed over it.
+    pub fn write(&self, last: bool) -> io::Result<()> {
+        write_atomically(&self.path, self.document(last).as_bytes())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn widen(range: &mut Option<(u64, u64)>, id: u64) {
+    *range = Some(match *range {
+        None => (id, id),
+        Some((low, high)) => (low.min(id), high.max(id)),
+    });
+}
+
+fn range(out: &mut String, range: Option<(u64, u64)>) {
+    match range {
+        None => out.push_str("null"),
+        Some((first, last)) => {
+            let _ = write!(out, "{{\"first\":{first},\"last\":{last}}}");
+        }
+    }
+}
+
+/// Cents as a decimal string with two decimals: 123456 → "1234.56".
+pub fn decimal(cents: u64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path.file_name().map_or_else(|| "truth".into(), |n| n.to_string_lossy().into_owned());
+    let temp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::File::create(&temp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_data()
+    });
+    match result.and_then(|()| std::fs::rename(&temp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
