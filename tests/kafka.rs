@@ -428,7 +428,12 @@ fn a_broker_lost_at_full_speed_ends_in_a_delivery_timeout_having_logged_only_wha
     let mut dry: Vec<&str> = args.to_vec();
     dry.push(&limit);
     let made_all = dry_run(&dry);
-    assert_eq!(logged[..], made_all[..logged.len()], "the events logged are the first ones made, in order");
+    // Logged in the order made; events never acknowledged are left out (with several requests
+    // in flight, a later one may have been acknowledged before the broker went).
+    let mut made_iter = made_all.iter();
+    for line in &logged {
+        assert!(made_iter.any(|m| m == line), "logged out of the order made, or never made: {line}");
+    }
     for (topic, kind) in [("transactions", "transaction"), ("refunds", "refund")] {
         let made = values(&made_all, kind);
         let sent = values(&logged, kind);
