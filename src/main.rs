@@ -93,10 +93,18 @@ fn main() -> ExitCode {
     if config.create_topics {
         return create_topics(&config, security, stop);
     }
+    let stores = match sim::catalog::store_ids(&config.stores) {
+        Ok(stores) => stores,
+        Err(e) => {
+            error(&e);
+            return ExitCode::from(2);
+        }
+    };
     // The seed and the simulated clock's start are fixed here: the truth file names them.
     let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
     let start_ms =
         config.simulated_time().then(|| config.start_time_ms.unwrap_or_else(|| clock::now().0 / 1000 * 1000));
+    let setup = Setup { seed, start_ms, stores };
     // A truth file that cannot be written is a setting's problem: found before anything starts.
     let truth = match &config.truth_file {
         None => None,
@@ -116,7 +124,7 @@ fn main() -> ExitCode {
         }
     };
     let mut outbox = Outbox::with_truth(truth, config.stats_every.unwrap_or(TRUTH_EVERY));
-    match run(&config, security, &stop, seed, start_ms, &mut outbox) {
+    match run(&config, security, &stop, &setup, &mut outbox) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error(&e);
@@ -190,18 +198,25 @@ impl Ending {
 
 /// Runs the loop, then closes stdout (a stalled reader gets `STOP_GRACE` after a stop) and
 /// prints the summary on stderr, whatever ended the run.
+/// What is fixed before a run starts: the seed, the simulated clock's start (`None`: the
+/// wall clock), the stores sold for.
+struct Setup {
+    seed: u64,
+    start_ms: Option<i64>,
+    stores: Vec<&'static str>,
+}
+
 fn run(
     config: &Config,
     security: kafka::Prepared,
     stop: &Stop,
-    seed: u64,
-    start_ms: Option<i64>,
+    setup: &Setup,
     outbox: &mut Outbox,
 ) -> Result<(), RunError> {
     let stats = Stats::new(Instant::now());
     let reporter = config.stats_every.map(|every| stats.report_every(every));
     let mut log = EventLog::stdout(config.log_events, stop.clone());
-    let mut ending = produce(config, security, stop, (seed, start_ms), &stats, &mut log, outbox);
+    let mut ending = produce(config, security, stop, setup, &stats, &mut log, outbox);
     // What was acknowledged, whatever ended the run.
     if let Err(e) = outbox.keep_truth(true) {
         ending.error.get_or_insert(RunError::Truth(e));
@@ -225,12 +240,13 @@ fn produce(
     config: &Config,
     security: kafka::Prepared,
     stop: &Stop,
-    (seed, start_ms): (u64, Option<i64>),
+    setup: &Setup,
     stats: &Stats,
     log: &mut EventLog<StdoutPipe>,
     outbox: &mut Outbox,
 ) -> Ending {
-    let clock = match start_ms {
+    let seed = setup.seed;
+    let clock = match setup.start_ms {
         Some(start) => Clock::simulated(start, config.sleep_seconds),
         None => Clock::Wall,
     };
@@ -260,7 +276,8 @@ fn produce(
     if let Err(e) = log.banner(config, seed, &ids.to_string()).and_then(|()| log.flush()) {
         return output_ending(e, stop, 0);
     }
-    let mut generator = Generator::starting(seed, clock, config.refund_probability, ids.start);
+    let mut generator =
+        Generator::starting(seed, clock, config.refund_probability, ids.start).selling_for(&setup.stores);
 
     let end = config.max_duration.map(|d| Instant::now() + d);
     let mut schedule = Schedule::new(Instant::now(), config.interval());

@@ -340,3 +340,31 @@ fn a_truth_file_that_cannot_be_written_or_a_bad_window_is_a_setting_error() {
     let last = out.stderr.lines().last().unwrap();
     assert!(last.contains("truth-window-seconds") && last.contains("from 1 to 86400"), "{last}");
 }
+
+#[test]
+fn a_subset_of_stores_gets_every_sale_and_a_bad_list_is_one_line() {
+    let out =
+        dry(&["--seed=4", "--speedup=max", "--max-events=2000", "--stats-seconds=0", "--stores=store-002,STORE-003"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stdout.lines().next().unwrap().contains(" stores=STORE-002,STORE-003"), "{}", out.stdout);
+    let mut seen = std::collections::BTreeSet::new();
+    for line in out.events() {
+        let json: serde_json::Value = serde_json::from_str(line.split_once(": ").unwrap().1).unwrap();
+        seen.insert(json["store_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["STORE-002", "STORE-003"]);
+    for (value, line) in [
+        (
+            "STORE-009",
+            "pos-producer: error: invalid PRODUCER_STORES \"STORE-009\": expected stores from STORE-001, STORE-002, STORE-003",
+        ),
+        (
+            "STORE-001,STORE-001",
+            "pos-producer: error: invalid --stores \"STORE-001,STORE-001\": expected `all`, or a comma list of different store ids such as STORE-001,STORE-003",
+        ),
+    ] {
+        let out = dry(&["--max-events=1", &format!("--stores={value}")]);
+        assert_eq!(out.code(), 2, "{}", out.stderr);
+        assert_eq!(out.stderr.lines().last().unwrap(), line);
+    }
+}

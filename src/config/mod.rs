@@ -53,6 +53,12 @@ const OPTIONS: &[Opt] = &[
         "first transaction and refund id: `resume` (after the highest in the topics; 1 in a dry run) or N ≥ 1",
     ),
     opt(
+        "stores",
+        "PRODUCER_STORES",
+        "all",
+        "the stores this instance sells for: `all`, or a comma list such as STORE-001,STORE-003",
+    ),
+    opt(
         "instance",
         "PRODUCER_INSTANCE",
         "1/1",
@@ -328,6 +334,9 @@ pub struct Config {
     pub seed: Option<u64>,
     pub id_start: IdStart,
     pub instance: Instance,
+    /// The stores sales are made for, as asked (upper case; empty: all). The catalog, a layer
+    /// up, checks that they exist.
+    pub stores: Vec<String>,
     /// Unix milliseconds of transaction 1 under simulated time.
     pub start_time_ms: Option<i64>,
     pub speedup: Speedup,
@@ -485,6 +494,7 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
     let seed = optional(s.get("seed"), |r| unsigned(r, "a whole number from 0 to 18446744073709551615"))?;
     let id_start = id_start(s.get("id-start"))?;
     let instance = instance(s.get("instance"))?;
+    let stores = stores(s.get("stores"))?;
     let start_time_ms = optional(s.get("start-time"), rfc3339)?;
     let speedup = speedup(s.get("speedup"))?;
     let max_events = unsigned(s.get("max-events"), "a whole number ≥ 0 (0 = no limit)")?;
@@ -581,6 +591,7 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         seed,
         id_start,
         instance,
+        stores,
         start_time_ms,
         speedup,
         max_events: (max_events > 0).then_some(max_events),
@@ -705,6 +716,20 @@ fn instance(raw: &Raw) -> Result<Instance, ConfigError> {
             "k/n: this instance's number k from 1 to n, of n from 1 to {MAX_INSTANCES} instances (e.g. 2/3)"
         ))),
     }
+}
+
+fn stores(raw: &Raw) -> Result<Vec<String>, ConfigError> {
+    if raw.value.trim().eq_ignore_ascii_case("all") {
+        return Ok(Vec::new());
+    }
+    let asked: Vec<String> = raw.value.split(',').map(|s| s.trim().to_ascii_uppercase()).collect();
+    let mut unique = asked.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    if asked.iter().any(String::is_empty) || unique.len() != asked.len() {
+        return Err(raw.invalid("`all`, or a comma list of different store ids such as STORE-001,STORE-003"));
+    }
+    Ok(asked)
 }
 
 fn boolean(raw: &Raw) -> Result<bool, ConfigError> {

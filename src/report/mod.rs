@@ -107,7 +107,7 @@ impl fmt::Display for Banner<'_> {
             "pos-producer {} starting: bootstrap_servers={} topic={} topic_refunds={} sleep_seconds={} \
              refund_probability={} seed={} clock={clock} speedup={speedup} max_events={} max_seconds={} \
              acks={} idempotence={} compression={} client_id={} protocol_cap={} security_protocol={}{} dry_run={} \
-             instance={} id_start={}",
+             instance={} id_start={} stores={}",
             env!("CARGO_PKG_VERSION"),
             k.bootstrap_servers.join(","),
             c.topic,
@@ -130,6 +130,7 @@ impl fmt::Display for Banner<'_> {
                 crate::config::IdStart::Resume => "resume".to_string(),
                 crate::config::IdStart::From(id) => id.to_string(),
             },
+            if c.stores.is_empty() { "all".to_string() } else { c.stores.join(",") },
         )
     }
 }

@@ -45,6 +45,16 @@ const fn product(id: &'static str, category: &'static str, min: u64, max: u64) -
     Product { id, category, min_cents: min * 100, max_cents: max * 100 }
 }
 
+/// The catalog's ids of the stores `asked` (empty: all), in the catalog's order; an unknown id
+/// is an error that lists the known ones.
+pub fn store_ids(asked: &[String]) -> Result<Vec<&'static str>, String> {
+    if let Some(unknown) = asked.iter().find(|a| !STORES.iter().any(|s| s.id == a.as_str())) {
+        let known: Vec<&str> = STORES.iter().map(|s| s.id).collect();
+        return Err(format!("invalid PRODUCER_STORES {unknown:?}: expected stores from {}", known.join(", ")));
+    }
+    Ok(STORES.iter().map(|s| s.id).filter(|id| asked.is_empty() || asked.iter().any(|a| a == id)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,6 +49,8 @@ pub struct Generator {
     sequence: u64,
     /// The newest sales that have not been refunded, oldest first, at most `REFUND_WINDOW`.
     refundable: VecDeque<Transaction>,
+    /// The stores this generator sells for (the catalog's order; all by default).
+    stores: Vec<&'static str>,
 }
 
 impl Generator {
@@ -71,7 +73,18 @@ impl Generator {
             step: start.step.max(1),
             sequence: 0,
             refundable,
+            stores: STORES.iter().map(|s| s.id).collect(),
         }
+    }
+
+    /// Sells only for `stores` (catalog ids, none unknown, at least one). With every store, in
+    /// the catalog's order, the stream is the same as without.
+    pub fn selling_for(mut self, stores: &[&'static str]) -> Generator {
+        debug_assert!(!stores.is_empty() && stores.iter().all(|s| STORES.iter().any(|c| c.id == *s)));
+        if !stores.is_empty() {
+            self.stores = stores.to_vec();
+        }
+        self
     }
 
     /// The next sale, and with probability `refund_probability` a refund that follows it.
@@ -89,7 +102,7 @@ impl Generator {
         let t = Transaction {
             transaction_id,
             product_id: product.id,
-            store_id: STORES[self.rng.usize(..STORES.len())].id,
+            store_id: self.stores[self.rng.usize(..self.stores.len())],
             customer_id: CustomerId(self.rng.u32(1..=CUSTOMERS)),
             amount: Cents(self.rng.u64(product.min_cents..=product.max_cents)),
             timestamp: self.clock.transaction_time(self.sequence),
@@ -260,5 +273,27 @@ mod tests {
         let events = run(1, 0.5, 3);
         let ts: Vec<_> = events.iter().map(|(t, _)| t.timestamp).collect();
         assert_eq!(ts, [EventTime(1_735_689_600_000), EventTime(1_735_689_601_000), EventTime(1_735_689_602_000)]);
+    }
+
+    #[test]
+    fn a_subset_of_stores_gets_all_the_sales_evenly_and_all_stores_change_nothing() {
+        let clock = || Clock::simulated(1_735_689_600_000, 1.0);
+        let mut one = Generator::new(8, clock(), 0.3).selling_for(&["STORE-002"]);
+        let mut two = Generator::new(8, clock(), 0.3).selling_for(&["STORE-001", "STORE-003"]);
+        let mut counts = HashMap::new();
+        for _ in 0..30_000 {
+            let (t, r) = one.next();
+            assert_eq!(t.store_id, "STORE-002");
+            assert!(r.is_none_or(|r| r.store_id == "STORE-002"));
+            *counts.entry(two.next().0.store_id).or_insert(0u64) += 1;
+        }
+        assert_eq!(counts.len(), 2);
+        // Each of two stores gets half: within 4σ (σ = √(n/4) ≈ 87).
+        assert!(counts.values().all(|n| n.abs_diff(15_000) < 350), "{counts:?}");
+        let all: Vec<&str> = STORES.iter().map(|s| s.id).collect();
+        let (mut a, mut b) = (Generator::new(8, clock(), 0.3), Generator::new(8, clock(), 0.3).selling_for(&all));
+        for _ in 0..1_000 {
+            assert_eq!(a.next(), b.next());
+        }
     }
 }
