@@ -354,40 +354,22 @@ impl Run<'_> {
     /// acknowledged, in production order. `Some(ending)` when the run must end: a Kafka
     /// failure, a stop, or stdout gone.
     fn deliver(&mut self, sink: &mut Option<Producer>, log: &mut EventLog<StdoutPipe>, until: Until) -> Option<Ending> {
-        loop {
-            let result = match sink {
-                None => {
-                    self.outbox.ack_all();
-                    Ok(())
-                }
-                Some(producer) => {
-                    let mut result = Ok(());
-                    for (record, number, made) in self.outbox.take() {
-                        if let Err(e) = producer.submit(record, number, made) {
-                            result = Err(e);
-                            break;
-                        }
+        let result = match sink {
+            None => {
+                self.outbox.ack_all();
+                Ok(())
+            }
+            Some(producer) => {
+                let mut result = Ok(());
+                for (record, number, made) in self.outbox.take() {
+                    if let Err(e) = producer.submit(record, number, made) {
+                        result = Err(e);
+                        break;
                     }
-                    result.and_then(|()| producer.pump(until, self.outbox.acked_mut()))
                 }
-            };
-            if let Some(ending) = self.settled(result, log) {
-                return Some(ending);
+                result.and_then(|()| producer.pump(until, self.outbox.acked_mut()))
             }
-            // Refunds their sales' acknowledgements released go at once (while there is time).
-            let again = self.outbox.queued() > 0
-                && match until {
-                    Until::AckedOr(by) => Instant::now() < by,
-                    Until::Acked | Until::Unsent(_) => true,
-                };
-            if !again {
-                return None;
-            }
-        }
-    }
-
-    /// Logs and counts what was acknowledged; `Some(ending)` when the run must end.
-    fn settled(&mut self, result: Result<(), KafkaError>, log: &mut EventLog<StdoutPipe>) -> Option<Ending> {
+        };
         let (unacked, output) = self.outbox.settle(self.stats, log, result.is_err());
         let output = output.and_then(|()| log.flush());
         if result.is_ok()

@@ -2,10 +2,6 @@
 //! written straight into a shared buffer), handed to the producer, and logged once the broker
 //! acknowledged it — in the order the events were made, whatever order the answers come in —
 //! and counted in the ground truth, if one is kept, as soon as it is acknowledged.
-//!
-//! A refund is handed out only once its sale is acknowledged: with several requests in flight
-//! a later request can be written while an earlier batch is not (a crash, a failure), and a
-//! refund in the topic must always name a sale that is there.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -34,8 +30,6 @@ pub enum Event<'a> {
 /// An event handed out and not yet logged.
 struct Waiting {
     kind: Kind,
-    /// The sale's id (a refund's: the sale it refunds).
-    sale: u64,
     made: Instant,
     value: Bytes,
     acked: bool,
@@ -45,8 +39,6 @@ struct Waiting {
 pub struct Outbox {
     /// Records made and not yet handed to the producer, in order.
     queued: Vec<(Record, u64, Instant)>,
-    /// Refunds whose sale (its number first) is not acknowledged yet.
-    held: Vec<(u64, (Record, u64, Instant))>,
     /// Every event made and not yet logged, in order; the first is number `first`.
     waiting: VecDeque<Waiting>,
     first: u64,
@@ -104,13 +96,8 @@ impl Outbox {
         let (key, value) = (both.slice(..key_len), both.slice(key_len..));
         let made = Instant::now();
         let number = self.first + self.waiting.len() as u64;
-        let queued = (Record { topic, key, value: value.clone(), timestamp_ms: timestamp.0 }, number, made);
-        let sale = if kind == Kind::Refund { self.waiting_sale(key_id) } else { None };
-        self.waiting.push_back(Waiting { kind, sale: key_id, made, value, acked: false });
-        match sale {
-            Some(i) => self.held.push((self.first + i as u64, queued)),
-            None => self.queued.push(queued),
-        }
+        self.waiting.push_back(Waiting { kind, made, value: value.clone(), acked: false });
+        self.queued.push((Record { topic, key, value, timestamp_ms: timestamp.0 }, number, made));
     }
 
     /// Retires the current chunk and takes the oldest retired one whose events are all gone
@@ -126,18 +113,6 @@ impl Outbox {
         if self.spent.len() > SPENT {
             self.spent.pop_front();
         }
-    }
-
-    /// Where the sale `id` waits for its acknowledgement, if it does. Sales wait in the order of
-    /// their ids, and a refund's sale is among the last few hundred: the search stops at the
-    /// first older sale.
-    fn waiting_sale(&self, id: u64) -> Option<usize> {
-        for (i, w) in self.waiting.iter().enumerate().rev() {
-            if w.kind == Kind::Transaction && w.sale <= id {
-                return (w.sale == id && !w.acked).then_some(i);
-            }
-        }
-        None
     }
 
     /// Events made and not yet handed out.
@@ -158,7 +133,6 @@ impl Outbox {
     /// Every event made counts as acknowledged (a dry run: nothing is sent).
     pub fn ack_all(&mut self) {
         self.queued.clear();
-        self.held.clear();
         self.acked.extend(self.first..self.first + self.waiting.len() as u64);
     }
 
@@ -175,19 +149,6 @@ impl Outbox {
                 if let (Some(truth), Some(fact)) = (&mut self.truth, self.facts.get(i)) {
                     truth.acked(fact);
                 }
-            }
-        }
-        // Refunds whose sale is acknowledged now may go.
-        let first = self.first;
-        let waiting = &self.waiting;
-        let sale_acked = |n: u64| n < first || waiting.get((n - first) as usize).is_some_and(|w| w.acked);
-        let mut i = 0;
-        while i < self.held.len() {
-            if sale_acked(self.held[i].0) {
-                let (_, refund) = self.held.remove(i);
-                self.queued.push(refund);
-            } else {
-                i += 1;
             }
         }
         let mut output = Ok(());
@@ -207,7 +168,6 @@ impl Outbox {
         }
         if ending {
             self.queued.clear();
-            self.held.clear();
         }
         (dropped, output)
     }
