@@ -106,24 +106,20 @@ fn main() -> ExitCode {
         config.simulated_time().then(|| config.start_time_ms.unwrap_or_else(|| clock::now().0 / 1000 * 1000));
     let setup = Setup { seed, start_ms, stores };
     // A truth file that cannot be written is a setting's problem: found before anything starts.
-    let truth = match &config.truth_file {
-        None => None,
-        Some(path) => {
-            let run = truth::Run {
-                seed,
-                start_time: start_ms.map(|ms| sim::event::EventTime(ms).to_text()),
-                instance: config.instance.to_string(),
-                window_seconds: config.truth_window_seconds,
-            };
-            let truth = truth::Truth::new(path.clone(), run);
-            if let Err(e) = truth.write(false) {
-                error(&format!("cannot write PRODUCER_TRUTH_FILE {}: {e}", path.display()));
-                return ExitCode::from(2);
-            }
-            Some(truth)
-        }
-    };
-    let mut outbox = Outbox::with_truth(truth, config.stats_every.unwrap_or(TRUTH_EVERY));
+    let truth = config.truth_file.as_ref().map(|path| {
+        let run = truth::Run {
+            seed,
+            start_time: start_ms.map(|ms| sim::event::EventTime(ms).to_text()),
+            instance: config.instance.to_string(),
+            window_seconds: config.truth_window_seconds,
+        };
+        truth::Truth::new(path.clone(), run, config.stats_every.unwrap_or(TRUTH_EVERY))
+    });
+    if let Some(Err(e)) = truth.as_ref().map(|t| t.write(false)) {
+        error(&e);
+        return ExitCode::from(2);
+    }
+    let mut outbox = Outbox::new(truth);
     match run(&config, security, &stop, &setup, &mut outbox) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
@@ -35,7 +35,6 @@ struct Waiting {
     acked: bool,
 }
 
-#[derive(Default)]
 pub struct Outbox {
     /// Records made and not yet handed to the producer, in order.
     queued: Vec<(Record, u64, Instant)>,
@@ -49,21 +48,27 @@ pub struct Outbox {
     buf: BytesMut,
     /// Used-up chunks, oldest first, still holding their memory for reuse.
     spent: VecDeque<BytesMut>,
-    /// Whether `buf` is a chunk yet.
-    started: bool,
     json: sim::json::Writer,
-    /// The ground truth, rewritten every `truth_every` (`truth_due`: next time), and what it
-    /// needs of each waiting event (kept only with a truth: `facts[i]` is `waiting[i]`'s).
+    /// The ground truth, and what it needs of each waiting event (kept only with a truth:
+    /// `facts[i]` is `waiting[i]`'s).
     truth: Option<Truth>,
     facts: VecDeque<Fact>,
-    truth_every: Duration,
-    truth_due: Option<Instant>,
 }
 
 impl Outbox {
-    /// An outbox that keeps `truth` and rewrites its file every `every`.
-    pub fn with_truth(truth: Option<Truth>, every: Duration) -> Outbox {
-        Outbox { truth, truth_every: every, ..Outbox::default() }
+    /// An outbox that keeps `truth`, if there is one.
+    pub fn new(truth: Option<Truth>) -> Outbox {
+        Outbox {
+            queued: Vec::new(),
+            waiting: VecDeque::new(),
+            first: 0,
+            acked: Vec::new(),
+            buf: BytesMut::with_capacity(CHUNK),
+            spent: VecDeque::new(),
+            json: sim::json::Writer::default(),
+            truth,
+            facts: VecDeque::new(),
+        }
     }
 
     /// Makes an event's record: its JSON is the message value; the key is the sale's id as
@@ -106,10 +111,7 @@ impl Outbox {
         let reclaimed = self.spent.front_mut().is_some_and(|oldest| oldest.try_reclaim(CHUNK));
         let reused = if reclaimed { self.spent.pop_front() } else { None };
         let used = std::mem::replace(&mut self.buf, reused.unwrap_or_else(|| BytesMut::with_capacity(CHUNK)));
-        if self.started {
-            self.spent.push_back(used);
-        }
-        self.started = true;
+        self.spent.push_back(used);
         if self.spent.len() > SPENT {
             self.spent.pop_front();
         }
@@ -172,16 +174,9 @@ impl Outbox {
         (dropped, output)
     }
 
-    /// Rewrites the truth file when its period is over, or with `last` at the end of the run.
-    /// The error names the file.
+    /// Rewrites the truth file, if one is kept, when its period is over, or with `last` at
+    /// the end of the run.
     pub fn keep_truth(&mut self, last: bool) -> Result<(), String> {
-        let Some(truth) = &self.truth else { return Ok(()) };
-        let now = Instant::now();
-        let due = *self.truth_due.get_or_insert(now + self.truth_every);
-        if !last && now < due {
-            return Ok(());
-        }
-        self.truth_due = Some(now + self.truth_every);
-        truth.write(last).map_err(|e| format!("cannot write PRODUCER_TRUTH_FILE {}: {e}", truth.path().display()))
+        self.truth.as_mut().map_or(Ok(()), |truth| truth.keep(last))
     }
 }

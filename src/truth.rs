@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::sim::event::{EventTime, Refund, Transaction};
 
@@ -100,6 +101,9 @@ pub struct Run {
 pub struct Truth {
     path: PathBuf,
     run: Run,
+    /// How often the file is rewritten, and when next.
+    every: Duration,
+    due: Instant,
     totals: Sums,
     products: BTreeMap<&'static str, Sums>,
     stores: BTreeMap<&'static str, Sums>,
@@ -112,10 +116,13 @@ pub struct Truth {
 }
 
 impl Truth {
-    pub fn new(path: PathBuf, run: Run) -> Truth {
+    /// A truth kept in `path`, rewritten every `every`; nothing is written yet.
+    pub fn new(path: PathBuf, run: Run, every: Duration) -> Truth {
         Truth {
             path,
             run,
+            every,
+            due: Instant::now() + every,
             totals: Sums::default(),
             products: BTreeMap::new(),
             stores: BTreeMap::new(),
@@ -194,13 +201,21 @@ impl Truth {
         out
     }
 
-    /// Writes the document: to a temporary file beside the target, then renamed over it.
-    pub fn write(&self, last: bool) -> io::Result<()> {
+    /// Writes the document: to a temporary file beside the target, then renamed over it. The
+    /// error names the file.
+    pub fn write(&self, last: bool) -> Result<(), String> {
         write_atomically(&self.path, self.document(last).as_bytes())
+            .map_err(|e| format!("cannot write PRODUCER_TRUTH_FILE {}: {e}", self.path.display()))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Rewrites the file when its period is over, or with `last` at the end of the run.
+    pub fn keep(&mut self, last: bool) -> Result<(), String> {
+        let now = Instant::now();
+        if !last && now < self.due {
+            return Ok(());
+        }
+        self.due = now + self.every;
+        self.write(last)
     }
 }
 

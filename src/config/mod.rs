@@ -886,6 +886,29 @@ mod tests {
     }
 
     #[test]
+    fn in_flight_batch_size_stores_and_truth_settings_have_defaults_and_bounds() {
+        let c = run(&[], &[]).unwrap();
+        assert_eq!((c.kafka.max_in_flight, c.kafka.batch_size), (5, 65_536));
+        assert_eq!((c.headers, c.truth_file.as_ref(), c.truth_window_seconds), (true, None, 60));
+        assert!(c.stores.is_empty(), "all stores");
+        let c = run(&["--max-in-flight=1", "--batch-size=1", "--stores=store-003, STORE-001"], &[]).unwrap();
+        assert_eq!((c.kafka.max_in_flight, c.kafka.batch_size), (1, 1));
+        assert_eq!(c.stores, ["STORE-003", "STORE-001"]);
+        let c = run(&[], &[("KAFKA_MAX_IN_FLIGHT", "3"), ("PRODUCER_HEADERS", "false")]).unwrap();
+        assert_eq!((c.kafka.max_in_flight, c.headers), (3, false));
+        assert_eq!(
+            err(&["--max-in-flight=6"], &[]),
+            "invalid --max-in-flight \"6\": expected a whole number of requests from 1 to 5"
+        );
+        assert_eq!(
+            err(&[], &[("KAFKA_BATCH_SIZE", "0")]),
+            "invalid KAFKA_BATCH_SIZE \"0\": expected a whole number of bytes from 1 to 1073741824"
+        );
+        assert!(err(&["--stores=STORE-001,"], &[]).contains("a comma list of different store ids"));
+        assert!(err(&["--truth-window-seconds=86401"], &[]).contains("from 1 to 86400"));
+    }
+
+    #[test]
     fn create_topics_takes_a_replication_factor_and_excludes_a_dry_run() {
         let c = run(&["--create-topics", "--topic-replication-factor=3"], &[]).unwrap();
         assert!(c.create_topics);

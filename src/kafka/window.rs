@@ -118,6 +118,15 @@ struct Partition {
     last_len: usize,
 }
 
+impl Partition {
+    /// Splits batch `i` in two halves, in its place.
+    fn split(&mut self, i: usize) {
+        let (first, second) = self.batches.remove(i).expect("a batch at i").split();
+        self.batches.insert(i, second);
+        self.batches.insert(i, first);
+    }
+}
+
 /// A request on the wire: the caller's token for its answer, and the batches it carries.
 #[derive(Debug)]
 pub struct Request<P> {
@@ -322,9 +331,7 @@ impl<P> Window<P> {
         let part = self.parts.get_mut(&tp)?;
         let i = part.batches.iter().position(|b| !b.in_flight)?;
         while !part.batches[i].sent && part.batches[i].records.len() > 1 && part.batches[i].bytes > limit {
-            let (first, second) = part.batches.remove(i).expect("index found above").split();
-            part.batches.insert(i, second);
-            part.batches.insert(i, first);
+            part.split(i);
         }
         part.batches.get_mut(i)
     }
@@ -426,9 +433,7 @@ impl<P> Window<P> {
                     *limit = too_large / 4 * 3;
                     *limit
                 });
-                let (first, second) = part.batches.remove(i).expect("index found above").split();
-                part.batches.insert(i, second);
-                part.batches.insert(i, first);
+                part.split(i);
                 Next::Split { records, bytes: too_large, limit: lowered }
             }
         }

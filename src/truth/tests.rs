@@ -4,6 +4,8 @@ fn run(window_seconds: u64) -> Run {
     Run { seed: 7, start_time: Some("2025-01-01 00:00:00".into()), instance: "1/1".into(), window_seconds }
 }
 
+const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 const T0: i64 = 1_735_689_600_000; // 2025-01-01 00:00:00 UTC
 
 fn sale(id: u64, product: &'static str, cents: u64, at_s: i64) -> Fact {
@@ -28,7 +30,7 @@ fn cents_are_exact_decimal_strings() {
 
 #[test]
 fn totals_groups_and_id_ranges_sum_what_was_acknowledged() {
-    let mut t = Truth::new("unused".into(), run(60));
+    let mut t = Truth::new("unused".into(), run(60), EVERY);
     let empty = parse(&t, false);
     assert_eq!(empty["ids"]["transactions"], serde_json::Value::Null);
     assert_eq!(empty["totals"]["transactions"], 0);
@@ -59,7 +61,7 @@ fn totals_groups_and_id_ranges_sum_what_was_acknowledged() {
 
 #[test]
 fn events_fall_in_the_window_of_their_event_time_start_inclusive_end_exclusive() {
-    let mut t = Truth::new("unused".into(), run(60));
+    let mut t = Truth::new("unused".into(), run(60), EVERY);
     t.acked(&sale(1, "LAPTOP-001", 100, 59));
     t.acked(&sale(2, "LAPTOP-001", 200, 60));
     t.acked(&refund(1, "LAPTOP-001", 100, 61));
@@ -80,7 +82,7 @@ fn the_file_is_replaced_whole_and_no_temporary_file_is_left() {
     let dir = std::env::temp_dir().join(format!("pos-truth-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("truth.json");
-    let mut t = Truth::new(path.clone(), run(60));
+    let mut t = Truth::new(path.clone(), run(60), EVERY);
     t.write(false).unwrap();
     t.acked(&sale(1, "LAPTOP-001", 100, 0));
     t.write(true).unwrap();
@@ -88,7 +90,8 @@ fn the_file_is_replaced_whole_and_no_temporary_file_is_left() {
     assert_eq!((doc["final"].as_bool(), doc["totals"]["transactions"].as_u64()), (Some(true), Some(1)));
     let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["truth.json"]);
-    let missing = Truth::new(dir.join("no-such-dir/truth.json"), run(60));
-    assert_eq!(missing.write(false).unwrap_err().kind(), io::ErrorKind::NotFound);
+    let missing = Truth::new(dir.join("no-such-dir/truth.json"), run(60), EVERY);
+    let e = missing.write(false).unwrap_err();
+    assert!(e.starts_with("cannot write PRODUCER_TRUTH_FILE ") && e.contains("no-such-dir/truth.json: "), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
