@@ -4,7 +4,8 @@
 //!
 //! Crate map:
 //! - [`config`]: environment variables and flags → a checked [`config::Config`] (exit 2 if bad).
-//! - [`sim`]: the data contract: catalog, events and their JSON, the seeded generator, the clock.
+//! - [`sim`]: the data contract: catalog, events and their JSON, the seeded generator, the clock,
+//!   the `retail-day` arrivals, and the faults injected on purpose.
 //! - [`pace`]: the drift-free schedule that says when each transaction is due.
 //! - [`kafka`]: a small synchronous Kafka producer (connection → client → producer), and a
 //!   reader of the topics' tails.
@@ -34,9 +35,9 @@ mod truth;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use config::{Command, Config, IdStart};
+use config::{Command, Config, IdStart, RateProfile};
 use diag::diag;
 use kafka::producer::Until;
 use kafka::{KafkaError, Producer};
@@ -48,6 +49,9 @@ use resume::ResumeError;
 use shutdown::Stop;
 use sim::Generator;
 use sim::clock::{self, Clock};
+use sim::event::{Refund, Transaction};
+use sim::faults::{Injector, Made, Marks};
+use sim::profile::Arrivals;
 
 /// How often the truth file is rewritten when stats lines are off.
 const TRUTH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -112,6 +116,7 @@ fn main() -> ExitCode {
             start_time: start_ms.map(|ms| sim::event::EventTime(ms).to_text()),
             instance: config.instance.to_string(),
             window_seconds: config.truth_window_seconds,
+            watermark_seconds: config.truth_watermark_seconds,
         };
         truth::Truth::new(path.clone(), run, config.stats_every.unwrap_or(TRUTH_EVERY))
     });
@@ -246,7 +251,8 @@ fn produce(
         Some(start) => Clock::simulated(start, config.sleep_seconds),
         None => Clock::Wall,
     };
-    let mut run = Run { stats, outbox, stop };
+    let injector = sim::faults::Injector::new(config.faults, seed);
+    let mut run = Run { stats, outbox, stop, injector, sending: Vec::new() };
 
     // Where events go: Kafka, or with `--dry-run` nowhere but the log.
     let mut sink = if config.dry_run {
@@ -272,14 +278,27 @@ fn produce(
     if let Err(e) = log.banner(config, seed, &ids.to_string()).and_then(|()| log.flush()) {
         return output_ending(e, stop, 0);
     }
-    let mut generator =
-        Generator::starting(seed, clock, config.refund_probability, ids.start).selling_for(&setup.stores);
+    // Under a rate profile sales arrive at random in event time, from the run's start on.
+    let arrivals = (config.rate_profile == RateProfile::RetailDay)
+        .then(|| Arrivals::retail_day(setup.start_ms.unwrap_or_else(|| clock::now().0), config.sleep_seconds, seed));
+    let mut generator = Generator::starting(seed, clock, config.refund_probability, ids.start)
+        .selling_for(&setup.stores)
+        .arriving(arrivals);
 
     let end = config.max_duration.map(|d| Instant::now() + d);
     let mut schedule = Schedule::new(Instant::now(), config.interval());
+    // Each sale is due at its arrival (a profile), else one interval after the one before.
+    let follow = |schedule: &mut Schedule, generator: &Generator| match generator.upcoming_ns() {
+        Some(ns) => schedule.advance_to(config.real_time(Duration::from_nanos(ns as u64))),
+        None => schedule.advance(),
+    };
+    if generator.upcoming_ns().is_some() {
+        follow(&mut schedule, &generator);
+    }
     let mut produced = 0u64;
     loop {
         if config.max_events.is_some_and(|max| produced >= max) {
+            run.flush();
             return run.deliver(&mut sink, log, Until::Acked).unwrap_or(Ending::ok("event limit reached"));
         }
         // Before waiting for the next sale's turn, deliver (and log) what is queued, waiting
@@ -296,15 +315,13 @@ fn produce(
             return ending;
         }
         if let Some(why) = run.wait_until(schedule.due(), end) {
+            run.flush();
             return run.deliver(&mut sink, log, Until::Acked).unwrap_or(Ending::ok(why));
         }
         let (transaction, refund) = generator.next();
-        run.outbox.push(Event::Transaction(&transaction));
-        if let Some(refund) = &refund {
-            run.outbox.push(Event::Refund(refund));
-        }
+        run.send(transaction, refund);
         produced += 1;
-        schedule.advance();
+        follow(&mut schedule, &generator);
     }
 }
 
@@ -343,9 +360,40 @@ struct Run<'a> {
     stats: &'a Stats,
     outbox: &'a mut Outbox,
     stop: &'a Stop,
+    /// The faults asked for (`None`: none), and what they let go at each step.
+    injector: Option<Injector>,
+    sending: Vec<(Made, Marks)>,
 }
 
 impl Run<'_> {
+    /// Queues a sale and its refund, if any, with the faults asked for.
+    fn send(&mut self, transaction: Transaction, refund: Option<Refund>) {
+        let Some(injector) = &mut self.injector else {
+            self.outbox.push(Event::Transaction(&transaction), Marks::default());
+            if let Some(refund) = &refund {
+                self.outbox.push(Event::Refund(refund), Marks::default());
+            }
+            return;
+        };
+        injector.pass(Made::Sale(transaction), &mut self.sending);
+        if let Some(refund) = refund {
+            injector.pass(Made::Refund(refund), &mut self.sending);
+        }
+        for (made, marks) in self.sending.drain(..) {
+            self.outbox.push((&made).into(), marks);
+        }
+    }
+
+    /// Queues what the faults still hold back (the run ends).
+    fn flush(&mut self) {
+        if let Some(injector) = &mut self.injector {
+            injector.flush(&mut self.sending);
+            for (made, marks) in self.sending.drain(..) {
+                self.outbox.push((&made).into(), marks);
+            }
+        }
+    }
+
     /// Hands the queued events to Kafka and sends until `until`; logs each event the broker
     /// acknowledged, in production order. `Some(ending)` when the run must end: a Kafka
     /// failure, a stop, or stdout gone.

@@ -1,7 +1,9 @@
 //! Events between the generator and the event log: each made into a Kafka record (its JSON
 //! written straight into a shared buffer), handed to the producer, and logged once the broker
 //! acknowledged it — in the order the events were made, whatever order the answers come in —
-//! and counted in the ground truth, if one is kept, as soon as it is acknowledged.
+//! and counted in the ground truth, if one is kept, in that order too. A record may carry
+//! faults (`sim::faults`): its `pos-fault` header says which, and a malformed copy's value is
+//! the event's JSON broken.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -13,6 +15,7 @@ use crate::kafka::Record;
 use crate::report::{EventLog, Kind, Stats};
 use crate::sim;
 use crate::sim::event::{Refund, Transaction};
+use crate::sim::faults::{self, Copy, Made, Marks};
 use crate::truth::{Fact, Truth};
 
 /// Room made at a time in the buffer, and the most one event takes.
@@ -27,9 +30,19 @@ pub enum Event<'a> {
     Refund(&'a Refund),
 }
 
+impl<'a> From<&'a Made> for Event<'a> {
+    fn from(made: &'a Made) -> Event<'a> {
+        match made {
+            Made::Sale(t) => Event::Transaction(t),
+            Made::Refund(r) => Event::Refund(r),
+        }
+    }
+}
+
 /// An event handed out and not yet logged.
 struct Waiting {
     kind: Kind,
+    marks: Marks,
     made: Instant,
     value: Bytes,
     acked: bool,
@@ -53,6 +66,8 @@ pub struct Outbox {
     /// `facts[i]` is `waiting[i]`'s).
     truth: Option<Truth>,
     facts: VecDeque<Fact>,
+    /// Where a malformed copy is made before it joins the buffer.
+    broken: Vec<u8>,
 }
 
 impl Outbox {
@@ -68,12 +83,13 @@ impl Outbox {
             json: sim::json::Writer::default(),
             truth,
             facts: VecDeque::new(),
+            broken: Vec::new(),
         }
     }
 
     /// Makes an event's record: its JSON is the message value; the key is the sale's id as
-    /// decimal text (a refund's sale for a refund).
-    pub fn push(&mut self, event: Event<'_>) {
+    /// decimal text (a refund's sale for a refund). `marks`: the faults the record carries.
+    pub fn push(&mut self, event: Event<'_>, marks: Marks) {
         if self.buf.capacity() - self.buf.len() < MAX_EVENT_BYTES {
             self.next_chunk();
         }
@@ -93,6 +109,12 @@ impl Outbox {
             Event::Transaction(t) => self.json.transaction(&mut self.buf, t),
             Event::Refund(r) => self.json.refund(&mut self.buf, r),
         }
+        if let Copy::Malformed(how) = marks.copy {
+            self.broken.clear();
+            self.broken.extend_from_slice(&faults::malform(&self.buf[key_len..], how));
+            self.buf.truncate(key_len);
+            self.buf.extend_from_slice(&self.broken);
+        }
         let both = self.buf.split().freeze();
         let topic = match kind {
             Kind::Transaction => 0,
@@ -101,8 +123,9 @@ impl Outbox {
         let (key, value) = (both.slice(..key_len), both.slice(key_len..));
         let made = Instant::now();
         let number = self.first + self.waiting.len() as u64;
-        self.waiting.push_back(Waiting { kind, made, value: value.clone(), acked: false });
-        self.queued.push((Record { topic, key, value, timestamp_ms: timestamp.0 }, number, made));
+        self.waiting.push_back(Waiting { kind, marks, made, value: value.clone(), acked: false });
+        let header = marks.header().map(|faults| ("pos-fault", faults));
+        self.queued.push((Record { topic, key, value, timestamp_ms: timestamp.0, header }, number, made));
     }
 
     /// Retires the current chunk and takes the oldest retired one whose events are all gone
@@ -147,9 +170,9 @@ impl Outbox {
             let Some(i) = n.checked_sub(self.first).map(|i| i as usize) else { continue };
             if let Some(w) = self.waiting.get_mut(i) {
                 w.acked = true;
-                stats.acked(w.kind, now.saturating_duration_since(w.made));
-                if let (Some(truth), Some(fact)) = (&mut self.truth, self.facts.get(i)) {
-                    truth.acked(fact);
+                // The stats count events: a duplicate or a broken copy is not another sale.
+                if w.marks.copy == Copy::Original {
+                    stats.acked(w.kind, now.saturating_duration_since(w.made));
                 }
             }
         }
@@ -161,8 +184,13 @@ impl Outbox {
             }
             if !w.acked {
                 dropped += 1;
-            } else if output.is_ok() {
-                output = log.sent(w.kind, &w.value);
+            } else {
+                if let (Some(truth), Some(fact)) = (&mut self.truth, self.facts.front()) {
+                    truth.acked(fact, w.marks);
+                }
+                if output.is_ok() {
+                    output = log.sent(w.kind, w.marks, &w.value);
+                }
             }
             self.waiting.pop_front();
             self.facts.pop_front();

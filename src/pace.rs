@@ -9,18 +9,19 @@ use std::time::{Duration, Instant};
 pub struct Schedule {
     start: Instant,
     interval_ns: u128,
-    /// Index of the next transaction (0-based): it is due at `start + next × interval`.
-    next: u64,
+    /// When the next transaction is due, in ns after `start`: `k × interval` for the k-th
+    /// (0-based), unless a rate profile set it.
+    next_ns: u128,
 }
 
 impl Schedule {
     pub fn new(start: Instant, interval: Duration) -> Schedule {
-        Schedule { start, interval_ns: interval.as_nanos(), next: 0 }
+        Schedule { start, interval_ns: interval.as_nanos(), next_ns: 0 }
     }
 
     /// When the next transaction is due.
     pub fn due(&self) -> Instant {
-        let ns = self.interval_ns.saturating_mul(u128::from(self.next));
+        let ns = self.next_ns;
         let offset = Duration::new((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32);
         self.start.checked_add(offset).unwrap_or(self.start + Duration::from_secs(31_536_000 * 100))
     }
@@ -32,7 +33,12 @@ impl Schedule {
 
     /// Moves on to the following transaction.
     pub fn advance(&mut self) {
-        self.next += 1;
+        self.next_ns = self.next_ns.saturating_add(self.interval_ns);
+    }
+
+    /// Puts the next transaction at `offset` after the start (a rate profile's arrival).
+    pub fn advance_to(&mut self, offset: Duration) {
+        self.next_ns = offset.as_nanos();
     }
 }
 
@@ -78,6 +84,17 @@ mod tests {
         }
         assert_eq!(caught_up, 5);
         assert!(s.ahead(now));
+    }
+
+    #[test]
+    fn a_profile_puts_each_transaction_at_its_own_offset() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(t0, Duration::from_secs(1));
+        s.advance_to(Duration::from_millis(2_500));
+        assert_eq!(s.due() - t0, Duration::from_millis(2_500));
+        assert!(s.ahead(t0 + Duration::from_secs(2)) && !s.ahead(t0 + Duration::from_secs(3)));
+        s.advance_to(Duration::from_millis(2_600));
+        assert_eq!(s.due() - t0, Duration::from_millis(2_600));
     }
 
     #[test]

@@ -113,7 +113,11 @@ pub fn from_kafka(client: &mut Client, config: &Config) -> Result<Resumed, Resum
         *n += 1;
         *n >= REFUND_WINDOW
     })?;
-    sales.sort_unstable_by_key(|s| std::cmp::Reverse(s.id));
+    // Newest first; of records with the same id (a duplicate or a broken copy, faults asked
+    // for) the one that is a sale is kept.
+    let broken = |s: &Found| s.value.as_deref().and_then(|v| crate::sim::resume::sale(v, s.timestamp)).is_none();
+    sales.sort_by_cached_key(|s| (std::cmp::Reverse(s.id), broken(s)));
+    sales.dedup_by_key(|s| s.id);
     sales.truncate(REFUND_WINDOW);
     let last_sale = sales.first().map(|s| (s.id, s.partition, s.offset));
     check_unseen(sales_topic, &sale_tails, &per_partition, instance, "transaction", last_sale.is_some(), highest_any)?;

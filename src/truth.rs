@@ -8,7 +8,14 @@
 //! Schema (`"schema": "pos-producer/truth"`, `"version": 1`), documented in the README:
 //! `final`, `seed`, `start_time`, `instance`, `window_seconds`, `ids`, `totals`, `products`,
 //! `stores`, `refund_reasons`, `windows` (start, end, and per product the sales, revenue,
-//! refunds and refund amount whose event time falls in `[start, end)`), `faults`.
+//! refunds and refund amount whose event time falls in `[start, end)`, every record in the
+//! topics counted: a duplicate twice), `watermark_seconds`, `windows_kept` (the same as a
+//! correct sink keeps them: each event once, none the watermark drops), `dropped_by_watermark`,
+//! `faults` (each fault's count and the ids it hit).
+//!
+//! The watermark, per topic, as a stream processor applies it: in the order sent, an event
+//! whose timestamp is at or before the newest timestamp sent before it minus the watermark
+//! is dropped. Malformed records are no events: they are counted under `faults` only.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::sim::event::{EventTime, Refund, Transaction};
+use crate::sim::faults::{Copy, Marks};
 
 pub const VERSION: u32 = 1;
 
@@ -28,6 +36,17 @@ pub enum Fact {
 }
 
 impl Fact {
+    fn at_ms(&self) -> i64 {
+        match *self {
+            Fact::Sale { at_ms, .. } | Fact::Refund { at_ms, .. } => at_ms,
+        }
+    }
+
+    /// 0 for a sale, 1 for a refund (their topics).
+    fn topic(&self) -> usize {
+        usize::from(matches!(self, Fact::Refund { .. }))
+    }
+
     pub fn sale(t: &Transaction) -> Fact {
         Fact::Sale {
             id: t.transaction_id,
@@ -96,7 +115,38 @@ pub struct Run {
     pub start_time: Option<String>,
     pub instance: String,
     pub window_seconds: u64,
+    pub watermark_seconds: u64,
 }
+
+/// The ids of the events a fault (or the watermark) hit.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Hits {
+    transactions: Vec<u64>,
+    refunds: Vec<u64>,
+}
+
+impl Hits {
+    fn add(&mut self, fact: &Fact) {
+        match *fact {
+            Fact::Sale { id, .. } => self.transactions.push(id),
+            Fact::Refund { id, .. } => self.refunds.push(id),
+        }
+    }
+
+    fn json(&self, out: &mut String) {
+        let list = |ids: &[u64]| ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+        let _ = write!(
+            out,
+            "{{\"count\":{},\"transactions\":[{}],\"refunds\":[{}]}}",
+            self.transactions.len() + self.refunds.len(),
+            list(&self.transactions),
+            list(&self.refunds)
+        );
+    }
+}
+
+/// Window start (Unix ms) → product → sums.
+type Windows = BTreeMap<i64, BTreeMap<&'static str, Sums>>;
 
 pub struct Truth {
     path: PathBuf,
@@ -108,8 +158,17 @@ pub struct Truth {
     products: BTreeMap<&'static str, Sums>,
     stores: BTreeMap<&'static str, Sums>,
     reasons: BTreeMap<&'static str, Sums>,
-    /// Window start (Unix ms) → product → sums.
-    windows: BTreeMap<i64, BTreeMap<&'static str, Sums>>,
+    /// Every record in the topics, and what a correct sink keeps.
+    windows: Windows,
+    kept: Windows,
+    /// Per topic, the newest event time sent (the watermark's base).
+    newest: [Option<i64>; 2],
+    dropped: Hits,
+    late: Hits,
+    duplicate: Hits,
+    reordered: Hits,
+    /// Malformed copies by kind.
+    malformed: BTreeMap<&'static str, Hits>,
     /// Lowest and highest acknowledged transaction and refund ids.
     sale_ids: Option<(u64, u64)>,
     refund_ids: Option<(u64, u64)>,
@@ -128,30 +187,74 @@ impl Truth {
             stores: BTreeMap::new(),
             reasons: BTreeMap::new(),
             windows: BTreeMap::new(),
+            kept: BTreeMap::new(),
+            newest: [None; 2],
+            dropped: Hits::default(),
+            late: Hits::default(),
+            duplicate: Hits::default(),
+            reordered: Hits::default(),
+            malformed: ["missing-field", "not-json", "wrong-type"].into_iter().map(|k| (k, Hits::default())).collect(),
             sale_ids: None,
             refund_ids: None,
         }
     }
 
-    /// Counts an acknowledged event.
-    pub fn acked(&mut self, fact: &Fact) {
-        let (product, store, at_ms) = match *fact {
-            Fact::Sale { id, product, store, at_ms, .. } => {
-                widen(&mut self.sale_ids, id);
-                (product, store, at_ms)
+    /// Counts an acknowledged record, in the order sent: an event (`marks` says with which
+    /// faults), a duplicate or a malformed copy of one.
+    pub fn acked(&mut self, fact: &Fact, marks: Marks) {
+        match marks.copy {
+            Copy::Malformed(how) => {
+                self.malformed.entry(how.name()).or_default().add(fact);
+                return;
             }
-            Fact::Refund { id, product, store, reason, at_ms, .. } => {
+            Copy::Duplicate => {
+                self.duplicate.add(fact);
+                self.add_to_window(fact, false);
+                return;
+            }
+            Copy::Original => {}
+        }
+        if marks.late {
+            self.late.add(fact);
+        }
+        if marks.reordered {
+            self.reordered.add(fact);
+        }
+        let (product, store) = match *fact {
+            Fact::Sale { id, product, store, .. } => {
+                widen(&mut self.sale_ids, id);
+                (product, store)
+            }
+            Fact::Refund { id, product, store, reason, .. } => {
                 widen(&mut self.refund_ids, id);
                 self.reasons.entry(reason).or_default().add(fact);
-                (product, store, at_ms)
+                (product, store)
             }
         };
         self.totals.add(fact);
         self.products.entry(product).or_default().add(fact);
         self.stores.entry(store).or_default().add(fact);
+        let newest = &mut self.newest[fact.topic()];
+        let watermark = newest.map(|n| n.saturating_sub(self.run.watermark_seconds as i64 * 1000));
+        *newest = Some(newest.map_or(fact.at_ms(), |n| n.max(fact.at_ms())));
+        let keep = watermark.is_none_or(|w| fact.at_ms() > w);
+        if !keep {
+            self.dropped.add(fact);
+        }
+        self.add_to_window(fact, keep);
+    }
+
+    /// Counts a record in its event-time window; with `kept`, in the kept windows too.
+    fn add_to_window(&mut self, fact: &Fact, kept: bool) {
+        let product = match *fact {
+            Fact::Sale { product, .. } | Fact::Refund { product, .. } => product,
+        };
         let width = self.run.window_seconds as i64 * 1000;
-        let start = at_ms.div_euclid(width) * width;
+        let start = fact.at_ms().div_euclid(width) * width;
         self.windows.entry(start).or_default().entry(product).or_default().add(fact);
+        if kept {
+            self.kept.entry(start).or_default().entry(product).or_default().add(fact);
+        }
     }
 
     /// The document (`last`: the run ended; nothing will be added).
@@ -181,23 +284,26 @@ impl Truth {
             }
             out.push('}');
         }
-        out.push_str(",\"windows\":[");
         let width = run.window_seconds as i64 * 1000;
-        for (i, (start, products)) in self.windows.iter().enumerate() {
-            let _ = write!(
-                out,
-                "{}{{\"start\":\"{}\",\"end\":\"{}\",\"products\":{{",
-                if i > 0 { "," } else { "" },
-                EventTime(*start).to_text(),
-                EventTime(start + width).to_text()
-            );
-            for (j, (product, sums)) in products.iter().enumerate() {
-                let _ = write!(out, "{}\"{product}\":", if j > 0 { "," } else { "" });
-                sums.json(&mut out);
-            }
-            out.push_str("}}");
+        out.push_str(",\"windows\":");
+        windows(&mut out, &self.windows, width);
+        let _ = write!(out, ",\"watermark_seconds\":{},\"windows_kept\":", run.watermark_seconds);
+        windows(&mut out, &self.kept, width);
+        out.push_str(",\"dropped_by_watermark\":");
+        self.dropped.json(&mut out);
+        out.push_str(",\"faults\":{");
+        for (name, hits) in [("late", &self.late), ("duplicate", &self.duplicate), ("reordered", &self.reordered)] {
+            let _ = write!(out, "\"{name}\":");
+            hits.json(&mut out);
+            out.push(',');
         }
-        out.push_str("],\"faults\":{}}\n");
+        let broken: usize = self.malformed.values().map(|h| h.transactions.len() + h.refunds.len()).sum();
+        let _ = write!(out, "\"malformed\":{{\"count\":{broken}");
+        for (kind, hits) in &self.malformed {
+            let _ = write!(out, ",\"{kind}\":");
+            hits.json(&mut out);
+        }
+        out.push_str("}}}\n");
         out
     }
 
@@ -217,6 +323,26 @@ impl Truth {
         self.due = now + self.every;
         self.write(last)
     }
+}
+
+/// Windows as a JSON array: start, end, and the sums per product.
+fn windows(out: &mut String, windows: &Windows, width: i64) {
+    out.push('[');
+    for (i, (start, products)) in windows.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}{{\"start\":\"{}\",\"end\":\"{}\",\"products\":{{",
+            if i > 0 { "," } else { "" },
+            EventTime(*start).to_text(),
+            EventTime(start + width).to_text()
+        );
+        for (j, (product, sums)) in products.iter().enumerate() {
+            let _ = write!(out, "{}\"{product}\":", if j > 0 { "," } else { "" });
+            sums.json(out);
+        }
+        out.push_str("}}");
+    }
+    out.push(']');
 }
 
 fn widen(range: &mut Option<(u64, u64)>, id: u64) {

@@ -368,3 +368,104 @@ fn a_subset_of_stores_gets_every_sale_and_a_bad_list_is_one_line() {
         assert_eq!(out.stderr.lines().last().unwrap(), line);
     }
 }
+
+/// `retail-day`: a simulated week of sales follows store hours — none at night, weekends
+/// busier, random gaps — with the asked mean gap; the same seed gives the same week.
+#[test]
+fn the_retail_day_profile_follows_store_hours_in_simulated_time() {
+    let args = [
+        "--seed=12",
+        "--start-time=2025-01-06T00:00:00Z", // a Monday
+        "--speedup=max",
+        "--rate-profile=retail-day",
+        "--sleep-seconds=20",
+        "--max-events=30240", // a week's worth at one sale per 20 s
+        "--refund-probability=0",
+        "--stats-seconds=0",
+    ];
+    let out = dry(&args);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stdout.lines().next().unwrap().contains(" rate_profile=retail-day "), "{}", out.stdout);
+    let times: Vec<time::PrimitiveDateTime> = out
+        .events()
+        .into_iter()
+        .map(|line| {
+            let json: serde_json::Value = serde_json::from_str(line.split_once(": ").unwrap().1).unwrap();
+            let format =
+                time::format_description::parse_borrowed::<2>("[year]-[month]-[day] [hour]:[minute]:[second]").unwrap();
+            time::PrimitiveDateTime::parse(json["timestamp"].as_str().unwrap(), &format).unwrap()
+        })
+        .collect();
+    assert_eq!(times.len(), 30_240);
+    assert!(times.iter().all(|t| (7..22).contains(&t.hour())), "a sale while closed");
+    let on = |day: u8| times.iter().filter(|t| t.day() == day).count();
+    // Tuesday 7th against Saturday 11th: weights 0.9 and 1.4.
+    assert!(on(11) as f64 > on(7) as f64 * 1.3, "Saturday {} against Tuesday {}", on(11), on(7));
+    // The week's sales took 7 days, give or take (mean gap 20 s within 1 %).
+    let last = times.last().unwrap();
+    let span = (*last - times[0]).whole_seconds() as f64 + 7.0 * 3600.0;
+    assert!((span / (7.0 * 86_400.0) - 1.0).abs() < 0.02, "a week of sales took {span} s");
+    let gaps: std::collections::BTreeSet<i64> = times.windows(2).map(|w| (w[1] - w[0]).whole_seconds()).collect();
+    assert!(gaps.len() > 50, "arrivals are random, not a metronome: {} distinct gaps", gaps.len());
+    assert_eq!(dry(&args).stdout, out.stdout, "the same seed gives the same week");
+}
+
+/// Faults in a dry run: each faulty line says its faults, the truth file counts them with the
+/// ids they hit, and a run without faults is the same stream.
+#[test]
+fn faults_are_marked_on_their_lines_and_counted_in_the_truth_file() {
+    let dir = common::tempdir("faults-dry");
+    let truth = dir.join("truth.json");
+    let truth_arg = format!("--truth-file={}", truth.display());
+    let mut args = REPLAY.to_vec();
+    let faults = [
+        "--late-probability=0.05",
+        "--duplicate-probability=0.05",
+        "--malformed-probability=0.05",
+        "--out-of-order-probability=0.05",
+    ];
+    args.extend(faults);
+    args.push(&truth_arg);
+    let out = dry(&args);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stdout.lines().next().unwrap().contains(" faults=late:0.05@300s,duplicate:0.05,"), "{}", out.stdout);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&truth).unwrap()).unwrap();
+    let count = |label: &str| out.stdout.lines().filter(|l| l.contains(label)).count() as u64;
+    assert_eq!(count(" (malformed "), doc["faults"]["malformed"]["count"].as_u64().unwrap());
+    assert_eq!(count("duplicate): "), doc["faults"]["duplicate"]["count"].as_u64().unwrap());
+    assert_eq!(count("reordered): "), doc["faults"]["reordered"]["count"].as_u64().unwrap());
+    // "late" lines: late events and late duplicates.
+    let late_originals = out.stdout.lines().filter(|l| l.contains(" (late") && !l.contains("duplicate")).count();
+    assert_eq!(late_originals as u64, doc["faults"]["late"]["count"].as_u64().unwrap());
+    assert!(doc["faults"]["malformed"]["count"].as_u64().unwrap() > 20);
+    assert_eq!(doc["totals"]["transactions"], 1000, "each sale once, broken copies not at all");
+    let refunds = doc["totals"]["refunds"].as_u64().unwrap();
+    let summary = format!("done (event limit reached): 1000 transactions and {refunds} refunds sent");
+    assert!(out.stderr.contains(&summary), "the summary counts events, not copies: {}", out.stderr);
+    // The faults draw from their own stream: the events themselves are those of a run without.
+    let plain = dry(&REPLAY);
+    let events = |text: &str| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter(|l| l.starts_with("[producer] Sent ") && !l.contains("(malformed"))
+            .map(|l| l.split_once(": ").unwrap().1.to_string())
+            .collect()
+    };
+    let late: std::collections::BTreeSet<String> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("(late"))
+        .map(|l| {
+            let id = serde_json::from_str::<serde_json::Value>(l.split_once(": ").unwrap().1).unwrap();
+            id.get("transaction_id").map_or(format!("r{}", id["refund_id"]), |t| format!("t{t}"))
+        })
+        .collect();
+    let key = |json: &str| {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v.get("transaction_id").map_or(format!("r{}", v["refund_id"]), |t| format!("t{t}"))
+    };
+    let without_late = |set: std::collections::BTreeSet<String>| -> std::collections::BTreeSet<String> {
+        set.into_iter().filter(|j| !late.contains(&key(j))).collect()
+    };
+    assert_eq!(without_late(events(&out.stdout)), without_late(events(&plain.stdout)));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -485,6 +485,130 @@ fn the_truth_file_equals_a_recount_of_the_topics() {
     assert_eq!(doc["ids"]["transactions"], serde_json::json!({"first": 1, "last": 3000}));
 }
 
+/// Faults on purpose reach the topics as the truth file says, and a consumer-side check
+/// (Python, stdlib only: `tests/consumer_check.py`) that dedupes, rejects malformed records
+/// and applies a 2-minute watermark computes the truth file's `windows_kept` from them.
+#[test]
+fn faults_reach_the_topics_as_the_truth_file_says_and_a_correct_consumer_agrees() {
+    let broker = Broker::shared(KAFKA_4);
+    let (tx, rf) = (unique("faults-tx"), unique("faults-rf"));
+    let dir = common::tempdir("faults-kafka");
+    let path = dir.join("truth.json");
+    let args = [
+        format!("--topic={tx}"),
+        format!("--topic-refunds={rf}"),
+        format!("--truth-file={}", path.display()),
+        "--late-probability=0.03".into(),
+        "--duplicate-probability=0.03".into(),
+        "--malformed-probability=0.03".into(),
+        "--out-of-order-probability=0.03".into(),
+        "--refund-probability=0.2".into(),
+    ];
+    let mut all = vec!["--seed=41", START, "--speedup=max", "--max-events=4000", "--topic-partitions=3"];
+    all.extend(args.iter().map(String::as_str));
+    let out = produce(&broker.addr, &all);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let ids =
+        |v: &serde_json::Value| -> Vec<u64> { v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect() };
+    let faults = &doc["faults"];
+    let broken = |topic: &str| -> usize {
+        ["not-json", "missing-field", "wrong-type"]
+            .iter()
+            .map(|k| faults["malformed"][k][topic].as_array().unwrap().len())
+            .sum()
+    };
+    let n_sales = 4000 + ids(&faults["duplicate"]["transactions"]).len() + broken("transactions");
+    let n_refunds = doc["totals"]["refunds"].as_u64().unwrap() as usize
+        + ids(&faults["duplicate"]["refunds"]).len()
+        + broken("refunds");
+    let sales = consume(&broker.addr, &tx, n_sales);
+    let refunds = consume(&broker.addr, &rf, n_refunds);
+    assert_eq!((sales.len(), refunds.len()), (n_sales, n_refunds), "records in the topics");
+    for fault in ["late", "duplicate", "reordered"] {
+        assert!(faults[fault]["count"].as_u64().unwrap() > 20, "{fault}: {}", faults[fault]["count"]);
+    }
+    assert!(broken("transactions") > 20 && broken("refunds") > 0);
+
+    // Each record says its faults in a header, never in its JSON; the ids each fault hit are
+    // the truth file's.
+    let fault_of = |r: &common::Consumed| r.headers.iter().find(|(k, _)| k == "pos-fault").map(|(_, v)| v.clone());
+    for (topic, records, id_field) in [("transactions", &sales, "transaction_id"), ("refunds", &refunds, "refund_id")] {
+        let mut hit: HashMap<String, Vec<u64>> = HashMap::new();
+        for r in records.iter() {
+            assert!(r.headers.iter().any(|(k, v)| k == "event_type" && v == &topic[..topic.len() - 1]), "{r:?}");
+            assert!(!r.value.contains("pos-fault"), "{}", r.value);
+            let Some(f) = fault_of(r) else { continue };
+            let parsed: Option<serde_json::Value> = serde_json::from_str(&r.value).ok();
+            let id = parsed.as_ref().and_then(|v| v[id_field].as_u64());
+            for name in f.split(',') {
+                if name == "malformed" {
+                    continue;
+                }
+                hit.entry(name.to_string())
+                    .or_default()
+                    .push(id.unwrap_or_else(|| panic!("{name} record without its id: {r:?}")));
+            }
+        }
+        for fault in ["late", "duplicate", "reordered"] {
+            let mut got = hit.remove(fault).unwrap_or_default();
+            got.sort_unstable();
+            if fault == "late" {
+                // A duplicate of a late event is stamped late too; the truth counts the event.
+                got.dedup();
+            }
+            let mut want = ids(&faults[fault][topic]);
+            want.sort_unstable();
+            assert_eq!(got, want, "{topic}: ids hit by {fault}");
+        }
+    }
+
+    // Duplicates are byte-identical pairs; late sales are stamped 300 s early in the JSON and
+    // in the record timestamp (sale i happens at i − 1 seconds under this simulated clock).
+    let late: HashSet<u64> = ids(&faults["late"]["transactions"]).into_iter().collect();
+    let mut by_id: HashMap<u64, Vec<&common::Consumed>> = HashMap::new();
+    for r in &sales {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&r.value) else { continue };
+        let Some(id) = v["transaction_id"].as_u64() else { continue };
+        if fault_of(r).as_deref() == Some("malformed") {
+            continue;
+        }
+        let want = 1_735_689_600_000 + (id as i64 - 1) * 1000 - if late.contains(&id) { 300_000 } else { 0 };
+        assert_eq!((event_time_ms(&v), r.timestamp_ms), (want, want), "sale {id}");
+        by_id.entry(id).or_default().push(r);
+    }
+    for id in ids(&faults["duplicate"]["transactions"]) {
+        let pair = &by_id[&id];
+        assert_eq!(pair.len(), 2, "sale {id}");
+        assert_eq!((&pair[0].key, &pair[0].value), (&pair[1].key, &pair[1].value), "sale {id}");
+    }
+    assert_eq!(by_id.len(), 4000, "every sale is there");
+
+    // What a correct consumer computes from the topics is the truth file's.
+    let jsonl = |records: &[common::Consumed], name: &str| {
+        let file = dir.join(name);
+        let lines: Vec<String> = records
+            .iter()
+            .map(|r| {
+                let flat: Vec<&str> = r.headers.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]).collect();
+                serde_json::json!({"ts": r.timestamp_ms, "key": r.key, "payload": r.value, "headers": flat}).to_string()
+            })
+            .collect();
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        file
+    };
+    let (tx_file, rf_file) = (jsonl(&sales, "tx.jsonl"), jsonl(&refunds, "rf.jsonl"));
+    let check = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/consumer_check.py"))
+        .args([&path, &tx_file, &rf_file])
+        .output()
+        .expect("python3 is installed (.ci/run does it)");
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{report}{}", String::from_utf8_lossy(&check.stderr));
+    assert!(report.contains("duplicates absorbed"), "{report}");
+    assert!(doc["dropped_by_watermark"]["count"].as_u64().unwrap() > 20, "late sales are dropped by the watermark");
+}
+
 #[test]
 fn nothing_listening_keeps_retrying_until_sigterm() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -322,6 +322,36 @@ fn a_keyless_sale_from_another_producer_counts_by_its_json() {
     assert!(banner(&out).contains("ids from 5001 (resumed: last transaction 5000 in "), "{}", banner(&out));
 }
 
+/// Faults in the tail (duplicates, broken copies) do not confuse a restart: each sale is
+/// offered for refund once, and never refunded twice.
+#[test]
+fn a_restart_after_a_run_with_faults_offers_each_sale_once() {
+    let broker = Broker::shared(KAFKA_4);
+    let t = Topics::new(broker);
+    let faults = ["--duplicate-probability=0.4", "--malformed-probability=0.4", "--refund-probability=0.2"];
+    let first = t.produce(&[&faults[..], &["--max-events=300", "--topic-partitions=1", "--log-events=false"]].concat());
+    assert_eq!(first.code(), 0, "{}", first.stderr);
+    let second = t.produce(&["--max-events=150", "--refund-probability=1", "--log-events=false"]);
+    assert_eq!(second.code(), 0, "{}", second.stderr);
+    assert!(banner(&second).contains("; ids from 301 (resumed: last transaction 300 in "), "{}", banner(&second));
+    let clean = |records: Vec<Consumed>| -> Events {
+        let faulty = |r: &Consumed| {
+            r.headers.iter().any(|(k, v)| k == "pos-fault" && (v.contains("malformed") || v.contains("duplicate")))
+        };
+        records
+            .into_iter()
+            .filter(|r| !faulty(r))
+            .map(|r| {
+                let v = serde_json::from_str(&r.value).unwrap();
+                (r, v)
+            })
+            .collect()
+    };
+    let (sales, refunds) = (clean(consume(&t.addr, &t.tx, 0)), clean(consume(&t.addr, &t.rf, 0)));
+    let (tx_ids, _) = assert_contract(&sales, &refunds);
+    assert_eq!(tx_ids, (1..=450).collect::<Vec<_>>());
+}
+
 /// An explicit start is today's behaviour: ids from that number, whatever the topics hold.
 #[test]
 fn an_explicit_id_start_ignores_the_topics() {

@@ -64,8 +64,19 @@ const OPTIONS: &[Opt] = &[
         "1/1",
         "this producer is instance k of n (`k/n`): its ids are k, k+n, k+2n, … so instances never collide",
     ),
-    opt("start-time", "PRODUCER_START_TIME", "", "simulated time: RFC 3339 time of transaction 1; unset: wall clock"),
+    opt(
+        "start-time",
+        "PRODUCER_START_TIME",
+        "",
+        "simulated time: RFC 3339 start of the clock (transaction 1's time when flat); unset: wall clock",
+    ),
     opt("speedup", "PRODUCER_SPEEDUP", "1", "run the simulated clock N times faster than real time, or `max`"),
+    opt(
+        "rate-profile",
+        "PRODUCER_RATE_PROFILE",
+        "flat",
+        "`flat` (one sale every sleep-seconds) or `retail-day` (random arrivals following store hours, same mean)",
+    ),
     opt("max-events", "PRODUCER_MAX_EVENTS", "0", "stop after N transactions and their refunds (0 = no limit)"),
     opt("max-seconds", "PRODUCER_MAX_SECONDS", "0", "stop after S seconds of wall time (0 = no limit)"),
     switch("log-events", "PRODUCER_LOG_EVENTS", "true", "print a `[producer] Sent ...` line per event on stdout"),
@@ -88,6 +99,37 @@ const OPTIONS: &[Opt] = &[
         "PRODUCER_TRUTH_WINDOW_SECONDS",
         "60",
         "width of the truth file's event-time windows, in whole seconds (1 to 86400)",
+    ),
+    opt(
+        "truth-watermark-seconds",
+        "PRODUCER_TRUTH_WATERMARK_SECONDS",
+        "120",
+        "the watermark of the truth file's `windows_kept` (what a correct windowed sink keeps), 0 to 86400",
+    ),
+    opt(
+        "late-probability",
+        "PRODUCER_LATE_PROBABILITY",
+        "0",
+        "fault: chance per event that it is stamped late-seconds in the past (header pos-fault: late)",
+    ),
+    opt("late-seconds", "PRODUCER_LATE_SECONDS", "300", "how far in the past a late event is stamped"),
+    opt(
+        "duplicate-probability",
+        "PRODUCER_DUPLICATE_PROBABILITY",
+        "0",
+        "fault: chance per event that the same record is sent again a little later (pos-fault: duplicate)",
+    ),
+    opt(
+        "malformed-probability",
+        "PRODUCER_MALFORMED_PROBABILITY",
+        "0",
+        "fault: chance per event that a broken copy of it follows: not JSON, a field missing or of the wrong type",
+    ),
+    opt(
+        "out-of-order-probability",
+        "PRODUCER_OUT_OF_ORDER_PROBABILITY",
+        "0",
+        "fault: chance per event that it is held back and sent after the next few (pos-fault: reordered)",
     ),
     switch(
         "create-topics",
@@ -204,6 +246,26 @@ pub enum Command {
 pub enum Speedup {
     Factor(f64),
     Max,
+}
+
+/// When sales happen in event time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateProfile {
+    /// One sale every `PRODUCER_SLEEP_SECONDS` (the old service's metronome).
+    Flat,
+    /// Poisson arrivals following store hours, the same mean gap over a week.
+    RetailDay,
+}
+
+/// Faults injected on purpose: each a probability per event (all 0 by default).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Faults {
+    pub late: f64,
+    /// How far in the past a late event is stamped.
+    pub late_seconds: f64,
+    pub duplicate: f64,
+    pub malformed: f64,
+    pub out_of_order: f64,
 }
 
 /// Required acknowledgements of a produce request.
@@ -340,6 +402,8 @@ pub struct Config {
     /// Unix milliseconds of transaction 1 under simulated time.
     pub start_time_ms: Option<i64>,
     pub speedup: Speedup,
+    pub rate_profile: RateProfile,
+    pub faults: Faults,
     pub max_events: Option<u64>,
     pub max_duration: Option<Duration>,
     pub log_events: bool,
@@ -350,6 +414,8 @@ pub struct Config {
     /// Where the ground truth goes (`None`: nowhere).
     pub truth_file: Option<std::path::PathBuf>,
     pub truth_window_seconds: u64,
+    /// The watermark the truth's "kept" windows apply, in seconds.
+    pub truth_watermark_seconds: u64,
     /// Only make sure the topics exist, then exit.
     pub create_topics: bool,
     pub kafka: KafkaConfig,
@@ -361,6 +427,14 @@ impl Config {
     /// Whether timestamps come from a simulated clock rather than the wall clock.
     pub fn simulated_time(&self) -> bool {
         self.start_time_ms.is_some() || self.speedup != Speedup::Factor(1.0)
+    }
+
+    /// When, in real time after the start, event time `offset` after the start is due.
+    pub fn real_time(&self, offset: Duration) -> Duration {
+        match self.speedup {
+            Speedup::Max => Duration::ZERO,
+            Speedup::Factor(f) => offset.div_f64(f),
+        }
     }
 
     /// The real time between two transactions.
@@ -497,6 +571,26 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
     let stores = stores(s.get("stores"))?;
     let start_time_ms = optional(s.get("start-time"), rfc3339)?;
     let speedup = speedup(s.get("speedup"))?;
+    let rate_profile_raw = s.get("rate-profile");
+    let rate_profile = match rate_profile_raw.value.as_str() {
+        "flat" => RateProfile::Flat,
+        "retail-day" => RateProfile::RetailDay,
+        _ => return Err(rate_profile_raw.invalid("`flat` or `retail-day`")),
+    };
+    if rate_profile == RateProfile::RetailDay && sleep_seconds == 0.0 {
+        return Err(ConfigError::Conflict(
+            "PRODUCER_RATE_PROFILE=retail-day needs PRODUCER_SLEEP_SECONDS > 0 (the mean gap between sales); \
+             run it faster with PRODUCER_SPEEDUP"
+                .into(),
+        ));
+    }
+    let faults = Faults {
+        late: probability(s.get("late-probability"))?,
+        late_seconds: seconds(s.get("late-seconds"))?,
+        duplicate: probability(s.get("duplicate-probability"))?,
+        malformed: probability(s.get("malformed-probability"))?,
+        out_of_order: probability(s.get("out-of-order-probability"))?,
+    };
     let max_events = unsigned(s.get("max-events"), "a whole number ≥ 0 (0 = no limit)")?;
     let max_seconds = seconds(s.get("max-seconds"))?;
     let log_events = boolean(s.get("log-events"))?;
@@ -506,6 +600,8 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
     let truth_file = optional(s.get("truth-file"), |r| Ok(std::path::PathBuf::from(&r.value)))?;
     let truth_window_seconds =
         bounded(s.get("truth-window-seconds"), 1, 86_400, "a whole number of seconds from 1 to 86400")? as u64;
+    let truth_watermark_seconds =
+        bounded(s.get("truth-watermark-seconds"), 0, 86_400, "a whole number of seconds from 0 to 86400")? as u64;
     let create_topics = boolean(s.get("create-topics"))?;
     if dry_run && create_topics {
         return Err(ConfigError::Conflict(
@@ -594,6 +690,8 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         stores,
         start_time_ms,
         speedup,
+        rate_profile,
+        faults,
         max_events: (max_events > 0).then_some(max_events),
         max_duration: (max_seconds > 0.0).then(|| Duration::from_secs_f64(max_seconds)),
         log_events,
@@ -602,6 +700,7 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         headers,
         truth_file,
         truth_window_seconds,
+        truth_watermark_seconds,
         create_topics,
         kafka,
         warnings,
@@ -906,6 +1005,46 @@ mod tests {
         );
         assert!(err(&["--stores=STORE-001,"], &[]).contains("a comma list of different store ids"));
         assert!(err(&["--truth-window-seconds=86401"], &[]).contains("from 1 to 86400"));
+    }
+
+    #[test]
+    fn rate_profile_and_faults_have_defaults_and_bounds() {
+        let c = run(&[], &[]).unwrap();
+        assert_eq!(c.rate_profile, RateProfile::Flat);
+        assert_eq!(
+            c.faults,
+            Faults { late: 0.0, late_seconds: 300.0, duplicate: 0.0, malformed: 0.0, out_of_order: 0.0 }
+        );
+        assert_eq!(c.truth_watermark_seconds, 120);
+        let c = run(
+            &["--rate-profile=retail-day", "--late-probability=0.1", "--late-seconds=90"],
+            &[
+                ("PRODUCER_DUPLICATE_PROBABILITY", "0.2"),
+                ("PRODUCER_MALFORMED_PROBABILITY", "0.3"),
+                ("PRODUCER_OUT_OF_ORDER_PROBABILITY", "1"),
+                ("PRODUCER_TRUTH_WATERMARK_SECONDS", "0"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.rate_profile, RateProfile::RetailDay);
+        assert_eq!(
+            c.faults,
+            Faults { late: 0.1, late_seconds: 90.0, duplicate: 0.2, malformed: 0.3, out_of_order: 1.0 }
+        );
+        assert_eq!(c.truth_watermark_seconds, 0);
+        assert_eq!(
+            err(&["--rate-profile=weekly"], &[]),
+            "invalid --rate-profile \"weekly\": expected `flat` or `retail-day`"
+        );
+        assert!(
+            err(&["--rate-profile=retail-day", "--sleep-seconds=0"], &[]).contains("needs PRODUCER_SLEEP_SECONDS > 0")
+        );
+        assert_eq!(
+            err(&[], &[("PRODUCER_MALFORMED_PROBABILITY", "1.5")]),
+            "invalid PRODUCER_MALFORMED_PROBABILITY \"1.5\": expected a probability from 0 to 1"
+        );
+        assert!(err(&["--late-seconds=-1"], &[]).contains("--late-seconds"));
+        assert!(err(&["--truth-watermark-seconds=86401"], &[]).contains("from 0 to 86400"));
     }
 
     #[test]

@@ -11,25 +11,42 @@ use bytes::{BufMut, BytesMut};
 
 use super::window::Record;
 
-/// The headers block of a record: the count, then each key and value with their lengths.
-pub fn headers_block(headers: &[(String, String)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    put_varint(&mut out, headers.len() as i64);
-    for (key, value) in headers {
-        put_varint(&mut out, key.len() as i64);
-        out.extend_from_slice(key.as_bytes());
-        put_varint(&mut out, value.len() as i64);
-        out.extend_from_slice(value.as_bytes());
+/// The headers every record of a topic carries, as written: their count, and each key and
+/// value with their lengths.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderBlock {
+    count: usize,
+    pairs: Vec<u8>,
+}
+
+impl HeaderBlock {
+    pub fn new(headers: &[(String, String)]) -> HeaderBlock {
+        let mut pairs = Vec::new();
+        for (key, value) in headers {
+            put_pair(&mut pairs, key, value);
+        }
+        HeaderBlock { count: headers.len(), pairs }
     }
-    out
+
+    /// The bytes it adds to a record (its count included).
+    pub fn len(&self) -> usize {
+        varint_len(self.count as i64) + self.pairs.len()
+    }
+}
+
+fn put_pair(out: &mut impl BufMut, key: &str, value: &str) {
+    put_varint(out, key.len() as i64);
+    out.put_slice(key.as_bytes());
+    put_varint(out, value.len() as i64);
+    out.put_slice(value.as_bytes());
 }
 
 /// Producer id, epoch and first sequence of an idempotent batch; `None`: not idempotent.
 pub type Identity = Option<(i64, i16, i32)>;
 
-/// Appends one uncompressed batch of `records` (at least one) to `buf`. `headers`: the
-/// `headers_block` every record carries (an empty block is one zero byte).
-pub fn write(buf: &mut BytesMut, records: &[Record], identity: Identity, headers: &[u8]) {
+/// Appends one uncompressed batch of `records` (at least one) to `buf`. `headers`: what every
+/// record carries; a record's own `header` follows them.
+pub fn write(buf: &mut BytesMut, records: &[Record], identity: Identity, headers: &HeaderBlock) {
     let base_ts = records.iter().map(|r| r.timestamp_ms).min().unwrap_or(0);
     let max_ts = records.iter().map(|r| r.timestamp_ms).max().unwrap_or(0);
     let (producer_id, epoch, sequence) = identity.unwrap_or((-1, -1, -1));
@@ -49,9 +66,11 @@ pub fn write(buf: &mut BytesMut, records: &[Record], identity: Identity, headers
     buf.put_i16(epoch);
     buf.put_i32(sequence);
     buf.put_i32(records.len() as i32);
-    let headers = if headers.is_empty() { &[0u8][..] } else { headers };
     for (delta, r) in records.iter().enumerate() {
         let ts_delta = r.timestamp_ms - base_ts;
+        let count = (headers.count + usize::from(r.header.is_some())) as i64;
+        let own =
+            r.header.map_or(0, |(k, v)| varint_len(k.len() as i64) + k.len() + varint_len(v.len() as i64) + v.len());
         let body = 1
             + varint_len(ts_delta)
             + varint_len(delta as i64)
@@ -59,7 +78,9 @@ pub fn write(buf: &mut BytesMut, records: &[Record], identity: Identity, headers
             + r.key.len()
             + varint_len(r.value.len() as i64)
             + r.value.len()
-            + headers.len();
+            + varint_len(count)
+            + headers.pairs.len()
+            + own;
         put_varint(buf, body as i64);
         buf.put_i8(0); // record attributes
         put_varint(buf, ts_delta);
@@ -68,7 +89,11 @@ pub fn write(buf: &mut BytesMut, records: &[Record], identity: Identity, headers
         buf.put_slice(&r.key);
         put_varint(buf, r.value.len() as i64);
         buf.put_slice(&r.value);
-        buf.put_slice(headers);
+        put_varint(buf, count);
+        buf.put_slice(&headers.pairs);
+        if let Some((key, value)) = r.header {
+            put_pair(buf, key, value);
+        }
     }
     let length = (buf.len() - length_at - 4) as i32;
     buf[length_at..length_at + 4].copy_from_slice(&length.to_be_bytes());
@@ -108,6 +133,7 @@ mod tests {
                 key: Bytes::from(format!("{}", 1000 + i * 977)),
                 value: Bytes::from(format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i * 37 % 300))),
                 timestamp_ms: 1_735_689_600_000 + (i as i64 * 1500) % 7_000,
+                header: (i % 5 == 2).then_some(("pos-fault", "late,reordered")),
             })
             .collect()
     }
@@ -123,6 +149,13 @@ mod tests {
             .iter()
             .map(|(k, v)| (StrBytes::from_string(k.clone()), Some(Bytes::from(v.clone().into_bytes()))))
             .collect();
+        let with_own = |r: &Record| {
+            let mut map = map.clone();
+            if let Some((k, v)) = r.header {
+                map.insert(StrBytes::from_static_str(k), Some(Bytes::from_static(v.as_bytes())));
+            }
+            map
+        };
         let wire: Vec<kr::Record> = records
             .iter()
             .enumerate()
@@ -141,7 +174,7 @@ mod tests {
                 timestamp: r.timestamp_ms,
                 key: Some(r.key.clone()),
                 value: Some(r.value.clone()),
-                headers: map.clone(),
+                headers: with_own(r),
             })
             .collect();
         let mut buf = BytesMut::new();
@@ -160,7 +193,7 @@ mod tests {
         ] {
             let recs = records(n);
             let mut ours = BytesMut::new();
-            write(&mut ours, &recs, identity, &headers_block(&h));
+            write(&mut ours, &recs, identity, &HeaderBlock::new(&h));
             let theirs = theirs(&recs, identity, &h);
             let first_difference = ours.iter().zip(&theirs).position(|(a, b)| a != b);
             assert!(
@@ -176,7 +209,7 @@ mod tests {
     fn what_it_writes_decodes_with_its_headers_and_sequences() {
         let recs = records(20);
         let mut buf = BytesMut::new();
-        write(&mut buf, &recs, Some((9, 1, 40)), &headers_block(&headers()));
+        write(&mut buf, &recs, Some((9, 1, 40)), &HeaderBlock::new(&headers()));
         let decoded = RecordBatchDecoder::decode(&mut buf.freeze()).unwrap();
         assert_eq!(decoded.records.len(), 20);
         for (i, (r, want)) in decoded.records.iter().zip(&recs).enumerate() {
@@ -185,7 +218,14 @@ mod tests {
             assert_eq!(r.timestamp, want.timestamp_ms);
             assert_eq!((r.producer_id, r.sequence), (9, 40 + i as i32));
             let names: Vec<&str> = r.headers.keys().map(|k| k.as_str()).collect();
-            assert_eq!(names, ["event_type", "schema_version"]);
+            let own = if i % 5 == 2 { &["pos-fault"][..] } else { &[] };
+            assert_eq!(names, [&["event_type", "schema_version"][..], own].concat());
+            if i % 5 == 2 {
+                assert_eq!(
+                    r.headers.get(&StrBytes::from_static_str("pos-fault")).cloned().flatten().as_deref(),
+                    Some(&b"late,reordered"[..])
+                );
+            }
         }
     }
 

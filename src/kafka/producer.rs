@@ -16,6 +16,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{self, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
 use super::backoff::{Backoff, NoRetry};
+use super::batch::HeaderBlock;
 use super::client::{Client, topic_name};
 use super::connection::{ConnectionError, Pending};
 use super::partitioner::partition_for_key;
@@ -69,9 +70,9 @@ pub struct Producer {
     /// dropped and the next `reserve` takes the same memory again.
     encoded: BytesMut,
     /// The headers every record of a topic carries (by topic index; none past the end), as
-    /// the codec takes them (compressed batches) and as written (`batch::headers_block`).
+    /// the codec takes them (compressed batches) and as written (uncompressed).
     headers: Vec<Headers>,
-    header_blocks: Vec<Vec<u8>>,
+    header_blocks: Vec<HeaderBlock>,
 }
 
 /// Record headers as the codec takes them.
@@ -110,7 +111,7 @@ impl Producer {
             header_blocks: Vec::new(),
         };
         for (topic, pairs) in headers.iter().enumerate() {
-            let block = super::batch::headers_block(pairs);
+            let block = HeaderBlock::new(pairs);
             producer.window.set_record_extra(topic, block.len());
             producer.header_blocks.push(block);
             let map: Headers = pairs
@@ -526,13 +527,13 @@ fn encode(
     compression: records::Compression,
     topic: &str,
     batch: &Batch,
-    (headers, header_block): (Option<&Headers>, Option<&Vec<u8>>),
+    (headers, header_block): (Option<&Headers>, Option<&HeaderBlock>),
     scratch: &mut Vec<records::Record>,
     buf: &mut BytesMut,
 ) -> Result<Bytes, KafkaError> {
     if compression == records::Compression::None {
         let identity = identity.map(|(id, epoch)| (id, epoch, batch.base_sequence));
-        super::batch::write(buf, &batch.records, identity, header_block.map_or(&[][..], Vec::as_slice));
+        super::batch::write(buf, &batch.records, identity, header_block.unwrap_or(&HeaderBlock::default()));
         return Ok(buf.split().freeze());
     }
     let (producer_id, producer_epoch) = identity.unwrap_or((records::NO_PRODUCER_ID, records::NO_PRODUCER_EPOCH));
@@ -551,7 +552,13 @@ fn encode(
         timestamp: r.timestamp_ms,
         key: Some(r.key.clone()),
         value: Some(r.value.clone()),
-        headers: headers.cloned().unwrap_or_default(),
+        headers: {
+            let mut map = headers.cloned().unwrap_or_default();
+            if let Some((key, value)) = r.header {
+                map.insert(StrBytes::from_static_str(key), Some(Bytes::from_static(value.as_bytes())));
+            }
+            map
+        },
     }));
     let options = RecordEncodeOptions { version: 2, compression };
     let encoded = RecordBatchEncoder::encode(buf, scratch.iter(), &options);

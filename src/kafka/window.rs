@@ -37,11 +37,14 @@ pub struct Record {
     pub key: Bytes,
     pub value: Bytes,
     pub timestamp_ms: i64,
+    /// A header of this record alone, after those every record of its topic carries.
+    pub header: Option<(&'static str, &'static str)>,
 }
 
 /// The most bytes `record` adds to an uncompressed batch.
 pub fn record_size(record: &Record) -> usize {
-    RECORD_OVERHEAD + record.key.len() + record.value.len()
+    let header = record.header.map_or(0, |(k, v)| 10 + k.len() + v.len());
+    RECORD_OVERHEAD + record.key.len() + record.value.len() + header
 }
 
 /// A topic (index) and partition.

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::config::{Config, Speedup};
 use crate::shutdown::Stop;
+use crate::sim::faults::{Copy, Marks};
 pub use stats::Stats;
 use stdout::StdoutPipe;
 
@@ -62,10 +63,18 @@ impl<W: Write> EventLog<W> {
         self.out.flush()
     }
 
-    /// One acknowledged event; `json` is the message value, byte for byte.
-    pub fn sent(&mut self, kind: Kind, json: &[u8]) -> io::Result<()> {
+    /// One acknowledged event; `json` is the message value, byte for byte. A record with
+    /// faults says which: `Sent transaction (late,duplicate): …`, `Sent refund (malformed
+    /// not-json): …`.
+    pub fn sent(&mut self, kind: Kind, marks: Marks, json: &[u8]) -> io::Result<()> {
         if self.enabled {
-            write!(self.out, "[producer] Sent {}: ", kind.name())?;
+            match (marks.header(), marks.copy) {
+                (None, _) => write!(self.out, "[producer] Sent {}: ", kind.name())?,
+                (Some(_), Copy::Malformed(how)) => {
+                    write!(self.out, "[producer] Sent {} (malformed {}): ", kind.name(), how.name())?
+                }
+                (Some(faults), _) => write!(self.out, "[producer] Sent {} ({faults}): ", kind.name())?,
+            }
             self.out.write_all(json)?;
             self.out.write_all(b"\n")?;
         }
@@ -105,9 +114,9 @@ impl fmt::Display for Banner<'_> {
         write!(
             f,
             "pos-producer {} starting: bootstrap_servers={} topic={} topic_refunds={} sleep_seconds={} \
-             refund_probability={} seed={} clock={clock} speedup={speedup} max_events={} max_seconds={} \
+             refund_probability={} seed={} clock={clock} speedup={speedup} rate_profile={} max_events={} max_seconds={} \
              acks={} idempotence={} compression={} client_id={} protocol_cap={} security_protocol={}{} dry_run={} \
-             instance={} id_start={} stores={}",
+             instance={} id_start={} stores={}{}",
             env!("CARGO_PKG_VERSION"),
             k.bootstrap_servers.join(","),
             c.topic,
@@ -115,6 +124,10 @@ impl fmt::Display for Banner<'_> {
             c.sleep_seconds,
             c.refund_probability,
             self.seed,
+            match c.rate_profile {
+                crate::config::RateProfile::Flat => "flat",
+                crate::config::RateProfile::RetailDay => "retail-day",
+            },
             or_none(c.max_events.map(|n| n.to_string())),
             or_none(c.max_duration.map(|d| d.as_secs_f64().to_string())),
             k.acks.name(),
@@ -131,7 +144,26 @@ impl fmt::Display for Banner<'_> {
                 crate::config::IdStart::From(id) => id.to_string(),
             },
             if c.stores.is_empty() { "all".to_string() } else { c.stores.join(",") },
+            FaultDetails(&c.faults),
         )
+    }
+}
+
+/// The faults asked for, if any: ` faults=late:0.1@300s,duplicate:0.01`.
+struct FaultDetails<'a>(&'a crate::config::Faults);
+
+impl fmt::Display for FaultDetails<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let x = self.0;
+        let late = format!("late:{}@{}s", x.late, x.late_seconds);
+        let asked = [(x.late, late), (x.duplicate, format!("duplicate:{}", x.duplicate))]
+            .into_iter()
+            .chain([(x.malformed, format!("malformed:{}", x.malformed))])
+            .chain([(x.out_of_order, format!("reordered:{}", x.out_of_order))])
+            .filter(|(p, _)| *p > 0.0)
+            .map(|(_, text)| text)
+            .collect::<Vec<_>>();
+        if asked.is_empty() { Ok(()) } else { write!(f, " faults={}", asked.join(",")) }
     }
 }
 
@@ -172,8 +204,8 @@ mod tests {
     #[test]
     fn event_lines_are_the_old_services() {
         let mut log = EventLog::new(Vec::new(), true);
-        log.sent(Kind::Transaction, br#"{"transaction_id":1}"#).unwrap();
-        log.sent(Kind::Refund, br#"{"refund_id":1}"#).unwrap();
+        log.sent(Kind::Transaction, Marks::default(), br#"{"transaction_id":1}"#).unwrap();
+        log.sent(Kind::Refund, Marks::default(), br#"{"refund_id":1}"#).unwrap();
         let text = String::from_utf8(log.into_inner()).unwrap();
         assert_eq!(
             text,
@@ -184,7 +216,22 @@ mod tests {
     #[test]
     fn event_lines_can_be_turned_off() {
         let mut log = EventLog::new(Vec::new(), false);
-        log.sent(Kind::Transaction, b"{}").unwrap();
+        log.sent(Kind::Transaction, Marks::default(), b"{}").unwrap();
         assert!(log.into_inner().is_empty());
+    }
+
+    #[test]
+    fn a_record_with_faults_says_which() {
+        use crate::sim::faults::Malformation;
+        let mut log = EventLog::new(Vec::new(), true);
+        let late_copy = Marks { late: true, reordered: false, copy: Copy::Duplicate };
+        log.sent(Kind::Transaction, late_copy, b"{}").unwrap();
+        let broken = Marks { copy: Copy::Malformed(Malformation::MissingField { pick: 1 }), ..Marks::default() };
+        log.sent(Kind::Refund, broken, b"{\"refund_id\":1}").unwrap();
+        let text = String::from_utf8(log.into_inner()).unwrap();
+        assert_eq!(
+            text,
+            "[producer] Sent transaction (late,duplicate): {}\n[producer] Sent refund (malformed missing-field): {\"refund_id\":1}\n"
+        );
     }
 }

@@ -30,6 +30,16 @@ impl Clock {
         }
     }
 
+    /// The time `offset_ns` after the simulated start; the wall clock's now.
+    pub fn at_offset(&self, offset_ns: i128) -> EventTime {
+        match *self {
+            Clock::Wall => now(),
+            Clock::Simulated { start_ns, .. } => {
+                EventTime(i64::try_from((start_ns + offset_ns).div_euclid(1_000_000)).unwrap_or(i64::MAX))
+            }
+        }
+    }
+
     /// The current time right after transaction `latest` happened at `latest_time`: the wall
     /// clock (never earlier than that sale, should the clock step back), or the simulated now.
     pub fn time_after(&self, latest_time: EventTime) -> EventTime {

@@ -1,11 +1,14 @@
-//! The simulator: a seeded generator of transactions and refunds that keeps the data contract.
+//! The simulator: a seeded generator of transactions and refunds that keeps the data contract;
+//! when they happen (`clock`, `profile`), and the faults a consumer must survive (`faults`).
 //!
 //! References: `shared/design/data-contract.md` (fields, catalog, refund rules).
 
 pub mod catalog;
 pub mod clock;
 pub mod event;
+pub mod faults;
 pub mod json;
+pub mod profile;
 pub mod resume;
 
 use std::collections::VecDeque;
@@ -13,6 +16,7 @@ use std::collections::VecDeque;
 use catalog::{CUSTOMERS, PRODUCTS, REFUND_REASONS, STORES};
 use clock::Clock;
 use event::{Cents, CustomerId, Refund, Transaction};
+use profile::Arrivals;
 
 /// How many of the most recent not-yet-refunded sales a refund may pick from.
 pub const REFUND_WINDOW: usize = 100;
@@ -51,6 +55,8 @@ pub struct Generator {
     refundable: VecDeque<Transaction>,
     /// The stores this generator sells for (the catalog's order; all by default).
     stores: Vec<&'static str>,
+    /// When sales happen under a rate profile; `None`: one every clock step (flat).
+    arrivals: Option<Arrivals>,
 }
 
 impl Generator {
@@ -74,7 +80,20 @@ impl Generator {
             sequence: 0,
             refundable,
             stores: STORES.iter().map(|s| s.id).collect(),
+            arrivals: None,
         }
+    }
+
+    /// Sales happen at `arrivals`' times (a rate profile) instead of one per clock step.
+    pub fn arriving(mut self, arrivals: Option<Arrivals>) -> Generator {
+        self.arrivals = arrivals;
+        self
+    }
+
+    /// When the next sale happens under a rate profile, as event time after the run's start
+    /// (ns): where the schedule puts it. `None`: flat, one per step.
+    pub fn upcoming_ns(&self) -> Option<i128> {
+        self.arrivals.as_ref().map(Arrivals::next_ns)
     }
 
     /// Sells only for `stores` (catalog ids, none unknown, at least one). With every store, in
@@ -98,6 +117,14 @@ impl Generator {
         let transaction_id = self.next_transaction_id;
         self.next_transaction_id = transaction_id.saturating_add(self.step);
         self.sequence += 1;
+        let timestamp = match &mut self.arrivals {
+            None => self.clock.transaction_time(self.sequence),
+            Some(arrivals) => {
+                let at = self.clock.at_offset(arrivals.next_ns());
+                arrivals.advance();
+                at
+            }
+        };
         let product = PRODUCTS[self.rng.usize(..PRODUCTS.len())];
         let t = Transaction {
             transaction_id,
@@ -105,7 +132,7 @@ impl Generator {
             store_id: self.stores[self.rng.usize(..self.stores.len())],
             customer_id: CustomerId(self.rng.u32(1..=CUSTOMERS)),
             amount: Cents(self.rng.u64(product.min_cents..=product.max_cents)),
-            timestamp: self.clock.transaction_time(self.sequence),
+            timestamp,
         };
         if self.refundable.len() == REFUND_WINDOW {
             self.refundable.pop_front();

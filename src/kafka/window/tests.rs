@@ -4,7 +4,13 @@ const TP: Tp = (0, 0);
 const LEADER: i32 = 1;
 
 fn record(n: u64) -> Record {
-    Record { topic: 0, key: Bytes::from(n.to_string()), value: Bytes::from(vec![b'x'; 100]), timestamp_ms: 0 }
+    Record {
+        topic: 0,
+        key: Bytes::from(n.to_string()),
+        value: Bytes::from(vec![b'x'; 100]),
+        timestamp_ms: 0,
+        header: None,
+    }
 }
 
 /// A window whose batches hold `per_batch` records of `record`'s size.
