@@ -54,7 +54,7 @@ use sim::faults::{Injector, Made, Marks};
 use sim::profile::Arrivals;
 
 /// How often the truth file is rewritten when stats lines are off.
-const TRUTH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+const TRUTH_EVERY: Duration = Duration::from_secs(10);
 
 /// Most events queued before they are handed to Kafka, even when the loop runs flat out.
 const MAX_QUEUED: usize = 1000;
@@ -251,7 +251,7 @@ fn produce(
         Some(start) => Clock::simulated(start, config.sleep_seconds),
         None => Clock::Wall,
     };
-    let injector = sim::faults::Injector::new(config.faults, seed);
+    let injector = Injector::new(config.faults, seed);
     let mut run = Run { stats, outbox, stop, injector, sending: Vec::new() };
 
     // Where events go: Kafka, or with `--dry-run` nowhere but the log.

@@ -75,6 +75,29 @@ fn each_fault_hits_its_share_of_events_within_four_sigma() {
         })
         .collect();
     near(broken.len(), n, 0.01, "malformed");
+    // Everything but the broken copies keeps the contract's fields with their types (the
+    // order is the JSON writer's, tested beside it).
+    let sale_fields = ["transaction_id", "product_id", "store_id", "customer_id", "amount", "timestamp"];
+    let refund_fields = [
+        "refund_id",
+        "original_transaction_id",
+        "product_id",
+        "store_id",
+        "customer_id",
+        "refund_amount",
+        "reason",
+        "timestamp",
+    ];
+    for (m, _) in out.iter().filter(|(_, k)| !matches!(k.copy, Copy::Malformed(_))) {
+        let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&json(m)).unwrap();
+        let mut keys: Vec<&str> = v.keys().map(String::as_str).collect();
+        let mut want = if matches!(m, Made::Sale(_)) { sale_fields.to_vec() } else { refund_fields.to_vec() };
+        keys.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(keys, want);
+        let numeric = ["transaction_id", "refund_id", "original_transaction_id", "amount", "refund_amount"];
+        assert!(v.iter().all(|(k, x)| x.is_number() == numeric.contains(&k.as_str())), "{v:?}");
+    }
     let mut kinds: HashMap<&str, usize> = HashMap::new();
     for m in &broken {
         *kinds.entry(m.name()).or_default() += 1;
