@@ -17,15 +17,14 @@ impl Writer {
     pub fn transaction(&mut self, out: &mut impl BufMut, t: &Transaction) {
         out.put_slice(b"{\"transaction_id\":");
         uint(out, t.transaction_id);
-        text(out, b",\"product_id\":", t.product_id);
-        text(out, b",\"store_id\":", t.store_id);
-        out.put_slice(b",\"customer_id\":");
+        out.put_slice(b",\"product_id\":\"");
+        out.put_slice(t.product_id.as_bytes());
+        out.put_slice(b"\",\"store_id\":\"");
+        out.put_slice(t.store_id.as_bytes());
         customer(out, t.customer_id);
         out.put_slice(b",\"amount\":");
         cents(out, t.amount);
-        out.put_slice(b",\"timestamp\":");
         self.time(out, t.timestamp);
-        out.put_u8(b'}');
     }
 
     pub fn refund(&mut self, out: &mut impl BufMut, r: &Refund) {
@@ -33,26 +32,28 @@ impl Writer {
         uint(out, r.refund_id);
         out.put_slice(b",\"original_transaction_id\":");
         uint(out, r.original_transaction_id);
-        text(out, b",\"product_id\":", r.product_id);
-        text(out, b",\"store_id\":", r.store_id);
-        out.put_slice(b",\"customer_id\":");
+        out.put_slice(b",\"product_id\":\"");
+        out.put_slice(r.product_id.as_bytes());
+        out.put_slice(b"\",\"store_id\":\"");
+        out.put_slice(r.store_id.as_bytes());
         customer(out, r.customer_id);
         out.put_slice(b",\"refund_amount\":");
         cents(out, r.refund_amount);
-        text(out, b",\"reason\":", r.reason);
-        out.put_slice(b",\"timestamp\":");
+        out.put_slice(b",\"reason\":\"");
+        out.put_slice(r.reason.as_bytes());
+        out.put_u8(b'"');
         self.time(out, r.timestamp);
-        out.put_u8(b'}');
     }
 
-    /// `"YYYY-MM-DD HH:MM:SS"` (UTC, seconds truncated).
+    /// The last field and the end of the object: `,"timestamp":"YYYY-MM-DD HH:MM:SS"}` (UTC,
+    /// seconds truncated), in one piece.
     fn time(&mut self, out: &mut impl BufMut, t: EventTime) {
         let secs = t.0.div_euclid(1000);
         if !(0..=MAX_SECONDS).contains(&secs) {
             // Outside what a simulated clock reaches: the general (slower) form.
-            out.put_u8(b'"');
+            out.put_slice(b",\"timestamp\":\"");
             out.put_slice(t.to_text().as_bytes());
-            out.put_u8(b'"');
+            out.put_slice(b"\"}");
             return;
         }
         let (day, rem) = (secs / 86_400, secs % 86_400);
@@ -67,9 +68,9 @@ impl Writer {
         let [h1, h2] = pair(rem / 3600);
         let [n1, n2] = pair(rem / 60 % 60);
         let [s1, s2] = pair(rem % 60);
-        let mut text = [b'"'; 21];
-        text[1..11].copy_from_slice(&date);
-        text[11..20].copy_from_slice(&[b' ', h1, h2, b':', n1, n2, b':', s1, s2]);
+        let mut text = *b",\"timestamp\":\"YYYY-MM-DD HH:MM:SS\"}";
+        text[14..24].copy_from_slice(&date);
+        text[25..33].copy_from_slice(&[h1, h2, b':', n1, n2, b':', s1, s2]);
         out.put_slice(&text);
     }
 }
@@ -106,23 +107,19 @@ pub fn uint(out: &mut impl BufMut, mut n: u64) {
     out.put_slice(&digits[i..]);
 }
 
-/// A field and its value, a catalog string: ASCII letters, digits, `-` and `_`, which JSON
-/// needs no escapes for (a test checks every one).
-fn text(out: &mut impl BufMut, field: &[u8], value: &str) {
-    out.put_slice(field);
-    out.put_u8(b'"');
-    out.put_slice(value.as_bytes());
-    out.put_u8(b'"');
-}
-
+/// The end of the store id before it and the customer field: `","customer_id":"CUST-0042"`.
+/// (Catalog strings are ASCII letters, digits, `-` and `_`, which JSON needs no escapes for;
+/// a test checks every one.)
 fn customer(out: &mut impl BufMut, c: CustomerId) {
     let n = c.0;
     if n > 9999 {
-        out.put_slice(format!("\"CUST-{n:04}\"").as_bytes());
+        out.put_slice(format!("\",\"customer_id\":\"CUST-{n:04}\"").as_bytes());
         return;
     }
     let ([a, b], [c, d]) = (pair(i64::from(n / 100)), pair(i64::from(n % 100)));
-    out.put_slice(&[b'"', b'C', b'U', b'S', b'T', b'-', a, b, c, d, b'"']);
+    let mut text = *b"\",\"customer_id\":\"CUST-0000\"";
+    text[22..26].copy_from_slice(&[a, b, c, d]);
+    out.put_slice(&text);
 }
 
 /// Whole units, or units and one or two decimals without a trailing zero: what the shortest
@@ -179,7 +176,10 @@ mod tests {
     #[test]
     fn every_customer_and_numbers_at_the_edges_are_written_as_serde_json_writes_them() {
         for c in 0..=10_001u32 {
-            assert_eq!(ours(|o| customer(o, CustomerId(c))), serde_json::to_string(&CustomerId(c)).unwrap());
+            assert_eq!(
+                ours(|o| customer(o, CustomerId(c))),
+                format!("\",\"customer_id\":{}", serde_json::to_string(&CustomerId(c)).unwrap())
+            );
         }
         for n in (0..100_000).chain([u32::MAX as u64, (1 << 53) - 1, u64::MAX - 1, u64::MAX]) {
             assert_eq!(ours(|o| uint(o, n)), n.to_string());
@@ -194,17 +194,29 @@ mod tests {
         let mut w = Writer::default();
         for ms in samples {
             let t = EventTime(ms);
-            assert_eq!(ours(|o| w.time(o, t)), serde_json::to_string(&t).unwrap(), "{ms}");
+            assert_eq!(
+                ours(|o| w.time(o, t)),
+                format!(",\"timestamp\":{}}}", serde_json::to_string(&t).unwrap()),
+                "{ms}"
+            );
         }
         // Every day of four centuries (leap years by all three rules), and each second of one
         // day after another day was cached.
         for day in 0..146_097i64 {
             let t = EventTime(day * 86_400_000 + 45_296_000);
-            assert_eq!(ours(|o| w.time(o, t)), serde_json::to_string(&t).unwrap(), "day {day}");
+            assert_eq!(
+                ours(|o| w.time(o, t)),
+                format!(",\"timestamp\":{}}}", serde_json::to_string(&t).unwrap()),
+                "day {day}"
+            );
         }
         for second in 0..86_400i64 {
             let t = EventTime(1_735_689_600_000 + second * 1000 + 999);
-            assert_eq!(ours(|o| w.time(o, t)), serde_json::to_string(&t).unwrap(), "second {second}");
+            assert_eq!(
+                ours(|o| w.time(o, t)),
+                format!(",\"timestamp\":{}}}", serde_json::to_string(&t).unwrap()),
+                "second {second}"
+            );
         }
     }
 
