@@ -124,7 +124,7 @@ impl Outbox {
         let made = Instant::now();
         let number = self.first + self.waiting.len() as u64;
         self.waiting.push_back(Waiting { kind, marks, made, value: value.clone(), acked: false });
-        let header = marks.header().map(|faults| ("pos-fault", faults));
+        let header = marks.header();
         self.queued.push((Record { topic, key, value, timestamp_ms: timestamp.0, header }, number, made));
     }
 

@@ -133,7 +133,7 @@ mod tests {
                 key: Bytes::from(format!("{}", 1000 + i * 977)),
                 value: Bytes::from(format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i * 37 % 300))),
                 timestamp_ms: 1_735_689_600_000 + (i as i64 * 1500) % 7_000,
-                header: (i % 5 == 2).then_some(("pos-fault", "late,reordered")),
+                header: (i % 5 == 2).then_some(&("pos-fault", "late,reordered")),
             })
             .collect()
     }

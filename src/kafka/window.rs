@@ -37,8 +37,9 @@ pub struct Record {
     pub key: Bytes,
     pub value: Bytes,
     pub timestamp_ms: i64,
-    /// A header of this record alone, after those every record of its topic carries.
-    pub header: Option<(&'static str, &'static str)>,
+    /// A header of this record alone (key, value), after those every record of its topic
+    /// carries. A reference, so that a record without one stays small.
+    pub header: Option<&'static (&'static str, &'static str)>,
 }
 
 /// The most bytes `record` adds to an uncompressed batch.

@@ -68,7 +68,7 @@ impl<W: Write> EventLog<W> {
     /// not-json): …`.
     pub fn sent(&mut self, kind: Kind, marks: Marks, json: &[u8]) -> io::Result<()> {
         if self.enabled {
-            match (marks.header(), marks.copy) {
+            match (marks.names(), marks.copy) {
                 (None, _) => write!(self.out, "[producer] Sent {}: ", kind.name())?,
                 (Some(_), Copy::Malformed(how)) => {
                     write!(self.out, "[producer] Sent {} (malformed {}): ", kind.name(), how.name())?

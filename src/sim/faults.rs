@@ -75,18 +75,35 @@ pub struct Marks {
     pub copy: Copy,
 }
 
+/// The `pos-fault` header of each combination of faults a record can carry.
+static HEADERS: [(&str, &str); 6] = [
+    ("pos-fault", "malformed"),
+    ("pos-fault", "late,duplicate"),
+    ("pos-fault", "duplicate"),
+    ("pos-fault", "late,reordered"),
+    ("pos-fault", "late"),
+    ("pos-fault", "reordered"),
+];
+
 impl Marks {
-    /// The `pos-fault` header's value; `None` for a record without faults.
-    pub fn header(&self) -> Option<&'static str> {
-        match (self.copy, self.late, self.reordered) {
-            (Copy::Malformed(_), ..) => Some("malformed"),
-            (Copy::Duplicate, true, _) => Some("late,duplicate"),
-            (Copy::Duplicate, false, _) => Some("duplicate"),
-            (Copy::Original, true, true) => Some("late,reordered"),
-            (Copy::Original, true, false) => Some("late"),
-            (Copy::Original, false, true) => Some("reordered"),
-            (Copy::Original, false, false) => None,
-        }
+    /// The `pos-fault` header (key and value); `None` for a record without faults. A static
+    /// pair, so that a record carries it in one pointer.
+    pub fn header(&self) -> Option<&'static (&'static str, &'static str)> {
+        let i = match (self.copy, self.late, self.reordered) {
+            (Copy::Original, false, false) => return None,
+            (Copy::Malformed(_), ..) => 0,
+            (Copy::Duplicate, true, _) => 1,
+            (Copy::Duplicate, false, _) => 2,
+            (Copy::Original, true, true) => 3,
+            (Copy::Original, true, false) => 4,
+            (Copy::Original, false, true) => 5,
+        };
+        Some(&HEADERS[i])
+    }
+
+    /// The faults, as the header names them.
+    pub fn names(&self) -> Option<&'static str> {
+        self.header().map(|(_, faults)| *faults)
     }
 }
 

@@ -205,9 +205,9 @@ fn malformed_copies_are_really_malformed() {
 #[test]
 fn the_header_names_every_fault_a_record_carries() {
     let m = |late, reordered, copy| Marks { late, reordered, copy };
-    assert_eq!(m(false, false, Copy::Original).header(), None);
-    assert_eq!(m(true, true, Copy::Original).header(), Some("late,reordered"));
-    assert_eq!(m(false, true, Copy::Original).header(), Some("reordered"));
-    assert_eq!(m(true, false, Copy::Duplicate).header(), Some("late,duplicate"));
-    assert_eq!(m(true, false, Copy::Malformed(Malformation::NotJson)).header(), Some("malformed"));
+    assert_eq!(m(false, false, Copy::Original).names(), None);
+    assert_eq!(m(true, true, Copy::Original).names(), Some("late,reordered"));
+    assert_eq!(m(false, true, Copy::Original).names(), Some("reordered"));
+    assert_eq!(m(true, false, Copy::Duplicate).names(), Some("late,duplicate"));
+    assert_eq!(m(true, false, Copy::Malformed(Malformation::NotJson)).names(), Some("malformed"));
 }
