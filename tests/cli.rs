@@ -469,3 +469,34 @@ fn faults_are_marked_on_their_lines_and_counted_in_the_truth_file() {
     assert_eq!(without_late(events(&out.stdout)), without_late(events(&plain.stdout)));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `retail-day` paced in real time (a speedup, not `max`): no sale goes out before its time.
+/// From 06:00, two real seconds at 3,600× are two simulated hours, the first of them closed:
+/// the sales are those of 07:00–08:00 (paced as a metronome, they would run hours ahead).
+#[test]
+fn the_retail_day_profile_is_paced_by_its_arrivals() {
+    let out = dry(&[
+        "--seed=5",
+        "--start-time=2025-01-06T06:00:00Z",
+        "--speedup=3600",
+        "--rate-profile=retail-day",
+        "--sleep-seconds=2",
+        "--max-seconds=2",
+        "--refund-probability=0",
+        "--stats-seconds=0",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let stamps: Vec<String> = out
+        .events()
+        .into_iter()
+        .map(|line| {
+            let json: serde_json::Value = serde_json::from_str(line.split_once(": ").unwrap().1).unwrap();
+            json["timestamp"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let last = stamps.last().expect("sales in two seconds");
+    assert!(last.as_str() < "2025-01-06 08:00:01", "a sale went out before its time: {last}");
+    assert!(stamps[0].as_str() >= "2025-01-06 07:00:00", "a sale while closed: {}", stamps[0]);
+    // 07:00–08:00 has weight 0.3 × 0.9 (a Monday) of the week's mean (a gap of 2 s): about 600.
+    assert!((100..2_000).contains(&stamps.len()), "{} sales", stamps.len());
+}

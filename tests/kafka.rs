@@ -584,6 +584,20 @@ fn faults_reach_the_topics_as_the_truth_file_says_and_a_correct_consumer_agrees(
     }
     assert_eq!(by_id.len(), 4000, "every sale is there");
 
+    // The truth's totals, groups and ids are a recount of the events, each once; its
+    // `windows`, of every record that is an event (a duplicate twice).
+    let copy = |r: &common::Consumed, what: &str| fault_of(r).is_some_and(|f| f.contains(what));
+    let events: Vec<&str> = sales
+        .iter()
+        .chain(&refunds)
+        .filter(|r| !copy(r, "malformed") && !copy(r, "duplicate"))
+        .map(|r| r.value.as_str())
+        .collect();
+    let mut distinct = common::truth::recount(events, 60);
+    let with_copies = sales.iter().chain(&refunds).filter(|r| !copy(r, "malformed")).map(|r| r.value.as_str());
+    distinct["windows"] = common::truth::recount(with_copies, 60)["windows"].clone();
+    common::truth::assert_matches(&doc, &distinct);
+
     // What a correct consumer computes from the topics is the truth file's.
     let jsonl = |records: &[common::Consumed], name: &str| {
         let file = dir.join(name);
