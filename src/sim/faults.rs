@@ -12,7 +12,8 @@ use std::collections::VecDeque;
 use super::event::{EventTime, Refund, Transaction};
 use crate::config::Faults;
 
-/// How many of the following events a held-back event or a duplicate waits for, at most.
+/// How many of the following events a held-back event or a duplicate waits for, at most; and
+/// how many events are held back at once, at most.
 pub const FEW: u32 = 3;
 /// Stamped times of the most recent sales kept, so that a late refund never goes before its
 /// sale (a refund only names one of the last few hundred sales).
@@ -159,7 +160,9 @@ impl Injector {
         }
         let duplicate = self.draw(self.faults.duplicate).then(|| self.rng.u32(1..=FEW));
         let malformed = self.draw(self.faults.malformed).then(|| self.malformation());
-        if self.draw(self.faults.out_of_order) {
+        // At most `FEW` events are held at once, so that some always go and let them go.
+        let holding = self.held.iter().filter(|h| h.marks.copy == Copy::Original).count();
+        if self.draw(self.faults.out_of_order) && holding < FEW as usize {
             marks.reordered = true;
             let due = self.sent + u64::from(self.rng.u32(1..=FEW));
             self.held.push_back(Held { made, marks, due, duplicate, malformed });
@@ -190,22 +193,18 @@ impl Injector {
         malformed: Option<Malformation>,
         out: &mut Vec<(Made, Marks)>,
     ) {
-        out.push((made.clone(), marks));
+        let broken =
+            malformed.map(|m| (made.clone(), Marks { copy: Copy::Malformed(m), late: false, reordered: false }));
+        let again = duplicate.map(|after| (made.clone(), after));
+        out.push((made, marks));
         if marks.copy == Copy::Original {
             self.sent += 1;
         }
-        if let Some(m) = malformed {
-            out.push((made.clone(), Marks { copy: Copy::Malformed(m), late: false, reordered: false }));
-        }
-        if let Some(after) = duplicate {
+        out.extend(broken);
+        if let Some((made, after)) = again {
             let copy = Marks { copy: Copy::Duplicate, reordered: false, ..marks };
-            self.held.push_back(Held {
-                made,
-                marks: copy,
-                due: self.sent + u64::from(after),
-                duplicate: None,
-                malformed: None,
-            });
+            let due = self.sent + u64::from(after);
+            self.held.push_back(Held { made, marks: copy, due, duplicate: None, malformed: None });
         }
     }
 

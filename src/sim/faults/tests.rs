@@ -211,3 +211,17 @@ fn the_header_names_every_fault_a_record_carries() {
     assert_eq!(m(true, false, Copy::Duplicate).names(), Some("late,duplicate"));
     assert_eq!(m(true, false, Copy::Malformed(Malformation::NotJson)).names(), Some("malformed"));
 }
+
+#[test]
+fn every_event_held_back_still_flows_a_few_at_a_time() {
+    // With p = 1 no more than FEW events wait at once: the others go, and let them go.
+    let mut g = Generator::new(2, Clock::simulated(1_735_689_600_000, 1.0), 0.0);
+    let mut injector = Injector::new(faults(0.0, 0.0, 0.0, 1.0), 2).unwrap();
+    let mut out = vec![];
+    for i in 1..=10_000u64 {
+        injector.pass(Made::Sale(g.next().0), &mut out);
+        assert!(out.len() as u64 + u64::from(FEW) >= i, "{} of {i} sent", out.len());
+    }
+    let reordered = out.iter().filter(|(_, k)| k.reordered).count();
+    assert!(reordered > 5_000, "{reordered}");
+}
