@@ -397,7 +397,33 @@ impl Run<'_> {
     /// Hands the queued events to Kafka and sends until `until`; logs each event the broker
     /// acknowledged, in production order. `Some(ending)` when the run must end: a Kafka
     /// failure, a stop, or stdout gone.
+    /// Refunds held for their sale go as soon as the sale is acknowledged: while `until` asks
+    /// for acknowledgements, this goes on with them.
     fn deliver(&mut self, sink: &mut Option<Producer>, log: &mut EventLog<StdoutPipe>, until: Until) -> Option<Ending> {
+        for pass in 0.. {
+            if let Some(ending) = self.deliver_once(sink, log, until) {
+                return Some(ending);
+            }
+            // Flat out, the refunds released by this pass's answers go now too, once: the
+            // events behind them wait to be logged until they are acknowledged.
+            let again = match until {
+                Until::Acked => true,
+                Until::AckedOr(at) => Instant::now() < at,
+                Until::Unsent(_) => pass == 0,
+            };
+            if !again || self.outbox.queued() == 0 {
+                return None;
+            }
+        }
+        None
+    }
+
+    fn deliver_once(
+        &mut self,
+        sink: &mut Option<Producer>,
+        log: &mut EventLog<StdoutPipe>,
+        until: Until,
+    ) -> Option<Ending> {
         let result = match sink {
             None => {
                 self.outbox.ack_all();

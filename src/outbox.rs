@@ -4,6 +4,11 @@
 //! and counted in the ground truth, if one is kept, in that order too. A record may carry
 //! faults (`sim::faults`): its `pos-fault` header says which, and a malformed copy's value is
 //! the event's JSON broken.
+//!
+//! A refund is handed out only once its sale is acknowledged, and never before an earlier
+//! refund: with several requests in flight a later request can be written while an earlier
+//! batch is not (a crash, a failure), and a refund in the topic must always name a sale that
+//! is there.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -51,6 +56,14 @@ struct Waiting {
 pub struct Outbox {
     /// Records made and not yet handed to the producer, in order.
     queued: Vec<(Record, u64, Instant)>,
+    /// Refunds (and their copies) not handed out yet, in order, each with its sale's number
+    /// while that sale waits for its acknowledgement.
+    held: VecDeque<(Option<u64>, (Record, u64, Instant))>,
+    /// The sales not logged yet (id, event number), in the order made; and whether their ids
+    /// rise in that order (no fault reordered them), so that a refund finds its sale by
+    /// binary search.
+    sales: VecDeque<(u64, u64)>,
+    in_id_order: bool,
     /// Every event made and not yet logged, in order; the first is number `first`.
     waiting: VecDeque<Waiting>,
     first: u64,
@@ -75,6 +88,9 @@ impl Outbox {
     pub fn new(truth: Option<Truth>) -> Outbox {
         Outbox {
             queued: Vec::new(),
+            held: VecDeque::new(),
+            sales: VecDeque::new(),
+            in_id_order: true,
             waiting: VecDeque::new(),
             first: 0,
             acked: Vec::new(),
@@ -123,9 +139,48 @@ impl Outbox {
         let (key, value) = (both.slice(..key_len), both.slice(key_len..));
         let made = Instant::now();
         let number = self.first + self.waiting.len() as u64;
+        let sale = match (kind, marks.copy) {
+            (Kind::Refund, _) => self.unacked_sale(key_id),
+            (Kind::Transaction, Copy::Original) => {
+                self.in_id_order &= !marks.reordered && self.sales.back().is_none_or(|(last, _)| *last < key_id);
+                self.sales.push_back((key_id, number));
+                None
+            }
+            _ => None,
+        };
         self.waiting.push_back(Waiting { kind, marks, made, value: value.clone(), acked: false });
         let header = marks.header();
-        self.queued.push((Record { topic, key, value, timestamp_ms: timestamp.0, header }, number, made));
+        let record = (Record { topic, key, value, timestamp_ms: timestamp.0, header }, number, made);
+        if kind == Kind::Refund && (sale.is_some() || !self.held.is_empty()) {
+            self.held.push_back((sale, record));
+        } else {
+            self.queued.push(record);
+        }
+    }
+
+    /// The number of sale `id` while it waits for its acknowledgement.
+    fn unacked_sale(&self, id: u64) -> Option<u64> {
+        let at = if self.in_id_order {
+            self.sales.binary_search_by_key(&id, |(sale, _)| *sale).ok()
+        } else {
+            self.sales.iter().rposition(|(sale, _)| *sale == id)
+        };
+        let number = self.sales[at?].1;
+        let waiting = self.waiting.get((number - self.first) as usize)?;
+        (!waiting.acked).then_some(number)
+    }
+
+    /// Queues the held refunds whose sale is acknowledged, up to the first whose sale is not.
+    fn release(&mut self) {
+        while let Some((sale, _)) = self.held.front() {
+            let acked = sale
+                .is_none_or(|n| n < self.first || self.waiting.get((n - self.first) as usize).is_some_and(|w| w.acked));
+            if !acked {
+                break;
+            }
+            let (_, record) = self.held.pop_front().expect("a front");
+            self.queued.push(record);
+        }
     }
 
     /// Retires the current chunk and takes the oldest retired one whose events are all gone
@@ -140,13 +195,15 @@ impl Outbox {
         }
     }
 
-    /// Events made and not yet handed out.
+    /// Events made and not yet handed out (refunds waiting for their sale not counted).
     pub fn queued(&self) -> usize {
         self.queued.len()
     }
 
-    /// Hands out the queued records with their numbers and when they were made.
+    /// Hands out the queued records with their numbers and when they were made, and the held
+    /// refunds whose sale is acknowledged.
     pub fn take(&mut self) -> std::vec::Drain<'_, (Record, u64, Instant)> {
+        self.release();
         self.queued.drain(..)
     }
 
@@ -158,6 +215,7 @@ impl Outbox {
     /// Every event made counts as acknowledged (a dry run: nothing is sent).
     pub fn ack_all(&mut self) {
         self.queued.clear();
+        self.held.clear();
         self.acked.extend(self.first..self.first + self.waiting.len() as u64);
     }
 
@@ -170,12 +228,14 @@ impl Outbox {
             let Some(i) = n.checked_sub(self.first).map(|i| i as usize) else { continue };
             if let Some(w) = self.waiting.get_mut(i) {
                 w.acked = true;
+
                 // The stats count events: a duplicate or a broken copy is not another sale.
                 if w.marks.copy == Copy::Original {
                     stats.acked(w.kind, now.saturating_duration_since(w.made));
                 }
             }
         }
+        self.release();
         let mut output = Ok(());
         let mut dropped = 0;
         while let Some(w) = self.waiting.front() {
@@ -196,8 +256,12 @@ impl Outbox {
             self.facts.pop_front();
             self.first += 1;
         }
+        while self.sales.front().is_some_and(|(_, n)| *n < self.first) {
+            self.sales.pop_front();
+        }
         if ending {
             self.queued.clear();
+            self.held.clear();
         }
         (dropped, output)
     }
@@ -206,5 +270,68 @@ impl Outbox {
     /// the end of the run.
     pub fn keep_truth(&mut self, last: bool) -> Result<(), String> {
         self.truth.as_mut().map_or(Ok(()), |truth| truth.keep(last))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::Generator;
+    use crate::sim::clock::Clock;
+
+    fn numbers(outbox: &mut Outbox) -> Vec<u64> {
+        outbox.take().map(|(_, n, _)| n).collect()
+    }
+
+    fn ack(outbox: &mut Outbox, done: &[u64]) {
+        outbox.acked_mut().extend_from_slice(done);
+        let mut log = EventLog::new(Vec::new(), true);
+        let (dropped, output) = outbox.settle(&Stats::new(Instant::now()), &mut log, false);
+        assert_eq!((dropped, output.is_ok()), (0, true));
+    }
+
+    #[test]
+    fn a_refund_waits_for_its_sale_and_never_overtakes_an_earlier_refund() {
+        let mut g = Generator::new(4, Clock::simulated(1_735_689_600_000, 1.0), 0.0);
+        let (old, _) = g.next();
+        let (sale, _) = g.next();
+        let refund = |id: u64, of: &Transaction| Refund {
+            refund_id: id,
+            original_transaction_id: of.transaction_id,
+            product_id: of.product_id,
+            store_id: of.store_id,
+            customer_id: of.customer_id,
+            refund_amount: of.amount,
+            reason: "defective",
+            timestamp: of.timestamp,
+        };
+        let mut outbox = Outbox::new(None);
+        outbox.push(Event::Transaction(&old), Marks::default()); // 0
+        assert_eq!(numbers(&mut outbox), [0]);
+        ack(&mut outbox, &[0]);
+        outbox.push(Event::Transaction(&sale), Marks::default()); // 1
+        outbox.push(Event::Refund(&refund(1, &sale)), Marks::default()); // 2: its sale waits
+        outbox.push(Event::Refund(&refund(2, &old)), Marks::default()); // 3: its sale is acked, but 2 waits
+        assert_eq!(numbers(&mut outbox), [1], "only the sale goes");
+        assert_eq!(outbox.queued(), 0);
+        ack(&mut outbox, &[1]);
+        assert_eq!(numbers(&mut outbox), [2, 3], "the sale is acknowledged: both refunds, in order");
+        // A refund of a sale acknowledged and logged long ago goes at once.
+        ack(&mut outbox, &[2, 3]);
+        outbox.push(Event::Refund(&refund(3, &old)), Marks::default());
+        assert_eq!(numbers(&mut outbox), [4]);
+        // A sale sent after a later one (the out-of-order fault) is still found.
+        let (held_back, _) = g.next();
+        let (next, _) = g.next();
+        let reordered = Marks { reordered: true, ..Marks::default() };
+        outbox.push(Event::Transaction(&next), Marks::default()); // 5
+        outbox.push(Event::Transaction(&held_back), reordered); // 6
+        outbox.push(Event::Refund(&refund(4, &held_back)), Marks::default()); // 7
+        outbox.push(Event::Refund(&refund(5, &next)), Marks::default()); // 8
+        assert_eq!(numbers(&mut outbox), [5, 6]);
+        ack(&mut outbox, &[5]);
+        assert_eq!(numbers(&mut outbox), Vec::<u64>::new(), "refund 4 waits for sale 6, refund 5 behind it");
+        ack(&mut outbox, &[6]);
+        assert_eq!(numbers(&mut outbox), [7, 8]);
     }
 }
