@@ -396,9 +396,8 @@ impl Run<'_> {
 
     /// Hands the queued events to Kafka and sends until `until`; logs each event the broker
     /// acknowledged, in production order. `Some(ending)` when the run must end: a Kafka
-    /// failure, a stop, or stdout gone.
-    /// Refunds held for their sale go as soon as the sale is acknowledged: while `until` asks
-    /// for acknowledgements, this goes on with them.
+    /// failure, a stop, or stdout gone. A refund held for its sale goes as soon as the sale is
+    /// acknowledged: while `until` asks for acknowledgements, this goes on with those.
     fn deliver(&mut self, sink: &mut Option<Producer>, log: &mut EventLog<StdoutPipe>, until: Until) -> Option<Ending> {
         for pass in 0.. {
             if let Some(ending) = self.deliver_once(sink, log, until) {
@@ -418,6 +417,7 @@ impl Run<'_> {
         None
     }
 
+    /// One round of `deliver`: hand over, send until `until`, log.
     fn deliver_once(
         &mut self,
         sink: &mut Option<Producer>,
