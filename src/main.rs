@@ -197,8 +197,6 @@ impl Ending {
     }
 }
 
-/// Runs the loop, then closes stdout (a stalled reader gets `STOP_GRACE` after a stop) and
-/// prints the summary on stderr, whatever ended the run.
 /// What is fixed before a run starts: the seed, the simulated clock's start (`None`: the
 /// wall clock), the stores sold for.
 struct Setup {
@@ -207,6 +205,8 @@ struct Setup {
     stores: Vec<&'static str>,
 }
 
+/// Runs the loop, then closes stdout (a stalled reader gets `STOP_GRACE` after a stop) and
+/// prints the summary on stderr, whatever ended the run.
 fn run(
     config: &Config,
     security: kafka::Prepared,
@@ -379,18 +379,21 @@ impl Run<'_> {
         if let Some(refund) = refund {
             injector.pass(Made::Refund(refund), &mut self.sending);
         }
-        for (made, marks) in self.sending.drain(..) {
-            self.outbox.push((&made).into(), marks);
-        }
+        self.queue_sending();
     }
 
     /// Queues what the faults still hold back (the run ends).
     fn flush(&mut self) {
         if let Some(injector) = &mut self.injector {
             injector.flush(&mut self.sending);
-            for (made, marks) in self.sending.drain(..) {
-                self.outbox.push((&made).into(), marks);
-            }
+            self.queue_sending();
+        }
+    }
+
+    /// Queues what the faults let go, in order.
+    fn queue_sending(&mut self) {
+        for (made, marks) in self.sending.drain(..) {
+            self.outbox.push((&made).into(), marks);
         }
     }
 

@@ -79,8 +79,6 @@ pub struct Outbox {
     /// `facts[i]` is `waiting[i]`'s).
     truth: Option<Truth>,
     facts: VecDeque<Fact>,
-    /// Where a malformed copy is made before it joins the buffer.
-    broken: Vec<u8>,
 }
 
 impl Outbox {
@@ -99,7 +97,6 @@ impl Outbox {
             json: sim::json::Writer::default(),
             truth,
             facts: VecDeque::new(),
-            broken: Vec::new(),
         }
     }
 
@@ -126,10 +123,9 @@ impl Outbox {
             Event::Refund(r) => self.json.refund(&mut self.buf, r),
         }
         if let Copy::Malformed(how) = marks.copy {
-            self.broken.clear();
-            self.broken.extend_from_slice(&faults::malform(&self.buf[key_len..], how));
+            let broken = faults::malform(&self.buf[key_len..], how);
             self.buf.truncate(key_len);
-            self.buf.extend_from_slice(&self.broken);
+            self.buf.extend_from_slice(&broken);
         }
         let both = self.buf.split().freeze();
         let topic = match kind {
@@ -166,16 +162,18 @@ impl Outbox {
             self.sales.iter().rposition(|(sale, _)| *sale == id)
         };
         let number = self.sales[at?].1;
-        let waiting = self.waiting.get((number - self.first) as usize)?;
-        (!waiting.acked).then_some(number)
+        (!self.is_acked(number)).then_some(number)
+    }
+
+    /// Whether event `number` is acknowledged (logged and gone counts too).
+    fn is_acked(&self, number: u64) -> bool {
+        number < self.first || self.waiting.get((number - self.first) as usize).is_some_and(|w| w.acked)
     }
 
     /// Queues the held refunds whose sale is acknowledged, up to the first whose sale is not.
     fn release(&mut self) {
         while let Some((sale, _)) = self.held.front() {
-            let acked = sale
-                .is_none_or(|n| n < self.first || self.waiting.get((n - self.first) as usize).is_some_and(|w| w.acked));
-            if !acked {
+            if !sale.is_none_or(|n| self.is_acked(n)) {
                 break;
             }
             let (_, record) = self.held.pop_front().expect("a front");
@@ -228,7 +226,6 @@ impl Outbox {
             let Some(i) = n.checked_sub(self.first).map(|i| i as usize) else { continue };
             if let Some(w) = self.waiting.get_mut(i) {
                 w.acked = true;
-
                 // The stats count events: a duplicate or a broken copy is not another sale.
                 if w.marks.copy == Copy::Original {
                     stats.acked(w.kind, now.saturating_duration_since(w.made));

@@ -439,10 +439,7 @@ impl Config {
 
     /// The real time between two transactions.
     pub fn interval(&self) -> Duration {
-        match self.speedup {
-            Speedup::Max => Duration::ZERO,
-            Speedup::Factor(f) => Duration::from_secs_f64(self.sleep_seconds / f),
-        }
+        self.real_time(Duration::from_secs_f64(self.sleep_seconds))
     }
 }
 

@@ -155,14 +155,15 @@ struct FaultDetails<'a>(&'a crate::config::Faults);
 impl fmt::Display for FaultDetails<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let x = self.0;
-        let late = format!("late:{}@{}s", x.late, x.late_seconds);
-        let asked = [(x.late, late), (x.duplicate, format!("duplicate:{}", x.duplicate))]
-            .into_iter()
-            .chain([(x.malformed, format!("malformed:{}", x.malformed))])
-            .chain([(x.out_of_order, format!("reordered:{}", x.out_of_order))])
-            .filter(|(p, _)| *p > 0.0)
-            .map(|(_, text)| text)
-            .collect::<Vec<_>>();
+        let late = format!("@{}s", x.late_seconds);
+        let all = [
+            ("late", x.late, late.as_str()),
+            ("duplicate", x.duplicate, ""),
+            ("malformed", x.malformed, ""),
+            ("reordered", x.out_of_order, ""),
+        ];
+        let asked: Vec<String> =
+            all.iter().filter(|(_, p, _)| *p > 0.0).map(|(name, p, more)| format!("{name}:{p}{more}")).collect();
         if asked.is_empty() { Ok(()) } else { write!(f, " faults={}", asked.join(",")) }
     }
 }

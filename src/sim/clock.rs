@@ -23,10 +23,7 @@ impl Clock {
     pub fn transaction_time(&self, n: u64) -> EventTime {
         match *self {
             Clock::Wall => now(),
-            Clock::Simulated { start_ns, step_ns } => {
-                let ns = start_ns + i128::from(n.saturating_sub(1)) * step_ns;
-                EventTime(i64::try_from(ns.div_euclid(1_000_000)).unwrap_or(i64::MAX))
-            }
+            Clock::Simulated { step_ns, .. } => self.at_offset(i128::from(n.saturating_sub(1)) * step_ns),
         }
     }
 

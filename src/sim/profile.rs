@@ -31,11 +31,17 @@ fn week_mean() -> f64 {
 }
 
 /// The weight of the hour that contains Unix second `s` (relative to the week's mean).
-pub fn weight_at(s: f64) -> f64 {
+#[cfg(test)]
+fn weight_at(s: f64) -> f64 {
+    table_weight(s) / week_mean()
+}
+
+/// The table's weight of the hour that contains Unix second `s`: its hour's times its day's.
+fn table_weight(s: f64) -> f64 {
     let hour = (s / HOUR_S).floor() as i64;
     // 1970-01-01 was a Thursday (index 3, Monday first).
     let day = (hour.div_euclid(24) + 3).rem_euclid(7) as usize;
-    HOURS[hour.rem_euclid(24) as usize] * DAYS[day] / week_mean()
+    HOURS[hour.rem_euclid(24) as usize] * DAYS[day]
 }
 
 /// Poisson arrivals of the `retail-day` profile, in event time.
@@ -44,7 +50,8 @@ pub struct Arrivals {
     rng: fastrand::Rng,
     /// Unix seconds of the run's event-time start (offsets are from here).
     start_s: f64,
-    mean_gap_s: f64,
+    /// Sales per second per unit of table weight: the week's mean rate is one per mean gap.
+    per_weight: f64,
     /// The upcoming sale's offset from the start, in seconds.
     next_s: f64,
 }
@@ -57,7 +64,7 @@ impl Arrivals {
         let mut a = Arrivals {
             rng: fastrand::Rng::with_seed(seed ^ 0x5EED_A771_7A15_0001),
             start_s: start_ms as f64 / 1000.0,
-            mean_gap_s,
+            per_weight: 1.0 / (week_mean() * mean_gap_s),
             next_s: 0.0,
         };
         a.next_s = a.after(0.0);
@@ -81,7 +88,7 @@ impl Arrivals {
         loop {
             let abs = self.start_s + t;
             let hour_end = ((abs / HOUR_S).floor() + 1.0) * HOUR_S;
-            let rate = weight_at(abs) / self.mean_gap_s;
+            let rate = table_weight(abs) * self.per_weight;
             let room = hour_end - abs;
             if rate * room >= budget {
                 return t + budget / rate;
