@@ -391,9 +391,7 @@ fn the_retail_day_profile_follows_store_hours_in_simulated_time() {
         .into_iter()
         .map(|line| {
             let json: serde_json::Value = serde_json::from_str(line.split_once(": ").unwrap().1).unwrap();
-            let format =
-                time::format_description::parse_borrowed::<2>("[year]-[month]-[day] [hour]:[minute]:[second]").unwrap();
-            time::PrimitiveDateTime::parse(json["timestamp"].as_str().unwrap(), &format).unwrap()
+            common::event_time(json["timestamp"].as_str().unwrap())
         })
         .collect();
     assert_eq!(times.len(), 30_240);

@@ -65,11 +65,7 @@ fn assert_holds_exactly_once(addr: &str, topic: &str, expected: &[String], kind:
 
 /// "2025-01-01 00:00:07" → Unix milliseconds.
 fn event_time_ms(json: &serde_json::Value) -> i64 {
-    let text = json["timestamp"].as_str().unwrap();
-    let format =
-        time::format_description::parse_borrowed::<2>("[year]-[month]-[day] [hour]:[minute]:[second]").unwrap();
-    let t = time::PrimitiveDateTime::parse(text, &format).unwrap().assume_utc();
-    t.unix_timestamp() * 1000
+    common::event_time(json["timestamp"].as_str().unwrap()).assume_utc().unix_timestamp() * 1000
 }
 
 fn every_event_arrives_once_as_the_dry_run_printed_it(version: &str) {

@@ -356,6 +356,13 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}", std::process::id())
 }
 
+/// A contract timestamp, "2025-01-01 00:01:30" (UTC), as a date and time.
+pub fn event_time(text: &str) -> time::PrimitiveDateTime {
+    let format =
+        time::format_description::parse_borrowed::<2>("[year]-[month]-[day] [hour]:[minute]:[second]").unwrap();
+    time::PrimitiveDateTime::parse(text, &format).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
 /// One record as an independent client (kcat) read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consumed {

@@ -17,9 +17,7 @@ fn cents(amount: &Value) -> u64 {
 
 /// "2025-01-01 00:01:30" → seconds since the epoch.
 fn seconds(text: &str) -> i64 {
-    let format =
-        time::format_description::parse_borrowed::<2>("[year]-[month]-[day] [hour]:[minute]:[second]").unwrap();
-    time::PrimitiveDateTime::parse(text, &format).unwrap().assume_utc().unix_timestamp()
+    super::event_time(text).assume_utc().unix_timestamp()
 }
 
 fn text(secs: i64) -> String {
