@@ -260,6 +260,26 @@ fn a_bootstrap_host_that_never_answers_is_named_while_waiting() {
     assert!(named_after < Duration::from_secs(10), "{named_after:?}");
 }
 
+/// A server that accepts TCP but never finishes the TLS handshake: the wait names the
+/// handshake, not a request (it used to say "to answer ApiVersions"), and so does the error.
+#[test]
+fn a_tls_handshake_that_never_finishes_is_named_as_the_handshake() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(4).collect();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let args = [&format!("--bootstrap-servers={addr}") as &str, "--security-protocol=SSL"];
+    let waiting = format!("waiting for broker {addr} to finish the TLS handshake (3 s so far");
+    let watched = spawn_until(producer(&args), Stream::Stderr, move |l| l.contains(&waiting));
+    kill(watched.child.id(), "TERM");
+    let (out, lines) = watched.finish(LIMIT);
+    assert_eq!(out.code(), 0, "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("to answer ApiVersions")), "{lines:?}");
+}
+
 // ---- real brokers -----------------------------------------------------------------------------
 
 /// Regression: with one broker SIGSTOPped and a 5 s delivery timeout, exit 1 came 60 s later

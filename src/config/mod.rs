@@ -181,7 +181,7 @@ const OPTIONS: &[Opt] = &[
         "",
         "replication factor of topics this creates; unset: the broker's default",
     ),
-    opt("compression", "KAFKA_COMPRESSION", "none", "record compression: none, gzip or snappy"),
+    opt("compression", "KAFKA_COMPRESSION", "none", "record compression: none, gzip, snappy, lz4 or zstd (Kafka 2.1+)"),
     opt("client-id", "KAFKA_CLIENT_ID", "pos-producer", "client id sent to the brokers"),
     opt(
         "protocol-cap",
@@ -300,6 +300,9 @@ pub enum Compression {
     None,
     Gzip,
     Snappy,
+    Lz4,
+    /// Needs Produce v7 (Kafka 2.1+); the producer checks the brokers.
+    Zstd,
 }
 
 impl Compression {
@@ -308,6 +311,8 @@ impl Compression {
             Compression::None => "none",
             Compression::Gzip => "gzip",
             Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
         }
     }
 }
@@ -631,7 +636,9 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         "none" => Compression::None,
         "gzip" => Compression::Gzip,
         "snappy" => Compression::Snappy,
-        _ => return Err(compression_raw.invalid("none, gzip or snappy")),
+        "lz4" => Compression::Lz4,
+        "zstd" => Compression::Zstd,
+        _ => return Err(compression_raw.invalid("none, gzip, snappy, lz4 or zstd")),
     };
     let client_raw = s.get("client-id");
     if client_raw.value.is_empty() || !client_raw.value.chars().all(|c| c.is_ascii_graphic()) {
@@ -1273,7 +1280,7 @@ mod tests {
         assert!(run(&["--dry-run=TRUE"], &[]).unwrap().dry_run);
         assert!(!run(&["--dry-run=0"], &[]).unwrap().dry_run);
         assert!(err(&[], &[("KAFKA_ACKS", "2")]).contains("expected all, -1, 1 or 0"));
-        assert!(err(&[], &[("KAFKA_COMPRESSION", "lz4")]).contains("expected none, gzip or snappy"));
+        assert!(err(&[], &[("KAFKA_COMPRESSION", "brotli")]).contains("expected none, gzip, snappy, lz4 or zstd"));
         assert!(err(&[], &[("KAFKA_CLIENT_ID", "a b")]).contains("KAFKA_CLIENT_ID"));
         assert_eq!(
             err(&[], &[("KAFKA_PROTOCOL_CAP", "0.8")]),

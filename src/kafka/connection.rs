@@ -52,7 +52,8 @@ pub enum ConnectionError {
     Io { addr: String, source: io::Error },
     /// No complete response within the request timeout, or before the deadline of the work
     /// it was for (`cut`: the delivery timeout ran out first).
-    Timeout { addr: String, after: Duration, cut: bool },
+    /// `handshake`: what did not end in time was the TLS handshake, before any request.
+    Timeout { addr: String, after: Duration, cut: bool, handshake: bool },
     /// A stop was asked for while waiting.
     Stopped,
     /// The bytes received are not a valid response frame.
@@ -103,10 +104,16 @@ impl fmt::Display for ConnectionError {
             ConnectionError::Io { addr, source } => {
                 write!(f, "connection to {addr} failed: {source}")
             }
-            ConnectionError::Timeout { addr, after, cut: false } => {
+            ConnectionError::Timeout { addr, after, handshake: true, .. } => write!(
+                f,
+                "broker {addr} accepted the connection but did not finish the TLS handshake within {} ms (is this a \
+                 TLS listener, and is anything between here and the broker holding TLS up?)",
+                after.as_millis()
+            ),
+            ConnectionError::Timeout { addr, after, cut: false, .. } => {
                 write!(f, "broker {addr} did not answer within {} ms", after.as_millis())
             }
-            ConnectionError::Timeout { addr, after, cut: true } => {
+            ConnectionError::Timeout { addr, after, cut: true, .. } => {
                 write!(
                     f,
                     "broker {addr} did not answer within the {} ms left of the delivery timeout",
@@ -357,7 +364,7 @@ impl Connection {
                 return Ok(true);
             }
             let now = Instant::now();
-            pending.limit.note(now, &self.addr, pending.api);
+            pending.limit.note(now, &self.addr, pending.api, false);
             let wait = until.min(pending.limit.next_note).saturating_duration_since(now).min(crate::shutdown::POLL);
             match super::poll::readable(self.stream.tcp(), wait) {
                 Ok(true) => return Ok(true),
@@ -461,7 +468,7 @@ impl Connection {
         let mut written = 0;
         let mut waiter = Waiter::new(limit, api);
         loop {
-            waiter.check(&self.stop, &self.addr)?;
+            waiter.check(&self.stop, &self.addr, self.stream.handshaking())?;
             // Once every byte is written, a flush: TLS holds records until then.
             let step = match self.write_buf.get(written..).filter(|rest| !rest.is_empty()) {
                 Some(rest) => self.stream.write(rest),
@@ -548,7 +555,7 @@ impl Connection {
                 buf = &mut buf[n..];
                 continue;
             }
-            waiter.check(&self.stop, &self.addr)?;
+            waiter.check(&self.stop, &self.addr, self.stream.handshaking())?;
             let direct = buf.len() >= READ_CHUNK;
             let read = if direct { self.stream.read(buf) } else { self.stream.read(&mut self.rbuf) };
             match read {
@@ -602,7 +609,8 @@ impl Waiter {
     }
 
     /// Whether waiting may go on (a blocking call lasts one slice at most), or why not.
-    fn check(&mut self, stop: &Stop, addr: &str) -> Result<(), ConnectionError> {
+    /// `handshaking`: the TLS handshake is what is still awaited.
+    fn check(&mut self, stop: &Stop, addr: &str, handshaking: bool) -> Result<(), ConnectionError> {
         let now = Instant::now();
         if !self.stop_seen && stop.is_set() {
             self.stop_seen = true;
@@ -613,21 +621,23 @@ impl Waiter {
                 ConnectionError::Stopped
             } else {
                 let after = self.limit.at.saturating_duration_since(self.limit.from);
-                ConnectionError::Timeout { addr: addr.to_string(), after, cut: self.limit.cut }
+                ConnectionError::Timeout { addr: addr.to_string(), after, cut: self.limit.cut, handshake: handshaking }
             });
         }
-        self.limit.note(now, addr, self.api);
+        self.limit.note(now, addr, self.api, handshaking);
         Ok(())
     }
 }
 
 impl WaitLimit {
-    /// Says on stderr that `api` is still unanswered, when a note is due.
-    fn note(&mut self, now: Instant, addr: &str, api: ApiKey) {
+    /// Says on stderr what is still awaited (an answer to `api`, or the TLS handshake), when a
+    /// note is due.
+    fn note(&mut self, now: Instant, addr: &str, api: ApiKey, handshaking: bool) {
         if now >= self.next_note && now < self.at {
             let left = self.at.saturating_duration_since(now);
+            let what = if handshaking { "finish the TLS handshake".to_string() } else { format!("answer {api:?}") };
             diag!(
-                "waiting for broker {addr} to answer {api:?} ({} s so far, {} s left) …",
+                "waiting for broker {addr} to {what} ({} s so far, {} s left) …",
                 (now - self.from).as_secs(),
                 left.as_secs_f64().ceil() as u64
             );

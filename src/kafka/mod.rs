@@ -11,6 +11,7 @@
 pub mod backoff;
 pub mod batch;
 pub mod client;
+pub mod compression;
 pub mod connection;
 pub mod partitioner;
 pub mod poll;
@@ -91,7 +92,7 @@ pub enum KafkaError {
     DeliveryTimeout { after: Duration, unacked: usize, last: String },
     /// Start-up could not finish within the delivery timeout (`what`: e.g. "topics").
     NotReady { what: &'static str, last: String },
-    /// A topic's tail holds a batch this client cannot read (lz4, zstd, corrupt).
+    /// A topic's tail holds a batch this client cannot read (an old format, corrupt).
     Unreadable { topic: String, partition: i32, reason: String },
     /// A stop was asked for; `unacked` events were abandoned without an acknowledgement.
     Stopped { unacked: usize },

@@ -9,15 +9,13 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProduceRequest};
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{self, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
 use super::backoff::{Backoff, NoRetry};
-use super::batch::HeaderBlock;
+use super::batch::{HeaderBlock, Scratch};
 use super::client::{Client, topic_name};
+use super::compression::Codec;
 use super::connection::{ConnectionError, Pending};
 use super::partitioner::partition_for_key;
 pub use super::window::Record;
@@ -54,7 +52,7 @@ pub struct Producer {
     client: Client,
     topics: Vec<String>,
     acks: Acks,
-    compression: records::Compression,
+    codec: Codec,
     request_timeout_ms: i32,
     delivery_timeout: Duration,
     /// Producer id and epoch when idempotent (KIP-98).
@@ -64,19 +62,15 @@ pub struct Producer {
     metadata_max_age: Duration,
     /// The latest reason a record was not acknowledged, for the delivery-timeout error.
     last_failure: Option<String>,
-    /// The records of the batch being encoded, in the codec's form (kept for its capacity).
-    scratch: Vec<records::Record>,
+    /// Where a compressed batch is assembled (kept for its capacity).
+    scratch: Scratch,
     /// Batches are encoded here and split off; once a request is written its batches are
     /// dropped and the next `reserve` takes the same memory again.
     encoded: BytesMut,
-    /// The headers every record of a topic carries (by topic index; none past the end), as
-    /// the codec takes them (compressed batches) and as written (uncompressed).
-    headers: Vec<Headers>,
+    /// The headers every record of a topic carries, as written (by topic index; none past
+    /// the end).
     header_blocks: Vec<HeaderBlock>,
 }
-
-/// Record headers as the codec takes them.
-type Headers = IndexMap<StrBytes, Option<Bytes>>;
 
 impl Producer {
     /// Connects (retrying until a broker answers), makes sure the topics exist, and gets a
@@ -94,10 +88,12 @@ impl Producer {
             client,
             topics,
             acks: config.acks,
-            compression: match config.compression {
-                Compression::None => records::Compression::None,
-                Compression::Gzip => records::Compression::Gzip,
-                Compression::Snappy => records::Compression::Snappy,
+            codec: match config.compression {
+                Compression::None => Codec::None,
+                Compression::Gzip => Codec::Gzip,
+                Compression::Snappy => Codec::Snappy,
+                Compression::Lz4 => Codec::Lz4,
+                Compression::Zstd => Codec::Zstd,
             },
             request_timeout_ms: config.request_timeout.as_millis().min(i32::MAX as u128) as i32,
             delivery_timeout: config.delivery_timeout,
@@ -105,24 +101,20 @@ impl Producer {
             window: Window::new(config.max_in_flight, config.batch_size),
             metadata_max_age: config.metadata_max_age,
             last_failure: None,
-            scratch: Vec::new(),
+            scratch: Scratch::default(),
             encoded: BytesMut::new(),
-            headers: Vec::new(),
             header_blocks: Vec::new(),
         };
         for (topic, pairs) in headers.iter().enumerate() {
             let block = HeaderBlock::new(pairs);
             producer.window.set_record_extra(topic, block.len());
             producer.header_blocks.push(block);
-            let map: Headers = pairs
-                .iter()
-                .map(|(k, v)| (StrBytes::from_string(k.clone()), Some(Bytes::from(v.clone().into_bytes()))))
-                .collect();
-            producer.headers.push(map);
         }
         for warning in super::topics::partition_warnings(&producer.client, &producer.topics, config.topic_partitions) {
             diag!("warning: {warning}");
         }
+        let codec = producer.codec;
+        producer.client.with_any(|c| codec_supported(codec, c.addr(), c.versions().produce))?;
         if config.idempotence {
             producer.identity = Some(producer.init_producer_id(deadline)?);
         }
@@ -340,19 +332,20 @@ impl Producer {
                     tp,
                     encode(
                         self.identity,
-                        self.compression,
-                        &self.topics[tp.0],
+                        self.codec,
                         batch,
-                        (self.headers.get(tp.0), self.header_blocks.get(tp.0)),
+                        self.header_blocks.get(tp.0),
                         &mut self.scratch,
                         &mut self.encoded,
-                    )?,
+                    ),
                 ));
             }
             let request = self.request(data);
             let acks = self.acks;
+            let codec = self.codec;
             let result = self.client.with_broker(leader, |c| {
                 let version = c.versions().produce;
+                codec_supported(codec, c.addr(), version)?;
                 if acks == Acks::None {
                     c.send_only(ApiKey::Produce, version, &request).map(|()| None)
                 } else {
@@ -517,56 +510,54 @@ impl Producer {
     }
 }
 
-/// Encodes one batch as a RecordBatch v2 into a buffer of its size: uncompressed by our own
-/// writer (`batch`), compressed by the codec's. Record `i` gets offset
-/// delta `i`; the encoder starts a new batch whenever `offset − sequence` changes, so
-/// sequences move with offsets (non-idempotent: base sequence −1, as the protocol asks).
-/// `scratch` and `buf` are reused from batch to batch: no allocation per batch.
+/// Whether a broker speaking Produce `version` takes batches of `codec`: zstd needs v7
+/// (KIP-110, Kafka 2.1), and a broker before it would refuse every batch.
+fn codec_supported(codec: Codec, addr: &str, version: i16) -> Result<(), ConnectionError> {
+    if codec == Codec::Zstd && version < 7 {
+        return Err(ConnectionError::Unsupported {
+            addr: addr.to_string(),
+            reason: format!(
+                "speaks Produce up to v{version}, and zstd compression needs v7 (Kafka 2.1 or newer): set \
+                 KAFKA_COMPRESSION to lz4, snappy, gzip or none"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Encodes one batch as a RecordBatch v2 into a buffer of its size, record `i` at offset
+/// delta `i` and sequence `base_sequence + i` (non-idempotent: base sequence −1, as the
+/// protocol asks). `scratch` and `buf` are reused from batch to batch: no allocation per batch.
 fn encode(
     identity: Option<(i64, i16)>,
-    compression: records::Compression,
-    topic: &str,
+    codec: Codec,
     batch: &Batch,
-    (headers, header_block): (Option<&Headers>, Option<&HeaderBlock>),
-    scratch: &mut Vec<records::Record>,
+    header_block: Option<&HeaderBlock>,
+    scratch: &mut Scratch,
     buf: &mut BytesMut,
-) -> Result<Bytes, KafkaError> {
-    if compression == records::Compression::None {
-        let identity = identity.map(|(id, epoch)| (id, epoch, batch.base_sequence));
-        super::batch::write(buf, &batch.records, identity, header_block.unwrap_or(&HeaderBlock::default()));
-        return Ok(buf.split().freeze());
+) -> Bytes {
+    let identity = identity.map(|(id, epoch)| (id, epoch, batch.base_sequence));
+    let none = HeaderBlock::default();
+    super::batch::write(buf, &batch.records, identity, header_block.unwrap_or(&none), codec, scratch);
+    buf.split().freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zstd_is_refused_by_a_broker_before_produce_v7_in_one_line() {
+        let e = codec_supported(Codec::Zstd, "old:9092", 6).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "broker old:9092 speaks Produce up to v6, and zstd compression needs v7 (Kafka 2.1 or newer): set \
+             KAFKA_COMPRESSION to lz4, snappy, gzip or none"
+        );
+        assert!(!e.is_retriable());
+        assert!(codec_supported(Codec::Zstd, "new:9092", 7).is_ok());
+        for codec in [Codec::None, Codec::Gzip, Codec::Snappy, Codec::Lz4] {
+            assert!(codec_supported(codec, "old:9092", 3).is_ok(), "{codec}");
+        }
     }
-    let (producer_id, producer_epoch) = identity.unwrap_or((records::NO_PRODUCER_ID, records::NO_PRODUCER_EPOCH));
-    let base = if identity.is_some() { batch.base_sequence } else { records::NO_SEQUENCE };
-    scratch.clear();
-    scratch.extend(batch.records.iter().enumerate().map(|(delta, r)| records::Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: records::NO_PARTITION_LEADER_EPOCH,
-        producer_id,
-        producer_epoch,
-        timestamp_type: TimestampType::Creation,
-        offset: delta as i64,
-        sequence: base.wrapping_add(delta as i32),
-        timestamp: r.timestamp_ms,
-        key: Some(r.key.clone()),
-        value: Some(r.value.clone()),
-        headers: {
-            let mut map = headers.cloned().unwrap_or_default();
-            if let Some((key, value)) = r.header {
-                map.insert(StrBytes::from_static_str(key), Some(Bytes::from_static(value.as_bytes())));
-            }
-            map
-        },
-    }));
-    let options = RecordEncodeOptions { version: 2, compression };
-    let encoded = RecordBatchEncoder::encode(buf, scratch.iter(), &options);
-    scratch.clear();
-    encoded.map_err(|e| KafkaError::Broker {
-        what: format!("encoding a record batch for {topic}"),
-        code: -1,
-        message: Some(e.to_string()),
-    })?;
-    Ok(buf.split().freeze())
 }

@@ -1,17 +1,18 @@
 //! Record batches (magic 2, Kafka 0.11+) as Fetch returns them, decoded within bounds: the
 //! checksum is verified, counts and lengths are checked against the bytes that remain before
-//! anything is kept, and a compressed batch inflates into at most [`MAX_INFLATED`] bytes.
+//! anything is kept, and a compressed batch (gzip, snappy, lz4 or zstd: [`compression`])
+//! inflates into at most [`MAX_INFLATED`] bytes.
 //!
 //! Why not the codec's `RecordBatchDecoder`: kafka-protocol 0.18 reserves room for the record
-//! count it reads (`Vec::reserve(count)`, an abort for a count near 2^31) and inflates gzip and
-//! snappy without a limit (a small batch can expand to gigabytes). This reads only what the
-//! tail reader needs: offset, timestamp, key and value of each record.
+//! count it reads (`Vec::reserve(count)`, an abort for a count near 2^31), inflates without a
+//! limit (a small batch can expand to gigabytes), and its lz4 and zstd need C. This reads only
+//! what the tail reader needs: offset, timestamp, key and value of each record.
 //!
-//! References: Kafka documentation, "Message Format" (RecordBatch, Record, varints); the
-//! xerial snappy framing the Java client writes (snappy-java `SnappyOutputStream`).
+//! References: Kafka documentation, "Message Format" (RecordBatch, Record, varints).
 
 use std::fmt;
-use std::io::Read;
+
+use super::compression::{self, Codec};
 
 /// The most bytes one compressed batch may inflate to.
 pub const MAX_INFLATED: usize = 16 * 1024 * 1024;
@@ -31,7 +32,7 @@ pub struct Record {
 /// Why a batch cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordsError {
-    /// A valid batch in a form this client does not read (lz4, zstd, an old message format).
+    /// A batch in a form this client does not read (an old message format, an unknown codec).
     Unsupported { offset: i64, what: String },
     /// Bytes that are not a valid batch.
     Corrupt { offset: i64, what: String },
@@ -98,27 +99,16 @@ pub fn decode(data: &[u8]) -> Result<Decoded, RecordsError> {
         }
         let body = &batch[HEADER..];
         let inflated;
-        let records = match attributes & 7 {
-            0 => body,
-            1 => {
-                inflated = gunzip(body).map_err(corrupt)?;
+        let records = match Codec::from_attributes(attributes) {
+            Ok(Codec::None) => body,
+            Ok(codec) => {
+                inflated = compression::decompress(codec, body, MAX_INFLATED).map_err(corrupt)?;
                 &inflated[..]
             }
-            2 => {
-                inflated = unsnappy(body).map_err(corrupt)?;
-                &inflated[..]
-            }
-            c => {
-                let name = match c {
-                    3 => "lz4",
-                    4 => "zstd",
-                    _ => "an unknown compression",
-                };
+            Err(bits) => {
                 return Err(RecordsError::Unsupported {
                     offset: base_offset,
-                    what: format!(
-                        "is {name}-compressed, and pos-producer reads only uncompressed, gzip and snappy batches"
-                    ),
+                    what: format!("names compression {bits}, which no Kafka version defines"),
                 });
             }
         };
@@ -207,58 +197,6 @@ impl<'a> Cursor<'a> {
             n => self.take(n as usize).map(Some),
         }
     }
-}
-
-fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(body)
-        .take(MAX_INFLATED as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("gzip: {e}"))?;
-    if out.len() > MAX_INFLATED {
-        return Err(format!("gzip data inflates beyond {} MiB", MAX_INFLATED >> 20));
-    }
-    Ok(out)
-}
-
-/// The framing the Java client writes (snappy-java: a 16-byte header, then blocks each with
-/// a big-endian length), or one raw snappy block as other clients write.
-fn unsnappy(body: &[u8]) -> Result<Vec<u8>, String> {
-    const XERIAL: &[u8] = b"\x82SNAPPY\x00";
-    let mut out = Vec::new();
-    if body.starts_with(XERIAL) && body.len() >= 16 {
-        let mut rest = &body[16..];
-        while !rest.is_empty() {
-            let Some((len, tail)) = rest.split_first_chunk::<4>() else {
-                return Err("snappy: block length cut short".into());
-            };
-            let len = u32::from_be_bytes(*len) as usize;
-            if len > tail.len() {
-                return Err(format!("snappy: block of {len} bytes where {} remain", tail.len()));
-            }
-            let (block, tail) = tail.split_at(len);
-            inflate_block(block, &mut out)?;
-            rest = tail;
-        }
-    } else {
-        inflate_block(body, &mut out)?;
-    }
-    Ok(out)
-}
-
-fn inflate_block(block: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
-    let n = snap::raw::decompress_len(block).map_err(|e| format!("snappy: {e}"))?;
-    // A 3-byte copy yields at most 64 bytes: no real block inflates more than 22 times.
-    if n > block.len().saturating_mul(22) {
-        return Err(format!("snappy: a block of {} bytes cannot inflate to the {n} it declares", block.len()));
-    }
-    if out.len() + n > MAX_INFLATED {
-        return Err(format!("snappy data inflates beyond {} MiB", MAX_INFLATED >> 20));
-    }
-    let start = out.len();
-    out.resize(start + n, 0);
-    snap::raw::Decoder::new().decompress(block, &mut out[start..]).map_err(|e| format!("snappy: {e}"))?;
-    Ok(())
 }
 
 #[cfg(test)]

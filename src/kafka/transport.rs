@@ -26,6 +26,15 @@ impl Transport {
         !matches!(self, Transport::Plain(_))
     }
 
+    /// Whether the TLS handshake is still under way (what a wait is then waiting for).
+    pub fn handshaking(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(s) => s.conn.is_handshaking(),
+        }
+    }
+
     /// Whether bytes are already here to read without the socket: TLS records read from the
     /// socket earlier and decrypted (or an error to report).
     pub fn buffered(&mut self) -> bool {

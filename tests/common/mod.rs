@@ -553,3 +553,23 @@ impl Watched {
         (out, self.lines.join().unwrap())
     }
 }
+
+/// Reads `count` records of `topic` from the start with Kafka's own console consumer (the Java
+/// client of `version`'s jars, checksums checked); returns their values in order.
+pub fn console_consume(version: &str, addr: &str, topic: &str, count: usize) -> Vec<String> {
+    // The class moved to the tools module in Kafka 3.5.
+    let class = if version.starts_with("2.") {
+        "kafka.tools.ConsoleConsumer"
+    } else {
+        "org.apache.kafka.tools.consumer.ConsoleConsumer"
+    };
+    let count = count.to_string();
+    let out = Command::new(root().join("scripts/kafka-local"))
+        .args(["tool", "--version", version, class, "--bootstrap-server", addr, "--topic", topic])
+        .args(["--from-beginning", "--max-messages", &count, "--timeout-ms", "30000"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("scripts/kafka-local");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    stdout.lines().map(String::from).collect()
+}

@@ -1,6 +1,7 @@
-//! The batch decoder against kafka-protocol's encoder (uncompressed, gzip, snappy), then the
-//! batches a decoder must refuse without aborting: lz4, old formats, huge counts, bombs, and a
-//! seeded mutation fuzzer with the allocation probe of the wire tests.
+//! The batch decoder against kafka-protocol's encoder (uncompressed, gzip, snappy; lz4 and
+//! zstd packed by our codecs), then the batches a decoder must refuse without aborting: old
+//! formats, unknown codecs, huge counts, bombs, and a seeded mutation fuzzer (every codec)
+//! with the allocation probe of the wire tests.
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
@@ -8,6 +9,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{self as kr, Compression, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
 use super::*;
+use crate::kafka::compression::{self, Codec};
 use crate::kafka::wire::tests::peak_of;
 
 fn wire_record(offset: i64, timestamp: i64, key: Option<&[u8]>, value: Option<&[u8]>, headers: usize) -> kr::Record {
@@ -123,16 +125,36 @@ fn control_batches_give_no_records_but_move_the_offset() {
     assert_eq!(decode(&b).unwrap(), Decoded { records: vec![], next_offset: Some(41) });
 }
 
+/// An uncompressed batch of kafka-protocol's with its records packed by `codec`, as a broker
+/// stores what another client sent (kafka-protocol's own lz4 and zstd need C).
+fn packed(plain: &[u8], codec: Codec) -> Vec<u8> {
+    let mut b = plain[..HEADER].to_vec();
+    compression::compress(codec, &plain[HEADER..], &mut b);
+    let len = (b.len() - 12) as i32;
+    b[8..12].copy_from_slice(&len.to_be_bytes());
+    with_attributes(b, codec.attributes())
+}
+
 #[test]
-fn lz4_zstd_and_old_formats_are_named_not_guessed() {
+fn lz4_and_zstd_batches_decode_to_their_records() {
+    for codec in [Codec::Lz4, Codec::Zstd] {
+        let (first, second) = (sample(0, 30), sample(30, 12));
+        let mut data = packed(&batch(&first, Compression::None), codec);
+        data.extend(packed(&batch(&second, Compression::None), codec));
+        let decoded = decode(&data).unwrap_or_else(|e| panic!("{codec}: {e}"));
+        assert_eq!(decoded.records, [expected(&first), expected(&second)].concat(), "{codec}");
+        assert_eq!(decoded.next_offset, Some(42));
+    }
+}
+
+#[test]
+fn unknown_codecs_and_old_formats_are_named_not_guessed() {
     let plain = batch(&sample(5, 3), Compression::None);
-    for (bits, name) in [(3, "lz4"), (4, "zstd"), (6, "an unknown compression")] {
+    for bits in [5, 6, 7] {
         let e = decode(&with_attributes(plain.clone(), bits)).unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!(
-                "the batch at offset 5 is {name}-compressed, and pos-producer reads only uncompressed, gzip and snappy batches"
-            )
+            format!("the batch at offset 5 names compression {bits}, which no Kafka version defines")
         );
         assert!(matches!(e, RecordsError::Unsupported { .. }));
     }
@@ -185,6 +207,21 @@ fn a_decompression_bomb_stops_at_the_bound() {
     let (result, peak) = peak_of(|| decode(&with_attributes(b, 2)));
     assert!(result.unwrap_err().to_string().contains("inflates beyond 16 MiB"));
     assert!(peak < 4096, "peak {peak} bytes");
+    // lz4 and zstd inflate as they go: stopped at the bound (zstd also keeps one window).
+    for codec in [Codec::Lz4, Codec::Zstd] {
+        let mut b = plain[..HEADER].to_vec();
+        compression::compress(codec, &vec![0u8; 40 << 20], &mut b);
+        let len = (b.len() - 12) as i32;
+        b[8..12].copy_from_slice(&len.to_be_bytes());
+        let b = with_attributes(b, codec.attributes());
+        assert!(b.len() < 200 << 10, "{codec}: {} bytes", b.len());
+        let (result, peak) = peak_of(|| decode(&b));
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            format!("the batch at offset 0 is corrupt: {codec} data inflates beyond 16 MiB")
+        );
+        assert!(peak <= 2 * MAX_INFLATED + (8 << 20), "{codec}: peak {peak} bytes");
+    }
 }
 
 #[test]
@@ -192,10 +229,14 @@ fn mutated_batches_never_panic_and_allocate_in_proportion() {
     let inputs: usize = std::env::var("POS_FUZZ_INPUTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000) / 10;
     let seed: u64 = std::env::var("POS_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
     let mut rng = fastrand::Rng::with_seed(seed);
-    let seeds: Vec<Vec<u8>> = [Compression::None, Compression::Gzip, Compression::Snappy]
+    let mut seeds: Vec<Vec<u8>> = [Compression::None, Compression::Gzip, Compression::Snappy]
         .into_iter()
         .flat_map(|c| [batch(&sample(0, 3), c), batch(&sample(9, 40), c)])
         .collect();
+    for codec in [Codec::Lz4, Codec::Zstd] {
+        seeds.push(packed(&batch(&sample(0, 3), Compression::None), codec));
+        seeds.push(packed(&batch(&sample(9, 40), Compression::None), codec));
+    }
     for i in 0..inputs {
         let mut b = seeds[i % seeds.len()].clone();
         for _ in 0..rng.usize(1..4) {
@@ -223,9 +264,15 @@ fn mutated_batches_never_panic_and_allocate_in_proportion() {
             b = reseal(b);
         }
         let (_, peak) = peak_of(|| decode(&b));
-        // Records own copies of keys and values; gzip may inflate up to DEFLATE's 1032:1.
-        let gzip = b.len() > 22 && b[22] & 7 == 1;
-        let bound = if gzip { 2 * 1032 * b.len() } else { 64 * b.len() } + 64 * 1024;
+        // Records own copies of keys and values; gzip may inflate up to DEFLATE's 1032:1 and
+        // lz4 up to 255:1 (one 4 MiB block reserved); zstd's blocks of repeated bytes have no
+        // ratio, so it is held by the bound (and one window of at most 8 MiB reserved).
+        let bound = match Codec::from_attributes(if b.len() > 22 { b[22].into() } else { 0 }) {
+            Ok(Codec::Gzip) => 2 * 1032 * b.len(),
+            Ok(Codec::Lz4) => 2 * 255 * b.len() + (4 << 20),
+            Ok(Codec::Zstd) => 2 * MAX_INFLATED + (8 << 20),
+            _ => 64 * b.len(),
+        } + 64 * 1024;
         assert!(peak <= bound, "input {i} (seed {seed}): {peak} bytes for {} bytes", b.len());
     }
 }
