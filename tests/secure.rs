@@ -302,3 +302,85 @@ fn a_principal_without_read_is_told_what_to_grant_and_an_explicit_start_works() 
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(out.events().len(), 20 + out.events().iter().filter(|l| l.contains("Sent refund")).count());
 }
+
+/// Issue 18: a cluster set up by Apache Kafka's docs' recipe — the broker's certificate is
+/// X.509 v1 with only CN=localhost (webpki refuses it: `UnsupportedCertVersion`), the client
+/// certificates too (RSA with a PKCS#8 key, EC with a SEC1 key). SSL, SASL_SSL and mutual TLS
+/// deliver 2,000 events exactly once with the host name checked (against the CN); kcat reads
+/// them back over the same SSL listener with its own host-name check.
+fn docs_recipe_certificates_deliver_exactly_once(version: &str) {
+    let b = broker(version);
+    let fixed = ["--max-events=2000", "--sleep-seconds=0", "--seed=18", "--start-time=2025-01-01T00:00:00Z"];
+    let want = dry_run_values(&fixed);
+    let ca = ("KAFKA_SSL_CA_LOCATION", b.tls_file("ca.pem"));
+    let ssl = ("KAFKA_SECURITY_PROTOCOL", "SSL".to_string());
+    let client = |name: &str| {
+        vec![
+            ("KAFKA_SSL_CERTIFICATE_LOCATION", b.tls_file(&format!("{name}.pem"))),
+            ("KAFKA_SSL_KEY_LOCATION", b.tls_file(&format!("{name}.key"))),
+        ]
+    };
+    let scram = vec![
+        ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL".to_string()),
+        ("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512".into()),
+        ("KAFKA_SASL_USERNAME", "alice".into()),
+        ("KAFKA_SASL_PASSWORD", SECRET.into()),
+    ];
+    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("DOCS_SSL", vec![ssl.clone(), ca.clone()]),
+        ("DOCS_SASL_SSL", [scram, vec![ca.clone()]].concat()),
+        ("DOCS_MTLS", [vec![ssl.clone(), ca.clone()], client("docs-client")].concat()),
+        ("DOCS_MTLS", [vec![ssl.clone(), ca.clone()], client("docs-ec-client")].concat()),
+    ];
+    for (listener, env) in cases {
+        let topic = unique("docs");
+        let (t, r) = (format!("--topic={topic}"), format!("--topic-refunds={topic}-r"));
+        let mut args = vec![t.as_str(), r.as_str()];
+        args.extend_from_slice(&fixed);
+        let out = produce(b, &Way { listener, env: env.clone(), kcat: vec![] }, &args);
+        let case = format!("{listener} {:?} on Kafka {version}", env.last());
+        assert_eq!(out.code(), 0, "{case}: {}", out.stderr);
+        if listener == "DOCS_SSL" {
+            let kcat = vec!["security.protocol=SSL".into(), format!("ssl.ca.location={}", b.tls_file("ca.pem"))];
+            assert_exactly_once(&b.listener(listener), &topic, &want, &kcat);
+        } else {
+            assert_exactly_once(&b.addr, &topic, &want, &[]);
+        }
+    }
+}
+
+#[test]
+fn kafka_4_docs_recipe_certificates_deliver_exactly_once() {
+    docs_recipe_certificates_deliver_exactly_once(KAFKA_4);
+}
+
+#[test]
+fn kafka_3_9_docs_recipe_certificates_deliver_exactly_once() {
+    docs_recipe_certificates_deliver_exactly_once(KAFKA_3_9);
+}
+
+/// The checks stay on for a v1, CN-only certificate: its name against the CN (127.0.0.1 is
+/// not localhost, and a CN never stands for an IP address), the CA, and the words of each.
+#[test]
+fn a_docs_recipe_certificate_is_still_checked() {
+    let b = broker(KAFKA_4);
+    let env =
+        |ca: &str| vec![("KAFKA_SECURITY_PROTOCOL", "SSL".to_string()), ("KAFKA_SSL_CA_LOCATION", b.tls_file(ca))];
+    let by_ip = b.listener("DOCS_SSL").replace("localhost", "127.0.0.1");
+    let out = attempt(&by_ip, &env("ca.pem"));
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert!(
+        last_line(&out).contains("its certificate does not name this host: it is for CN=localhost, not 127.0.0.1"),
+        "{}",
+        out.stderr
+    );
+    let mut none = env("ca.pem");
+    none.push(("KAFKA_SSL_ENDPOINT_IDENTIFICATION", "none".into()));
+    assert_eq!(attempt(&by_ip, &none).code(), 0, "the name check alone is skipped");
+    let out = attempt(&b.listener("DOCS_SSL"), &env("other-ca.pem"));
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert!(last_line(&out).contains("its certificate is not signed by a trusted CA"), "{}", out.stderr);
+    for line in out.stderr.lines() {
+        assert!(!line.contains("Other(") && !line.contains("Context {"), "a debug value: {line}");
+    }
+}

@@ -7,14 +7,12 @@ use std::fmt;
 pub const INTEGER: u8 = 0x02;
 pub const BIT_STRING: u8 = 0x03;
 pub const OCTET_STRING: u8 = 0x04;
-pub const NULL: u8 = 0x05;
 pub const OID: u8 = 0x06;
 pub const UTF8_STRING: u8 = 0x0c;
 pub const PRINTABLE_STRING: u8 = 0x13;
 pub const IA5_STRING: u8 = 0x16;
 pub const UTC_TIME: u8 = 0x17;
 pub const GENERALIZED_TIME: u8 = 0x18;
-pub const BMP_STRING: u8 = 0x1e;
 pub const SEQUENCE: u8 = 0x30;
 pub const SET: u8 = 0x31;
 pub const BOOLEAN: u8 = 0x01;
@@ -170,7 +168,10 @@ mod tests {
     #[test]
     fn lengths_are_checked_before_slicing() {
         assert_eq!(Der::new(&[0x30, 0x03, 1, 2]).any().unwrap_err().0, "a value of 3 bytes where 2 remain");
-        assert_eq!(Der::new(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).any().unwrap_err().0, "a value of 4294967295 bytes where 0 remain");
+        assert_eq!(
+            Der::new(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).any().unwrap_err().0,
+            "a value of 4294967295 bytes where 0 remain"
+        );
         assert!(Der::new(&[0x30, 0x80, 0, 0]).any().unwrap_err().0.contains("indefinite"));
         assert!(Der::new(&[0x30]).any().is_err());
         let t = Der::new(&[0x30, 0x81, 0x02, 7, 8, 9]).any().unwrap();

@@ -13,10 +13,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::{CertificateError, ClientConfig, ClientConnection, StreamOwned};
+
+mod der;
+mod verify;
+mod x509;
+
+use verify::Verifier;
+use x509::Cert;
 
 use crate::config::TlsFiles;
 
@@ -118,24 +125,42 @@ impl Tls {
                 }
             }
         }
-        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+        let anchors = roots.roots.clone();
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
             .build()
             .map_err(|e| format!("cannot use the CA certificates: {e}"))?;
-        let verifier: Arc<dyn ServerCertVerifier> =
-            if files.verify_hostname { verifier } else { Arc::new(AnyName(verifier)) };
-        let builder = ClientConfig::builder_with_provider(provider)
+        let verifier =
+            Verifier::new(webpki, anchors, provider.signature_verification_algorithms, files.verify_hostname);
+        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS setup failed: {e}"))?
             .dangerous()
-            .with_custom_certificate_verifier(verifier);
+            .with_custom_certificate_verifier(Arc::new(verifier));
         let config = match (&files.certificate, &files.key) {
             (Some((cert_name, cert_path)), Some((key_name, key_path))) => {
                 let chain = certificates(cert_name, cert_path)?;
                 let key = PrivateKeyDer::from_pem_file(key_path)
                     .map_err(|e| format!("{key_name} {}: no private key read ({e})", key_path.display()))?;
-                builder.with_client_auth_cert(chain, key).map_err(|e| {
-                    format!("{key_name} {} does not fit {cert_name} {}: {e}", key_path.display(), cert_path.display())
-                })?
+                let key = provider
+                    .key_provider
+                    .load_private_key(key)
+                    .map_err(|e| format!("{key_name} {}: the key cannot be used ({e})", key_path.display()))?;
+                // rustls's own check parses the certificate with webpki, which refuses an
+                // X.509 v1 one; the broker judges the certificate, this checks only the pair.
+                let fits = Cert::parse(&chain[0])
+                    .map_err(|e| format!("{cert_name} {}: not an X.509 certificate ({e})", cert_path.display()))?
+                    .spki
+                    == key.public_key().as_ref().map_or(&[][..], |k| k.as_ref());
+                if !fits {
+                    return Err(format!(
+                        "{key_name} {} does not fit {cert_name} {}: the key is not the one the certificate \
+                         names (the first certificate in the file must be the client's own)",
+                        key_path.display(),
+                        cert_path.display()
+                    ));
+                }
+                let certified = CertifiedKey::new(chain, key);
+                builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified)))
             }
             _ => builder.with_no_client_auth(),
         };
@@ -162,68 +187,19 @@ fn certificates(name: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>,
     Ok(certs)
 }
 
-/// `KAFKA_SSL_ENDPOINT_IDENTIFICATION=none`: the chain must still lead to a trusted CA; only the
-/// name check is skipped (as `ssl.endpoint.identification.algorithm=` empty in Java).
-#[derive(Debug)]
-struct AnyName(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for AnyName {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        // webpki checks the chain first and the name last: a name error means the chain is good.
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
 /// Why a TLS connection failed, for a user: the rustls error in words, with what to do.
 pub fn explain(e: &rustls::Error) -> String {
     use rustls::{AlertDescription, Error};
     match e {
         Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            "its certificate is not signed by a trusted CA (set KAFKA_SSL_CA_LOCATION to the CA that signed it)".into()
+            "its certificate is not signed by a trusted CA: not by a CA in KAFKA_SSL_CA_LOCATION, or among the \
+             built-in Mozilla roots when that is not set (set KAFKA_SSL_CA_LOCATION to the CA that signed it)"
+                .into()
         }
         Error::InvalidCertificate(
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-        ) => "its certificate does not name this host (connect by a name it carries, or \
-             KAFKA_SSL_ENDPOINT_IDENTIFICATION=none)"
-            .into(),
-        Error::InvalidCertificate(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => {
-            "its certificate has expired".into()
-        }
-        Error::InvalidCertificate(other) => format!("its certificate is not valid: {other:?}"),
+            c @ (CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }),
+        ) => format!("its certificate does not name this host: it {}", verify::explain(c)),
+        Error::InvalidCertificate(c) => format!("its certificate {}", verify::explain(c)),
         Error::AlertReceived(AlertDescription::CertificateRequired | AlertDescription::BadCertificate) => {
             format!(
                 "it refused the handshake ({e}): it requires a client certificate it trusts (set \

@@ -227,7 +227,11 @@ fn time(d: &mut Der<'_>) -> Result<i64> {
 
 fn digits(b: &[u8]) -> Result<i64> {
     b.iter().try_fold(0i64, |acc, c| {
-        if c.is_ascii_digit() { Ok(acc * 10 + i64::from(c - b'0')) } else { Err(DerError("a time with non-digits".into())) }
+        if c.is_ascii_digit() {
+            Ok(acc * 10 + i64::from(c - b'0'))
+        } else {
+            Err(DerError("a time with non-digits".into()))
+        }
     })
 }
 
