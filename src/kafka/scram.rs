@@ -9,9 +9,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use graviola::hashing::hmac::Hmac;
 use graviola::hashing::{Hash, Sha256, Sha512};
 
-/// Kafka refuses fewer (KIP-84); more than this is a peer making the client burn CPU.
+/// Kafka stores no fewer (KIP-84) and no more (`ScramControlManager.MAX_ITERATIONS`): a
+/// count above that is a peer making the client burn CPU.
 const MIN_ITERATIONS: u32 = 4096;
-const MAX_ITERATIONS: u32 = 1_000_000;
+const MAX_ITERATIONS: u32 = 16_384;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -153,6 +154,9 @@ mod tests {
         assert!(scram.finish("r=xyz,s=AAAA,i=4096", "p").unwrap_err().contains("nonce"));
         assert!(scram.finish("r=abcd,s=AAAA,i=1", "p").unwrap_err().contains("iteration count 1"));
         assert!(scram.finish("r=abcd,s=AAAA,i=99999999", "p").unwrap_err().contains("iteration count"));
+        // Kafka's own bound: one past it is refused before any hashing.
+        let e = scram.finish("r=abcd,s=AAAA,i=16385", "p").unwrap_err();
+        assert_eq!(e, "iteration count 16385 outside 4096..=16384");
         assert!(scram.finish("e=unknown-user", "p").unwrap_err().contains("unknown-user"));
     }
 }
