@@ -384,3 +384,132 @@ fn a_docs_recipe_certificate_is_still_checked() {
         assert!(!line.contains("Other(") && !line.contains("Context {"), "a debug value: {line}");
     }
 }
+
+/// Issue 18: the files a Java client already has. Over mutual TLS on the docs' listener: a
+/// keytool PKCS#12 keystore made by the docs' recipe (v1 certificate) with a keytool truststore,
+/// their passwords as variables and as Docker-secret files; an OpenSSL 1.x-style keystore (RC2-40,
+/// 3DES, SHA-1 MAC); the RSA key as encrypted PKCS#8 with KAFKA_SSL_KEY_PASSWORD, and as PKCS#1.
+/// Each delivers exactly once; kcat reads the first back with the same keystore.
+#[test]
+fn java_client_stores_and_key_formats_deliver_exactly_once() {
+    let b = broker(KAFKA_4);
+    let fixed = ["--max-events=300", "--sleep-seconds=0", "--seed=181", "--start-time=2025-01-01T00:00:00Z"];
+    let want = dry_run_values(&fixed);
+    let secrets = common::tempdir("store-secrets");
+    let (ks_pw_file, ts_pw_file) = (secrets.join("keystore-password"), secrets.join("truststore-password"));
+    std::fs::write(&ks_pw_file, "changeit\n").unwrap();
+    std::fs::write(&ts_pw_file, "changeit").unwrap();
+    let ssl = ("KAFKA_SECURITY_PROTOCOL", "SSL".to_string());
+    let ca = ("KAFKA_SSL_CA_LOCATION", b.tls_file("ca.pem"));
+    let pem = |cert: &str, key: &str| {
+        vec![("KAFKA_SSL_CERTIFICATE_LOCATION", b.tls_file(cert)), ("KAFKA_SSL_KEY_LOCATION", b.tls_file(key))]
+    };
+    let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
+        (
+            "keytool keystore and truststore",
+            vec![
+                ssl.clone(),
+                ("KAFKA_SSL_KEYSTORE_LOCATION", b.tls_file("docs-keystore.p12")),
+                ("KAFKA_SSL_KEYSTORE_PASSWORD", "changeit".into()),
+                ("KAFKA_SSL_TRUSTSTORE_LOCATION", b.tls_file("ca.p12")),
+                ("KAFKA_SSL_TRUSTSTORE_PASSWORD", "changeit".into()),
+            ],
+        ),
+        (
+            "passwords from files",
+            vec![
+                ssl.clone(),
+                ("KAFKA_SSL_KEYSTORE_LOCATION", b.tls_file("docs-keystore.p12")),
+                ("KAFKA_SSL_KEYSTORE_PASSWORD_FILE", ks_pw_file.display().to_string()),
+                ("KAFKA_SSL_TRUSTSTORE_LOCATION", b.tls_file("ca.p12")),
+                ("KAFKA_SSL_TRUSTSTORE_PASSWORD_FILE", ts_pw_file.display().to_string()),
+            ],
+        ),
+        (
+            "OpenSSL 1.x-style keystore",
+            vec![
+                ssl.clone(),
+                ca.clone(),
+                ("KAFKA_SSL_KEYSTORE_LOCATION", b.tls_file("legacy-keystore.p12")),
+                ("KAFKA_SSL_KEYSTORE_PASSWORD", "changeit".into()),
+            ],
+        ),
+        (
+            "encrypted PKCS#8 key",
+            [
+                vec![ssl.clone(), ca.clone(), ("KAFKA_SSL_KEY_PASSWORD", "key-secret".into())],
+                pem("docs-client.pem", "docs-client-encrypted.key"),
+            ]
+            .concat(),
+        ),
+        ("PKCS#1 key", [vec![ssl.clone(), ca.clone()], pem("docs-client.pem", "docs-client-pkcs1.key")].concat()),
+    ];
+    for (i, (case, env)) in cases.into_iter().enumerate() {
+        let topic = unique("stores");
+        let (t, r) = (format!("--topic={topic}"), format!("--topic-refunds={topic}-r"));
+        let mut args = vec![t.as_str(), r.as_str()];
+        args.extend_from_slice(&fixed);
+        let out = produce(b, &Way { listener: "DOCS_MTLS", env, kcat: vec![] }, &args);
+        assert_eq!(out.code(), 0, "{case}: {}", out.stderr);
+        assert!(!out.stderr.contains("changeit") && !out.stderr.contains("key-secret"), "{case}: a password shown");
+        if i == 0 {
+            let kcat = vec![
+                "security.protocol=SSL".into(),
+                format!("ssl.ca.location={}", b.tls_file("ca.pem")),
+                format!("ssl.keystore.location={}", b.tls_file("docs-keystore.p12")),
+                "ssl.keystore.password=changeit".into(),
+            ];
+            assert_exactly_once(&b.listener("DOCS_MTLS"), &topic, &want, &kcat);
+        } else {
+            assert_exactly_once(&b.addr, &topic, &want, &[]);
+        }
+    }
+    std::fs::remove_dir_all(&secrets).unwrap();
+}
+
+/// Stores that cannot be used end at start with exit 2 and one line: a JKS keystore (with the
+/// command that converts it), a wrong keystore password (not shown), a truststore given as
+/// keystore, an encrypted key without its password.
+#[test]
+fn unusable_stores_and_keys_are_one_line_and_exit_2() {
+    let b = broker(KAFKA_4);
+    let ssl = ("KAFKA_SECURITY_PROTOCOL", "SSL".to_string());
+    let ca = ("KAFKA_SSL_CA_LOCATION", b.tls_file("ca.pem"));
+    let keystore = |file: &str, pw: &str| {
+        vec![
+            ssl.clone(),
+            ca.clone(),
+            ("KAFKA_SSL_KEYSTORE_LOCATION", b.tls_file(file)),
+            ("KAFKA_SSL_KEYSTORE_PASSWORD", pw.to_string()),
+        ]
+    };
+    let cases: Vec<(Vec<(&str, String)>, String)> = vec![
+        (
+            keystore("docs-keystore.jks", "changeit"),
+            format!(
+                "a JKS store (Java's own format), not PKCS#12: convert it once with `keytool -importkeystore \
+                 -srckeystore {0} -destkeystore {0}.p12 -deststoretype PKCS12`",
+                b.tls_file("docs-keystore.jks")
+            ),
+        ),
+        (keystore("docs-keystore.p12", "hunter2"), "KAFKA_SSL_KEYSTORE_PASSWORD does not open it".into()),
+        (keystore("ca.p12", "changeit"), "holds no private key (a truststore?".into()),
+        (
+            vec![
+                ssl.clone(),
+                ca.clone(),
+                ("KAFKA_SSL_CERTIFICATE_LOCATION", b.tls_file("docs-client.pem")),
+                ("KAFKA_SSL_KEY_LOCATION", b.tls_file("docs-client-encrypted.key")),
+            ],
+            "the key is encrypted: set KAFKA_SSL_KEY_PASSWORD or KAFKA_SSL_KEY_PASSWORD_FILE".into(),
+        ),
+    ];
+    for (env, want) in cases {
+        let out = attempt(&b.listener("DOCS_MTLS"), &env);
+        assert_eq!(out.code(), 2, "{want}: {}", out.stderr);
+        let last = last_line(&out);
+        assert!(last.starts_with("pos-producer: error: ") && last.contains(&want), "{want}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().filter(|l| l.contains("error")).count(), 1, "one line: {}", out.stderr);
+        assert!(!out.stderr.contains("hunter2"));
+    }
+}

@@ -10,10 +10,12 @@ mod security;
 use std::fmt;
 use std::time::Duration;
 
-#[cfg(feature = "tls")]
-pub use security::TlsFiles;
+#[cfg(all(test, feature = "tls"))]
+pub use security::Secret;
 #[cfg_attr(not(feature = "tls"), allow(unused_imports))]
 pub use security::{Mechanism, Protocol, Sasl, Security};
+#[cfg(feature = "tls")]
+pub use security::{StoreFile, TlsFiles};
 
 /// One option of the command line and environment.
 struct Opt {
@@ -221,7 +223,40 @@ const OPTIONS: &[Opt] = &[
         "",
         "PEM client certificate (chain), for mutual TLS",
     ),
-    opt("ssl-key-location", "KAFKA_SSL_KEY_LOCATION", "", "PEM private key of the client certificate"),
+    opt(
+        "ssl-key-location",
+        "KAFKA_SSL_KEY_LOCATION",
+        "",
+        "PEM private key of the client certificate: PKCS#8 (encrypted too), PKCS#1 or SEC1",
+    ),
+    opt("ssl-key-password", "KAFKA_SSL_KEY_PASSWORD", "", "password of an encrypted key, or of the keystore's key"),
+    opt("ssl-key-password-file", "KAFKA_SSL_KEY_PASSWORD_FILE", "", "file holding KAFKA_SSL_KEY_PASSWORD"),
+    opt(
+        "ssl-keystore-location",
+        "KAFKA_SSL_KEYSTORE_LOCATION",
+        "",
+        "PKCS#12 keystore with the client's key and certificate (instead of the two PEM files)",
+    ),
+    opt("ssl-keystore-password", "KAFKA_SSL_KEYSTORE_PASSWORD", "", "password of the keystore (never printed)"),
+    opt(
+        "ssl-keystore-password-file",
+        "KAFKA_SSL_KEYSTORE_PASSWORD_FILE",
+        "",
+        "file holding KAFKA_SSL_KEYSTORE_PASSWORD",
+    ),
+    opt(
+        "ssl-truststore-location",
+        "KAFKA_SSL_TRUSTSTORE_LOCATION",
+        "",
+        "PKCS#12 truststore of the CA certificates to trust (instead of KAFKA_SSL_CA_LOCATION)",
+    ),
+    opt("ssl-truststore-password", "KAFKA_SSL_TRUSTSTORE_PASSWORD", "", "password of the truststore (never printed)"),
+    opt(
+        "ssl-truststore-password-file",
+        "KAFKA_SSL_TRUSTSTORE_PASSWORD_FILE",
+        "",
+        "file holding KAFKA_SSL_TRUSTSTORE_PASSWORD",
+    ),
     opt(
         "ssl-endpoint-identification",
         "KAFKA_SSL_ENDPOINT_IDENTIFICATION",
@@ -986,6 +1021,56 @@ mod tests {
         assert!(
             err(&["--ssl-endpoint-identification=yes"], &tls).contains("`https` (check the broker's name) or `none`")
         );
+    }
+
+    #[test]
+    fn stores_and_key_passwords_parse_like_the_java_client_settings() {
+        let tls = [("KAFKA_SECURITY_PROTOCOL", "SSL")];
+        let dir = std::env::temp_dir().join(format!("pos-config-stores-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pw_file = dir.join("pw");
+        std::fs::write(&pw_file, "from-a-file\r\n").unwrap();
+        let pw_arg = format!("--ssl-keystore-password-file={}", pw_file.display());
+        let c = run(
+            &["--ssl-keystore-location=/etc/hostname", &pw_arg, "--ssl-truststore-location=/etc/hostname"],
+            &[("KAFKA_SSL_TRUSTSTORE_PASSWORD", "trust-pw"), ("KAFKA_SSL_KEY_PASSWORD", "key-pw"), tls[0]],
+        )
+        .unwrap();
+        let t = c.kafka.security.tls.unwrap();
+        let debug = format!("{t:?}");
+        assert!(["from-a-file", "trust-pw", "key-pw"].iter().all(|p| !debug.contains(p)), "{debug}");
+        let (ks, ts) = (t.keystore.unwrap(), t.truststore.unwrap());
+        assert_eq!(ks.name, "--ssl-keystore-location");
+        let (name, secret) = ks.password.unwrap();
+        assert_eq!((name.as_str(), secret.expose()), ("--ssl-keystore-password-file", "from-a-file"));
+        assert_eq!(ts.password.unwrap().1.expose(), "trust-pw");
+        assert_eq!(t.key_password.unwrap().1.expose(), "key-pw");
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let e = err(&["--ssl-ca-location=/etc/hostname", "--ssl-truststore-location=/etc/hostname"], &tls);
+        assert!(
+            e.contains("--ssl-ca-location and --ssl-truststore-location are both set: give the CAs to trust"),
+            "{e}"
+        );
+        let e = err(
+            &["--ssl-certificate-location=/etc/hostname", "--ssl-key-location=/etc/hostname"],
+            &[tls[0], ("KAFKA_SSL_KEYSTORE_LOCATION", "/etc/hostname")],
+        );
+        assert!(
+            e.contains("and KAFKA_SSL_KEYSTORE_LOCATION are both set: give the client's certificate and key"),
+            "{e}"
+        );
+        let e = err(&["--ssl-keystore-password=hunter2"], &tls);
+        assert!(e.contains("--ssl-keystore-password is set, but KAFKA_SSL_KEYSTORE_LOCATION is not"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = err(&["--ssl-truststore-password=a", "--ssl-truststore-password-file=/etc/hostname"], &tls);
+        assert!(e.contains("are both set: give the password one way"), "{e}");
+        let e = err(&["--ssl-key-password=hunter2"], &tls);
+        assert!(e.contains("--ssl-key-password is set, but there is no key to open"), "{e}");
+        let e = err(&["--ssl-keystore-location=/nonexistent.p12"], &tls);
+        assert!(e.contains("expected a readable PKCS#12 file"), "{e}");
+        let e = err(&["--ssl-truststore-location=/etc/hostname"], &[]);
+        assert!(e.contains("--ssl-truststore-location set, but KAFKA_SECURITY_PROTOCOL is PLAINTEXT"), "{e}");
     }
 
     #[test]

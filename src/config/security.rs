@@ -66,6 +66,12 @@ impl Secret {
     }
 }
 
+impl From<String> for Secret {
+    fn from(password: String) -> Secret {
+        Secret(password)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
@@ -89,11 +95,26 @@ pub struct Sasl {
 /// The TLS files, each with the variable or flag that named it (for error messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
+    /// The CAs to trust, as PEM (`ca`) or a PKCS#12 truststore; neither: the Mozilla roots.
     pub ca: Option<(String, PathBuf)>,
+    pub truststore: Option<StoreFile>,
+    /// The client's certificate and key (mutual TLS), as PEM files or a PKCS#12 keystore.
     pub certificate: Option<(String, PathBuf)>,
     pub key: Option<(String, PathBuf)>,
+    pub keystore: Option<StoreFile>,
+    /// The password of an encrypted PEM key, or of the keystore's key when it has its own.
+    pub key_password: Option<(String, Secret)>,
     /// Check that the broker's certificate names the host connected to.
     pub verify_hostname: bool,
+}
+
+/// A PKCS#12 store: the setting that named it, its path, its password and that password's
+/// setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreFile {
+    pub name: String,
+    pub path: PathBuf,
+    pub password: Option<(String, Secret)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +141,7 @@ pub(super) fn parse(s: &Sources) -> Result<Security, ConfigError> {
             "none" => false,
             _ => return Err(endpoint.invalid("`https` (check the broker's name) or `none`")),
         };
-        let (certificate, key) = (file(s.get("ssl-certificate-location"))?, file(s.get("ssl-key-location"))?);
+        let (certificate, key) = (file(s.get("ssl-certificate-location"), PEM)?, file(s.get("ssl-key-location"), PEM)?);
         if certificate.is_some() != key.is_some() {
             return Err(ConfigError::Conflict(
                 "KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION go together (mutual TLS needs the \
@@ -128,7 +149,20 @@ pub(super) fn parse(s: &Sources) -> Result<Security, ConfigError> {
                     .into(),
             ));
         }
-        Some(TlsFiles { ca: file(s.get("ssl-ca-location"))?, certificate, key, verify_hostname })
+        let keystore = store(s, "ssl-keystore")?;
+        let truststore = store(s, "ssl-truststore")?;
+        let ca = file(s.get("ssl-ca-location"), PEM)?;
+        let key_password = secret(s, "ssl-key-password")?;
+        one_way(s, "ssl-ca-location", "ssl-truststore-location", "the CAs to trust")?;
+        one_way(s, "ssl-certificate-location", "ssl-keystore-location", "the client's certificate and key")?;
+        if key_password.is_some() && key.is_none() && keystore.is_none() {
+            return Err(ConfigError::Conflict(format!(
+                "{} is set, but there is no key to open: it goes with KAFKA_SSL_KEY_LOCATION or \
+                 KAFKA_SSL_KEYSTORE_LOCATION",
+                key_password.as_ref().map_or("", |(name, _)| name.as_str())
+            )));
+        }
+        Some(TlsFiles { ca, truststore, certificate, key, keystore, key_password, verify_hostname })
     } else {
         None
     };
@@ -141,6 +175,14 @@ pub(super) fn parse(s: &Sources) -> Result<Security, ConfigError> {
         ("ssl-ca-location", !protocol.tls()),
         ("ssl-certificate-location", !protocol.tls()),
         ("ssl-key-location", !protocol.tls()),
+        ("ssl-key-password", !protocol.tls()),
+        ("ssl-key-password-file", !protocol.tls()),
+        ("ssl-keystore-location", !protocol.tls()),
+        ("ssl-keystore-password", !protocol.tls()),
+        ("ssl-keystore-password-file", !protocol.tls()),
+        ("ssl-truststore-location", !protocol.tls()),
+        ("ssl-truststore-password", !protocol.tls()),
+        ("ssl-truststore-password-file", !protocol.tls()),
     ]
     .iter()
     .filter(|(flag, unused)| *unused && s.get(flag).explicit)
@@ -177,43 +219,78 @@ fn sasl(s: &Sources, protocol: Protocol) -> Result<Sasl, ConfigError> {
             protocol.name()
         )));
     }
-    let (password, file_raw) = (s.get("sasl-password"), s.get("sasl-password-file"));
-    let password = match (password.explicit, file_raw.is_unset()) {
-        (true, false) => {
-            return Err(ConfigError::Conflict(format!(
-                "{} and {} are both set: give the password one way",
-                password.name, file_raw.name
-            )));
-        }
-        (true, true) => password.value.clone(),
+    let Some((_, password)) = secret(s, "sasl-password")? else {
+        return Err(ConfigError::Conflict(format!(
+            "KAFKA_SECURITY_PROTOCOL={} needs a password: set KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE",
+            protocol.name()
+        )));
+    };
+    if password.0.is_empty() {
+        return Err(ConfigError::Conflict("the SASL password is empty".into()));
+    }
+    Ok(Sasl { mechanism, username: user.value.clone(), password })
+}
+
+/// A password given as `<flag>` or in the file `<flag>-file` (Docker and Kubernetes secrets; a
+/// trailing newline is not part of it): with the setting that gave it, or `None` when neither
+/// is set.
+fn secret(s: &Sources, flag: &str) -> Result<Option<(String, Secret)>, ConfigError> {
+    let (value, file_raw) = (s.get(flag), s.get(&format!("{flag}-file")));
+    match (value.explicit, file_raw.is_unset()) {
+        (true, false) => Err(ConfigError::Conflict(format!(
+            "{} and {} are both set: give the password one way",
+            value.name, file_raw.name
+        ))),
+        (true, true) => Ok(Some((value.name.clone(), Secret(value.value.clone())))),
         (false, false) => {
             let text = std::fs::read_to_string(&file_raw.value).map_err(|e| ConfigError::Invalid {
                 name: file_raw.name.clone(),
                 value: file_raw.value.clone(),
                 expected: format!("a readable file holding the password ({e})"),
             })?;
-            text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string()
+            let text = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+            Ok(Some((file_raw.name.clone(), Secret(text.to_string()))))
         }
-        (false, true) => {
-            return Err(ConfigError::Conflict(format!(
-                "KAFKA_SECURITY_PROTOCOL={} needs a password: set KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE",
-                protocol.name()
-            )));
-        }
-    };
-    if password.is_empty() {
-        return Err(ConfigError::Conflict("the SASL password is empty".into()));
+        (false, true) => Ok(None),
     }
-    Ok(Sasl { mechanism, username: user.value.clone(), password: Secret(password) })
 }
 
+/// A PKCS#12 store `<prefix>-location` with its password `<prefix>-password(-file)`.
+fn store(s: &Sources, prefix: &str) -> Result<Option<StoreFile>, ConfigError> {
+    let password = secret(s, &format!("{prefix}-password"))?;
+    match file(s.get(&format!("{prefix}-location")), "PKCS#12")? {
+        Some((name, path)) => Ok(Some(StoreFile { name, path, password })),
+        None => match password {
+            Some((name, _)) => Err(ConfigError::Conflict(format!(
+                "{name} is set, but {} is not: set the store's location too, or remove the password",
+                s.get(&format!("{prefix}-location")).name
+            ))),
+            None => Ok(None),
+        },
+    }
+}
+
+/// Two settings that give the same thing two ways: at most one may be set.
+fn one_way(s: &Sources, a: &str, b: &str, what: &str) -> Result<(), ConfigError> {
+    let (a, b) = (s.get(a), s.get(b));
+    if !a.is_unset() && !b.is_unset() {
+        return Err(ConfigError::Conflict(format!(
+            "{} and {} are both set: give {what} one way (PEM files or a PKCS#12 store)",
+            a.name, b.name
+        )));
+    }
+    Ok(())
+}
+
+const PEM: &str = "PEM";
+
 /// A file setting: unset, or a path that exists and is readable.
-fn file(raw: &Raw) -> Result<Option<(String, PathBuf)>, ConfigError> {
+fn file(raw: &Raw, kind: &str) -> Result<Option<(String, PathBuf)>, ConfigError> {
     if raw.is_unset() {
         return Ok(None);
     }
     match std::fs::File::open(&raw.value) {
         Ok(_) => Ok(Some((raw.name.clone(), PathBuf::from(&raw.value)))),
-        Err(e) => Err(raw.invalid(format!("a readable PEM file ({e})"))),
+        Err(e) => Err(raw.invalid(format!("a readable {kind} file ({e})"))),
     }
 }

@@ -13,17 +13,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::pki_types::ServerName;
+use rustls::sign::SingleCertAndKey;
 use rustls::{CertificateError, ClientConfig, ClientConnection, StreamOwned};
 
 mod der;
+mod files;
+mod pbe;
+mod pkcs12;
 mod verify;
 mod x509;
 
 use verify::Verifier;
-use x509::Cert;
 
 use crate::config::TlsFiles;
 
@@ -115,12 +116,16 @@ impl Tls {
     pub fn new(files: &TlsFiles) -> Result<Tls, String> {
         let provider = provider();
         let mut roots = rustls::RootCertStore::empty();
-        match &files.ca {
+        match files::trust(files)? {
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-            Some((name, path)) => {
-                let certs = certificates(name, path)?;
+            Some(certs) => {
                 let (added, _) = roots.add_parsable_certificates(certs);
                 if added == 0 {
+                    let (name, path) = match (&files.ca, &files.truststore) {
+                        (Some((name, path)), _) => (name.as_str(), path.as_path()),
+                        (_, Some(store)) => (store.name.as_str(), store.path.as_path()),
+                        _ => ("", Path::new("")),
+                    };
                     return Err(format!("{name} {}: no usable CA certificate in it", path.display()));
                 }
             }
@@ -136,33 +141,9 @@ impl Tls {
             .map_err(|e| format!("TLS setup failed: {e}"))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier));
-        let config = match (&files.certificate, &files.key) {
-            (Some((cert_name, cert_path)), Some((key_name, key_path))) => {
-                let chain = certificates(cert_name, cert_path)?;
-                let key = PrivateKeyDer::from_pem_file(key_path)
-                    .map_err(|e| format!("{key_name} {}: no private key read ({e})", key_path.display()))?;
-                let key = provider
-                    .key_provider
-                    .load_private_key(key)
-                    .map_err(|e| format!("{key_name} {}: the key cannot be used ({e})", key_path.display()))?;
-                // rustls's own check parses the certificate with webpki, which refuses an
-                // X.509 v1 one; the broker judges the certificate, this checks only the pair.
-                let fits = Cert::parse(&chain[0])
-                    .map_err(|e| format!("{cert_name} {}: not an X.509 certificate ({e})", cert_path.display()))?
-                    .spki
-                    == key.public_key().as_ref().map_or(&[][..], |k| k.as_ref());
-                if !fits {
-                    return Err(format!(
-                        "{key_name} {} does not fit {cert_name} {}: the key is not the one the certificate \
-                         names (the first certificate in the file must be the client's own)",
-                        key_path.display(),
-                        cert_path.display()
-                    ));
-                }
-                let certified = CertifiedKey::new(chain, key);
-                builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified)))
-            }
-            _ => builder.with_no_client_auth(),
+        let config = match files::identity(files, &provider)? {
+            Some(certified) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified))),
+            None => builder.with_no_client_auth(),
         };
         Ok(Tls { config: Arc::new(config) })
     }
@@ -175,16 +156,6 @@ impl Tls {
         let conn = ClientConnection::new(Arc::clone(&self.config), name).map_err(|e| e.to_string())?;
         Ok(StreamOwned::new(conn, tcp))
     }
-}
-
-fn certificates(name: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Result<Vec<_>, _> =
-        CertificateDer::pem_file_iter(path).map_err(|e| format!("{name} {}: {e}", path.display()))?.collect();
-    let certs = certs.map_err(|e| format!("{name} {}: not PEM certificates ({e})", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{name} {}: no PEM certificate in it", path.display()));
-    }
-    Ok(certs)
 }
 
 /// Why a TLS connection failed, for a user: the rustls error in words, with what to do.
