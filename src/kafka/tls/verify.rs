@@ -211,9 +211,9 @@ fn is_name_error(e: &Error) -> bool {
     )
 }
 
-/// A certificate webpki refuses for its version (X.509 v1 or v2).
-fn old_version(cert: &CertificateDer<'_>) -> bool {
-    Cert::parse(cert).is_ok_and(|c| c.version < 3)
+/// The certificate, parsed, if webpki refuses it for its version (X.509 v1 or v2).
+fn old_version<'a>(cert: &'a CertificateDer<'_>) -> Option<Cert<'a>> {
+    Cert::parse(cert).ok().filter(|c| c.version < 3)
 }
 
 impl ServerCertVerifier for Verifier {
@@ -250,11 +250,10 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        if !old_version(cert) {
+        let Some(leaf) = old_version(cert) else {
             return self.webpki.verify_tls12_signature(message, cert, dss);
-        }
+        };
         // As rustls does for TLS 1.2: every algorithm of the scheme whose key type fits.
-        let leaf = Cert::parse(cert).map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
         let candidates = self.algorithms.mapping.iter().find(|(s, _)| *s == dss.scheme).map(|(_, algs)| *algs);
         let alg = candidates
             .unwrap_or_default()
@@ -272,10 +271,9 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        if !old_version(cert) {
+        let Some(leaf) = old_version(cert) else {
             return self.webpki.verify_tls13_signature(message, cert, dss);
-        }
-        let leaf = Cert::parse(cert).map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        };
         let spki = SubjectPublicKeyInfoDer::from(leaf.spki);
         rustls::crypto::verify_tls13_signature_with_raw_key(message, &spki, dss, &self.algorithms)
     }
