@@ -17,7 +17,8 @@
 //! - [`diag`](mod@diag): the `diag!` line on stderr, for every layer (it imports none).
 //!
 //! Exit codes: 0 done or stopped by a signal, 1 Kafka or output failure, 2 bad configuration
-//! (a TLS file that cannot be used, or a CPU without the features TLS needs, included).
+//! (a TLS file that cannot be used, or `KAFKA_SSL_PROVIDER=graviola` on a CPU without its
+//! features, included).
 
 // The plaintext-only build (`--no-default-features`) leaves the SASL and TLS parts unused.
 #![cfg_attr(not(feature = "tls"), allow(dead_code))]
@@ -255,6 +256,7 @@ fn produce(
     let mut run = Run { stats, outbox, stop, injector, sending: Vec::new() };
 
     // Where events go: Kafka, or with `--dry-run` nowhere but the log.
+    let crypto = security.crypto();
     let mut sink = if config.dry_run {
         None
     } else {
@@ -275,7 +277,7 @@ fn produce(
         },
         _ => resume::without_kafka(config),
     };
-    if let Err(e) = log.banner(config, seed, &ids.to_string()).and_then(|()| log.flush()) {
+    if let Err(e) = log.banner(config, seed, crypto, &ids.to_string()).and_then(|()| log.flush()) {
         return output_ending(e, stop, 0);
     }
     // Under a rate profile sales arrive at random in event time, from the run's start on.

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 #[cfg(all(test, feature = "tls"))]
 pub use security::Secret;
+#[cfg(feature = "tls")]
+pub use security::{Crypto, StoreFile, TlsFiles};
 #[cfg_attr(not(feature = "tls"), allow(unused_imports))]
 pub use security::{Mechanism, Protocol, Sasl, Security};
-#[cfg(feature = "tls")]
-pub use security::{StoreFile, TlsFiles};
 
 /// One option of the command line and environment.
 struct Opt {
@@ -256,6 +256,12 @@ const OPTIONS: &[Opt] = &[
         "KAFKA_SSL_TRUSTSTORE_PASSWORD_FILE",
         "",
         "file holding KAFKA_SSL_TRUSTSTORE_PASSWORD",
+    ),
+    opt(
+        "ssl-provider",
+        "KAFKA_SSL_PROVIDER",
+        "auto",
+        "TLS crypto: `auto` (graviola where the CPU has its instructions, else portable), `graviola` or `portable`",
     ),
     opt(
         "ssl-endpoint-identification",
@@ -1069,6 +1075,11 @@ mod tests {
         assert!(e.contains("--ssl-key-password is set, but there is no key to open"), "{e}");
         let e = err(&["--ssl-keystore-location=/nonexistent.p12"], &tls);
         assert!(e.contains("expected a readable PKCS#12 file"), "{e}");
+        let c = run(&["--ssl-provider=Portable"], &tls).unwrap();
+        assert_eq!(c.kafka.security.tls.unwrap().crypto, super::security::Crypto::Portable);
+        assert_eq!(run(&[], &tls).unwrap().kafka.security.tls.unwrap().crypto, super::security::Crypto::Auto);
+        let e = err(&["--ssl-provider=ring"], &tls);
+        assert_eq!(e, "invalid --ssl-provider \"ring\": expected auto, graviola or portable");
         let e = err(&["--ssl-truststore-location=/etc/hostname"], &[]);
         assert!(e.contains("--ssl-truststore-location set, but KAFKA_SECURITY_PROTOCOL is PLAINTEXT"), "{e}");
     }

@@ -106,6 +106,17 @@ pub struct TlsFiles {
     pub key_password: Option<(String, Secret)>,
     /// Check that the broker's certificate names the host connected to.
     pub verify_hostname: bool,
+    /// Which crypto provider TLS uses.
+    pub crypto: Crypto,
+}
+
+/// `KAFKA_SSL_PROVIDER`: the crypto under TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crypto {
+    /// graviola where this CPU has the instructions it needs, else the portable provider.
+    Auto,
+    Graviola,
+    Portable,
 }
 
 /// A PKCS#12 store: the setting that named it, its path, its password and that password's
@@ -162,7 +173,14 @@ pub(super) fn parse(s: &Sources) -> Result<Security, ConfigError> {
                 key_password.as_ref().map_or("", |(name, _)| name.as_str())
             )));
         }
-        Some(TlsFiles { ca, truststore, certificate, key, keystore, key_password, verify_hostname })
+        let crypto_raw = s.get("ssl-provider");
+        let crypto = match crypto_raw.value.to_ascii_lowercase().as_str() {
+            "auto" => Crypto::Auto,
+            "graviola" => Crypto::Graviola,
+            "portable" => Crypto::Portable,
+            _ => return Err(crypto_raw.invalid("auto, graviola or portable")),
+        };
+        Some(TlsFiles { ca, truststore, certificate, key, keystore, key_password, verify_hostname, crypto })
     } else {
         None
     };
@@ -183,6 +201,7 @@ pub(super) fn parse(s: &Sources) -> Result<Security, ConfigError> {
         ("ssl-truststore-location", !protocol.tls()),
         ("ssl-truststore-password", !protocol.tls()),
         ("ssl-truststore-password-file", !protocol.tls()),
+        ("ssl-provider", !protocol.tls()),
     ]
     .iter()
     .filter(|(flag, unused)| *unused && s.get(flag).explicit)

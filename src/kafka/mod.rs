@@ -39,12 +39,26 @@ pub use connection::ConnectionError;
 pub use producer::{Producer, Record};
 
 /// Security prepared from the configuration before anything connects: the TLS files read and
-/// checked, the CPU checked for the crypto. Its errors are configuration errors (exit 2).
+/// checked, the crypto provider picked for this CPU. Its errors are configuration errors (exit 2).
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
     #[cfg(feature = "tls")]
     pub tls: Option<tls::Tls>,
     pub sasl: Option<crate::config::Sasl>,
+}
+
+impl Prepared {
+    /// The crypto provider TLS uses, if TLS is on (for the banner).
+    pub fn crypto(&self) -> Option<&'static str> {
+        #[cfg(feature = "tls")]
+        {
+            self.tls.as_ref().map(tls::Tls::crypto)
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            None
+        }
+    }
 }
 
 /// Prepares `security` for every connection, or says in one line why it cannot be used.
@@ -54,10 +68,6 @@ pub fn prepare(security: &crate::config::Security) -> Result<Prepared, String> {
     }
     #[cfg(feature = "tls")]
     {
-        let scram = security.sasl.as_ref().is_some_and(|s| s.mechanism != crate::config::Mechanism::Plain);
-        if security.protocol.tls() || scram {
-            tls::check_cpu()?;
-        }
         let tls = security.tls.as_ref().map(tls::Tls::new).transpose()?;
         Ok(Prepared { tls, sasl: security.sasl.clone() })
     }

@@ -81,9 +81,7 @@ pub fn authenticate(conn: &mut Connection, sasl: &Sasl) -> Result<Option<Duratio
 /// text without commas.
 fn nonce() -> Result<String, String> {
     let mut bytes = [0u8; 24];
-    super::tls::provider()
-        .secure_random
-        .fill(&mut bytes)
+    rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, &mut bytes)
         .map_err(|_| "the system's secure random source failed".to_string())?;
     Ok(base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes).replace(['+', '/'], "x"))
 }

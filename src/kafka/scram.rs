@@ -1,13 +1,15 @@
 //! SCRAM-SHA-256 and SCRAM-SHA-512 client messages and proofs, including the check that the
-//! server knows the password (its signature), on graviola's hashes.
+//! server knows the password (its signature), on RustCrypto's hashes (`sha2`, `hmac`), which
+//! run on any CPU.
 //!
 //! References: RFC 5802 (SCRAM), RFC 7677 (SCRAM-SHA-256; its example is the unit test),
 //! KIP-84 (SCRAM in Kafka: at least 4096 iterations).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use graviola::hashing::hmac::Hmac;
-use graviola::hashing::{Hash, Sha256, Sha512};
+use hmac::digest::core_api::BlockSizeUser;
+use hmac::{Mac, SimpleHmac};
+use sha2::{Digest, Sha256, Sha512};
 
 /// Kafka stores no fewer (KIP-84) and no more (`ScramControlManager.MAX_ITERATIONS`): a
 /// count above that is a peer making the client burn CPU.
@@ -22,12 +24,12 @@ pub enum Algorithm {
 
 impl Algorithm {
     fn hmac(self, key: &[u8], data: &[&[u8]]) -> Vec<u8> {
-        fn run<H: Hash>(key: &[u8], data: &[&[u8]]) -> Vec<u8> {
-            let mut mac = Hmac::<H>::new(key);
+        fn run<D: Digest + BlockSizeUser>(key: &[u8], data: &[&[u8]]) -> Vec<u8> {
+            let mut mac = <SimpleHmac<D> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
             for d in data {
                 mac.update(d);
             }
-            mac.finish().as_ref().to_vec()
+            mac.finalize().into_bytes().to_vec()
         }
         match self {
             Algorithm::Sha256 => run::<Sha256>(key, data),
@@ -37,8 +39,8 @@ impl Algorithm {
 
     fn hash(self, data: &[u8]) -> Vec<u8> {
         match self {
-            Algorithm::Sha256 => Sha256::hash(data).as_ref().to_vec(),
-            Algorithm::Sha512 => Sha512::hash(data).as_ref().to_vec(),
+            Algorithm::Sha256 => Sha256::digest(data).to_vec(),
+            Algorithm::Sha512 => Sha512::digest(data).to_vec(),
         }
     }
 

@@ -57,9 +57,9 @@ impl<W: Write> EventLog<W> {
         EventLog { out, enabled }
     }
 
-    /// The banner, then where ids start and why (`ids`).
-    pub fn banner(&mut self, config: &Config, seed: u64, ids: &str) -> io::Result<()> {
-        writeln!(self.out, "[producer] {}; {ids}", Banner { config, seed })?;
+    /// The banner, then where ids start and why (`ids`); `crypto`: the TLS provider in use.
+    pub fn banner(&mut self, config: &Config, seed: u64, crypto: Option<&str>, ids: &str) -> io::Result<()> {
+        writeln!(self.out, "[producer] {}; {ids}", Banner { config, seed, crypto })?;
         self.out.flush()
     }
 
@@ -95,6 +95,7 @@ impl<W: Write> EventLog<W> {
 struct Banner<'a> {
     config: &'a Config,
     seed: u64,
+    crypto: Option<&'a str>,
 }
 
 impl fmt::Display for Banner<'_> {
@@ -136,7 +137,7 @@ impl fmt::Display for Banner<'_> {
             k.client_id,
             if k.protocol_cap.is_some() { "2.1" } else { "none" },
             k.security.protocol.name(),
-            SecurityDetails(&k.security),
+            SecurityDetails(&k.security, self.crypto),
             c.dry_run,
             c.instance,
             match c.id_start {
@@ -169,7 +170,7 @@ impl fmt::Display for FaultDetails<'_> {
 }
 
 /// The security settings of the banner; the password only as `***`.
-struct SecurityDetails<'a>(&'a crate::config::Security);
+struct SecurityDetails<'a>(&'a crate::config::Security, Option<&'a str>);
 
 impl fmt::Display for SecurityDetails<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -193,6 +194,9 @@ impl fmt::Display for SecurityDetails<'_> {
                 path(&tls.certificate),
                 if tls.verify_hostname { "https" } else { "none" }
             )?;
+            if let Some(crypto) = self.1 {
+                write!(f, " ssl_provider={crypto}")?;
+            }
         }
         Ok(())
     }

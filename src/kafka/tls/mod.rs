@@ -1,9 +1,12 @@
-//! TLS for broker connections: rustls with graviola, a pure-Rust crypto provider (no C
-//! compiler for either musl target), the Mozilla roots built in (a `FROM scratch` image has no
-//! system store), or the CA file given; optional client certificate (mutual TLS).
+//! TLS for broker connections: rustls with a pure-Rust crypto provider (no C compiler for
+//! either musl target), the Mozilla roots built in (a `FROM scratch` image has no system
+//! store), or the CA file or truststore given; optional client certificate (mutual TLS).
 //!
-//! graviola asserts CPU features it needs and, with `panic = "abort"`, a failed assert would
-//! kill the process mid-run; [`check_cpu`] refuses at start instead, naming what is missing.
+//! Two providers, picked at start (`KAFKA_SSL_PROVIDER`): graviola, fast, with its own
+//! assembly, where the CPU has the instructions it needs; else the portable one (`portable/`,
+//! RustCrypto), which runs on any x86_64 or aarch64 CPU. graviola asserts the CPU features it
+//! needs and, with `panic = "abort"`, a failed assert would kill the process mid-run: it is
+//! never used on a CPU that [`check_cpu`] refuses.
 //!
 //! References: RFC 8446 (TLS 1.3), RFC 5246 (TLS 1.2); rustls `ClientConfig`, `StreamOwned`.
 
@@ -21,12 +24,13 @@ mod der;
 mod files;
 mod pbe;
 mod pkcs12;
+mod portable;
 mod verify;
 mod x509;
 
 use verify::Verifier;
 
-use crate::config::TlsFiles;
+use crate::config::{Crypto, TlsFiles};
 
 /// A TLS stream to one broker.
 pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
@@ -41,7 +45,7 @@ const NEEDED: &[&str] = &[];
 
 /// Whether this CPU has every feature graviola needs; else the line that says what is missing
 /// and what to do.
-pub fn check_cpu() -> Result<(), String> {
+fn check_cpu() -> Result<(), String> {
     decide(std::env::consts::ARCH, NEEDED, has_feature)
 }
 
@@ -77,8 +81,8 @@ fn has_feature(_: &str) -> bool {
 fn decide(arch: &str, needed: &[&str], has: impl Fn(&str) -> bool) -> Result<(), String> {
     if needed.is_empty() {
         return Err(format!(
-            "TLS and SCRAM are not available on {arch}: the crypto provider of this build supports x86_64 and \
-             aarch64 only; use PLAINTEXT or SASL_PLAINTEXT with PLAIN"
+            "KAFKA_SSL_PROVIDER=graviola is not available on {arch}: graviola supports x86_64 and aarch64 only; \
+             set KAFKA_SSL_PROVIDER=auto (or portable)"
         ));
     }
     let missing: Vec<&str> = needed.iter().copied().filter(|f| !has(f)).collect();
@@ -86,18 +90,49 @@ fn decide(arch: &str, needed: &[&str], has: impl Fn(&str) -> bool) -> Result<(),
         return Ok(());
     }
     Err(format!(
-        "TLS and SCRAM need CPU features this {arch} machine lacks: {} (the pure-Rust crypto of this build needs \
-         {}); run on a CPU that has them (x86_64 since about 2013; Raspberry Pi 5, Graviton, Ampere), or use \
-         PLAINTEXT or SASL_PLAINTEXT with PLAIN",
+        "KAFKA_SSL_PROVIDER=graviola needs CPU features this {arch} machine lacks: {} (graviola needs {}); set \
+         KAFKA_SSL_PROVIDER=auto (or portable) to use the portable provider, which runs on any CPU",
         missing.join(", "),
         needed.join(", ")
     ))
+}
+
+/// Whether this CPU has AES instructions (and the carry-less multiply GCM wants): then AES-GCM
+/// comes first, else ChaCha20-Poly1305.
+fn has_aes() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("aes") && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("aes") && std::arch::is_aarch64_feature_detected!("pmull")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
+/// The provider `choice` asks for on this CPU, with its name for the banner.
+fn provider(choice: Crypto) -> Result<(Arc<rustls::crypto::CryptoProvider>, &'static str), String> {
+    let graviola = || (Arc::new(rustls_graviola::default_provider()), "graviola");
+    let portable = || {
+        let aes = has_aes();
+        (Arc::new(portable::provider(aes)), if aes { "portable" } else { "portable-chacha20" })
+    };
+    match choice {
+        Crypto::Graviola => check_cpu().map(|()| graviola()),
+        Crypto::Portable => Ok(portable()),
+        Crypto::Auto => Ok(if check_cpu().is_ok() { graviola() } else { portable() }),
+    }
 }
 
 /// A checked TLS client configuration, shared by every connection.
 #[derive(Clone)]
 pub struct Tls {
     config: Arc<ClientConfig>,
+    crypto: &'static str,
 }
 
 impl fmt::Debug for Tls {
@@ -106,15 +141,10 @@ impl fmt::Debug for Tls {
     }
 }
 
-/// The crypto provider of every TLS connection and of SCRAM.
-pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls_graviola::default_provider())
-}
-
 impl Tls {
     /// Reads and checks the files: every problem is one line naming the setting (exit 2).
     pub fn new(files: &TlsFiles) -> Result<Tls, String> {
-        let provider = provider();
+        let (provider, crypto) = provider(files.crypto)?;
         let mut roots = rustls::RootCertStore::empty();
         match files::trust(files)? {
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -145,7 +175,12 @@ impl Tls {
             Some(certified) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified))),
             None => builder.with_no_client_auth(),
         };
-        Ok(Tls { config: Arc::new(config) })
+        Ok(Tls { config: Arc::new(config), crypto })
+    }
+
+    /// The crypto provider in use: `graviola`, `portable` or `portable-chacha20`.
+    pub fn crypto(&self) -> &'static str {
+        self.crypto
     }
 
     /// Starts TLS on a connected socket to `host` (the name the certificate must carry). The
@@ -195,11 +230,23 @@ mod tests {
     fn the_cpu_check_names_every_missing_feature() {
         assert_eq!(decide("x86_64", X86, |_| true), Ok(()));
         let err = decide("x86_64", X86, |f| f != "avx2" && f != "adx").unwrap_err();
-        assert!(err.starts_with("TLS and SCRAM need CPU features this x86_64 machine lacks: avx2, adx ("), "{err}");
-        assert!(err.contains("use PLAINTEXT or SASL_PLAINTEXT with PLAIN"), "{err}");
+        assert!(
+            err.starts_with("KAFKA_SSL_PROVIDER=graviola needs CPU features this x86_64 machine lacks: avx2, adx ("),
+            "{err}"
+        );
+        assert!(err.contains("set KAFKA_SSL_PROVIDER=auto (or portable)"), "{err}");
         let err = decide("aarch64", &["aes", "sha2", "pmull"], |f| f != "pmull").unwrap_err();
         assert!(err.contains("lacks: pmull ("), "{err}");
         assert!(decide("riscv64", &[], |_| true).unwrap_err().contains("x86_64 and aarch64 only"));
+    }
+
+    #[test]
+    fn the_provider_asked_for_is_the_one_used() {
+        let name = |c| provider(c).map(|(_, name)| name);
+        assert_eq!(name(Crypto::Portable), Ok(if has_aes() { "portable" } else { "portable-chacha20" }));
+        // This machine has graviola's features (see below): auto and graviola both pick it.
+        assert_eq!(name(Crypto::Auto), Ok("graviola"));
+        assert_eq!(name(Crypto::Graviola), Ok("graviola"));
     }
 
     #[test]

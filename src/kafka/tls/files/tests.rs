@@ -39,6 +39,7 @@ fn files() -> TlsFiles {
         keystore: None,
         key_password: None,
         verify_hostname: true,
+        crypto: crate::config::Crypto::Auto,
     }
 }
 
