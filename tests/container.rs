@@ -120,7 +120,7 @@ fn container_images_build_from_the_whole_dockerfile_with_the_binary_of_their_pla
         assert_eq!(fields[..2], [arch, "65532:65532"], "{tag}: {inspect}");
         let size: u64 = fields[2].parse().unwrap();
         // The binary's budget with TLS (tests/scratch.rs), plus the image's few hundred bytes.
-        assert!(size < 3_800_000, "{tag} is {size} bytes");
+        assert!(size < 4_300_000, "{tag} is {size} bytes");
         eprintln!("container: {tag} is {size} bytes as the engine reports it");
     }
 }

@@ -1,6 +1,7 @@
 //! Issue 18: broker certificates that must be refused, each in one line naming the cause, with
 //! exit 1. Made here with openssl (`openssl ca` for past and future validity), served by
 //! `openssl s_server`: the handshake is judged before any Kafka byte, so no broker is needed.
+//! Both crypto providers (graviola and the portable one) are held to the same words.
 //! A control with a good X.509 v1 certificate gets through the handshake (and then waits, as
 //! at every start, for a Kafka answer that s_server never sends), so each refusal is the
 //! certificate's fault.
@@ -112,10 +113,11 @@ fn certificates() -> PathBuf {
 
 const ARGS: [&str; 3] = ["--max-events=1", "--delivery-timeout-ms=3000", "--request-timeout-ms=3000"];
 
-fn connect(dir: &Path, server: &Server) -> Output {
+fn connect(dir: &Path, server: &Server, provider: &str) -> Output {
     let bootstrap = format!("--bootstrap-servers={}", server.addr);
     let mut cmd = producer(&[&[bootstrap.as_str()][..], &ARGS[..]].concat());
     cmd.env("KAFKA_SECURITY_PROTOCOL", "SSL").env("KAFKA_SSL_CA_LOCATION", dir.join("ca.pem"));
+    cmd.env("KAFKA_SSL_PROVIDER", provider);
     run(cmd, Duration::from_secs(60))
 }
 
@@ -123,17 +125,20 @@ fn connect(dir: &Path, server: &Server) -> Output {
 fn a_good_v1_certificate_passes_the_handshake_the_refusals_are_measured_against() {
     let dir = certificates();
     let server = Server::start(&dir, "good.pem", "leaf.key", None);
-    // A start waits for a broker that answers, for ever: stopped after 8 s by `timeout`.
-    let bootstrap = format!("--bootstrap-servers={}", server.addr);
-    let mut cmd = Command::new("timeout");
-    cmd.args([&["8", common::BIN, bootstrap.as_str()][..], &ARGS[..]].concat());
-    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    cmd.env("KAFKA_SECURITY_PROTOCOL", "SSL").env("KAFKA_SSL_CA_LOCATION", dir.join("ca.pem"));
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let out = run(cmd, Duration::from_secs(60));
-    assert_eq!(out.code(), 124, "still waiting when stopped: {}", out.stderr);
-    assert!(out.stderr.contains("did not answer within 3000 ms"), "{}", out.stderr);
-    assert!(!out.stderr.contains("certificate"), "the handshake passed: {}", out.stderr);
+    // A start waits for a broker that answers, for ever: stopped after 6 s by `timeout`.
+    for provider in ["graviola", "portable"] {
+        let bootstrap = format!("--bootstrap-servers={}", server.addr);
+        let mut cmd = Command::new("timeout");
+        cmd.args([&["6", common::BIN, bootstrap.as_str()][..], &ARGS[..]].concat());
+        cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        cmd.env("KAFKA_SECURITY_PROTOCOL", "SSL").env("KAFKA_SSL_CA_LOCATION", dir.join("ca.pem"));
+        cmd.env("KAFKA_SSL_PROVIDER", provider);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let out = run(cmd, Duration::from_secs(60));
+        assert_eq!(out.code(), 124, "{provider}: still waiting when stopped: {}", out.stderr);
+        assert!(out.stderr.contains("did not answer within 3000 ms"), "{provider}: {}", out.stderr);
+        assert!(!out.stderr.contains("certificate"), "{provider}: the handshake passed: {}", out.stderr);
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -151,16 +156,20 @@ fn broker_certificates_that_must_be_refused_are_named_in_one_line() {
             "names as its issuer an X.509 v1 certificate (refusal-v1-intermediate), which cannot be a CA",
         ),
     ];
-    for (cert, chain, want) in cases {
-        let server = Server::start(&dir, cert, "leaf.key", chain);
-        let out = connect(&dir, &server);
-        assert_eq!(out.code(), 1, "{cert}: {}", out.stderr);
-        let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("pos-producer: error: ")).collect();
-        assert_eq!(errors.len(), 1, "{cert}: one line: {}", out.stderr);
-        assert!(errors[0].contains(want), "{cert}: want {want:?} in {}", out.stderr);
-        assert!(errors[0].contains(&server.addr), "{cert}: the broker is named: {}", errors[0]);
-        for line in out.stderr.lines() {
-            assert!(!line.contains("Context {") && !line.contains("Other("), "a debug value: {line}");
+    // Both crypto providers (issue 23) refuse each, in the same words.
+    for provider in ["graviola", "portable"] {
+        for (cert, chain, want) in cases {
+            let server = Server::start(&dir, cert, "leaf.key", chain);
+            let out = connect(&dir, &server, provider);
+            let case = format!("{cert} with {provider}");
+            assert_eq!(out.code(), 1, "{case}: {}", out.stderr);
+            let errors: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("pos-producer: error: ")).collect();
+            assert_eq!(errors.len(), 1, "{case}: one line: {}", out.stderr);
+            assert!(errors[0].contains(want), "{case}: want {want:?} in {}", out.stderr);
+            assert!(errors[0].contains(&server.addr), "{case}: the broker is named: {}", errors[0]);
+            for line in out.stderr.lines() {
+                assert!(!line.contains("Context {") && !line.contains("Other("), "a debug value: {line}");
+            }
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
