@@ -57,7 +57,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// The certificates: a CA; for CN=localhost (no extensions, so X.509 v1, as the Kafka docs make
-/// them): a good one, an expired one, one valid only from 2099, one whose signature was
+/// them): a good one, one signed by a CA not configured, an expired one, one valid only from 2099, one whose signature was
 /// altered; an expired v3 one with a subjectAltName (webpki's path); a v1 certificate acting as
 /// intermediate CA and a leaf it signed.
 fn certificates() -> PathBuf {
@@ -100,6 +100,10 @@ fn certificates() -> PathBuf {
         );
     };
     sign("leaf.csr", "ca.pem", "good.pem");
+    // A CA nobody configured: its leaf is a certificate of an unknown issuer.
+    let other = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem"];
+    openssl(d, &[&other[..], &["-days", "30", "-subj", "/CN=refusal-other-ca"][..]].concat());
+    sign("leaf.csr", "other.pem", "other-ca-leaf.pem");
     sign("inter.csr", "ca.pem", "inter.pem");
     sign("leaf.csr", "inter.pem", "via-v1-ca.pem");
     // The last byte of the DER is the signature's: flipped, the certificate still parses.
@@ -146,6 +150,7 @@ fn a_good_v1_certificate_passes_the_handshake_the_refusals_are_measured_against(
 fn broker_certificates_that_must_be_refused_are_named_in_one_line() {
     let dir = certificates();
     let cases = [
+        ("other-ca-leaf.pem", None, "its certificate is not signed by a trusted CA"),
         ("expired.pem", None, "its certificate expired on 2021-01-01 00:00:00 UTC (it is now "),
         ("expired-v3.pem", None, "its certificate expired on 2021-01-01 00:00:00 UTC (it is now "),
         ("future.pem", None, "its certificate is not valid before 2099-01-01 00:00:00 UTC (it is now "),
