@@ -57,9 +57,9 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// The certificates: a CA; for CN=localhost (no extensions, so X.509 v1, as the Kafka docs make
-/// them): a good one, one signed by a CA not configured, an expired one, one valid only from 2099, one whose signature was
-/// altered; an expired v3 one with a subjectAltName (webpki's path); a v1 certificate acting as
-/// intermediate CA and a leaf it signed.
+/// them): a good one, one signed by a CA not configured, an expired one, one valid only from
+/// 2099, one whose signature was altered; an expired v3 one with a subjectAltName (webpki's
+/// path); a v1 certificate acting as intermediate CA and a leaf it signed.
 fn certificates() -> PathBuf {
     let dir = common::tempdir("refusals");
     let d = dir.as_path();
