@@ -19,7 +19,7 @@ use super::versions::{self, Versions};
 use super::wire::{self, ApiVersionsResponse, Reader, Response};
 use crate::config::ProtocolCap;
 use crate::diag::diag;
-use crate::shutdown::Stop;
+use crate::shutdown::{Stop, Woke};
 
 /// Largest response frame accepted; anything larger is a broken or hostile peer, not Kafka
 /// answering this client's small requests.
@@ -365,11 +365,12 @@ impl Connection {
             }
             let now = Instant::now();
             pending.limit.note(now, &self.addr, pending.api, false);
-            let wait = until.min(pending.limit.next_note).saturating_duration_since(now).min(crate::shutdown::POLL);
-            match super::poll::readable(self.stream.tcp(), wait) {
-                Ok(true) => return Ok(true),
-                Ok(false) if Instant::now() < until => {}
-                Ok(false) => return Ok(false),
+            // One wait until the deadline or the next note: the answer or a stop end it.
+            let wait = until.min(pending.limit.next_note).saturating_duration_since(now);
+            match self.stop.wait(Some(self.stream.tcp()), wait) {
+                Ok(Woke::Readable | Woke::Stopped) => return Ok(true),
+                Ok(Woke::TimedOut) if Instant::now() < until => {}
+                Ok(Woke::TimedOut) => return Ok(false),
                 Err(source) => return Err(ConnectionError::Io { addr: self.addr.clone(), source }),
             }
         }

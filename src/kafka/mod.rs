@@ -14,7 +14,6 @@ pub mod client;
 pub mod compression;
 pub mod connection;
 pub mod partitioner;
-pub mod poll;
 pub mod producer;
 pub mod records;
 #[cfg(feature = "tls")]
