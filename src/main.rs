@@ -233,7 +233,11 @@ fn run(
     }
     drop(reporter);
     let why = if ending.error.is_some() { "failed" } else { ending.why };
-    diag!("{}", stats.summary(ending.unacked, why));
+    let requests = match kafka::producer::requests_sent() {
+        0 => String::new(),
+        n => format!("; {n} produce requests"),
+    };
+    diag!("{}{requests}", stats.summary(ending.unacked, why));
     ending.error.map_or(Ok(()), Err)
 }
 

@@ -160,6 +160,12 @@ const OPTIONS: &[Opt] = &[
         "produce requests per broker awaiting an answer, 1 to 5 (5 is the most idempotence keeps in order)",
     ),
     opt(
+        "linger-ms",
+        "KAFKA_LINGER_MS",
+        "5",
+        "how long a due sale may wait for the next ones to share its request (0: none), 0 to 1000",
+    ),
+    opt(
         "batch-size",
         "KAFKA_BATCH_SIZE",
         "65536",
@@ -424,6 +430,8 @@ pub struct KafkaConfig {
     pub max_in_flight: usize,
     /// Most record bytes per partition in one request.
     pub batch_size: usize,
+    /// How long a record may wait for others to join its batch (`linger.ms`).
+    pub linger: Duration,
     pub topic_partitions: Option<i32>,
     pub topic_replication: Option<i16>,
     pub compression: Compression,
@@ -710,6 +718,12 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         metadata_max_age: millis(s.get("metadata-max-age-ms"))?,
         max_in_flight: bounded(s.get("max-in-flight"), 1, 5, "a whole number of requests from 1 to 5")?,
         batch_size: bounded(s.get("batch-size"), 1, 1 << 30, "a whole number of bytes from 1 to 1073741824")?,
+        linger: Duration::from_millis(bounded(
+            s.get("linger-ms"),
+            0,
+            1000,
+            "a whole number of milliseconds from 0 to 1000",
+        )? as u64),
         topic_partitions: optional(s.get("topic-partitions"), partitions)?,
         topic_replication: optional(s.get("topic-replication-factor"), |r| match r.value.trim().parse::<i16>() {
             Ok(n) if n >= 1 => Ok(n),
@@ -1088,6 +1102,9 @@ mod tests {
     fn in_flight_batch_size_stores_and_truth_settings_have_defaults_and_bounds() {
         let c = run(&[], &[]).unwrap();
         assert_eq!((c.kafka.max_in_flight, c.kafka.batch_size), (5, 65_536));
+        assert_eq!(c.kafka.linger, Duration::from_millis(5), "Java 4.x's and librdkafka's default");
+        assert_eq!(run(&["--linger-ms=0"], &[]).unwrap().kafka.linger, Duration::ZERO);
+        assert!(err(&["--linger-ms=1001"], &[]).contains("a whole number of milliseconds from 0 to 1000"));
         assert_eq!((c.headers, c.truth_file.as_ref(), c.truth_window_seconds), (true, None, 60));
         assert!(c.stores.is_empty(), "all stores");
         let c = run(&["--max-in-flight=1", "--batch-size=1", "--stores=store-003, STORE-001"], &[]).unwrap();

@@ -6,6 +6,7 @@
 //! producer's `Sender` for which errors are retried (KIP-91 `delivery.timeout.ms`) and how
 //! batches in flight are retried in order (KAFKA-5494).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -48,6 +49,15 @@ pub enum Until {
     AckedOr(Instant),
 }
 
+/// Produce requests sent by this process: how well records share requests (linger), for the
+/// summary line.
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+/// Produce requests sent so far.
+pub fn requests_sent() -> u64 {
+    REQUESTS.load(Ordering::Relaxed)
+}
+
 pub struct Producer {
     client: Client,
     topics: Vec<String>,
@@ -60,6 +70,8 @@ pub struct Producer {
     /// Batches waiting, and requests on the wire (`None`: acks=0, no answer comes).
     window: Window<Option<Pending>>,
     metadata_max_age: Duration,
+    /// `linger.ms`: how long a record may wait for others to share its request.
+    linger: Duration,
     /// The latest reason a record was not acknowledged, for the delivery-timeout error.
     last_failure: Option<String>,
     /// Where a compressed batch is assembled (kept for its capacity).
@@ -100,6 +112,7 @@ impl Producer {
             identity: None,
             window: Window::new(config.max_in_flight, config.batch_size),
             metadata_max_age: config.metadata_max_age,
+            linger: config.linger,
             last_failure: None,
             scratch: Scratch::default(),
             encoded: BytesMut::new(),
@@ -187,6 +200,12 @@ impl Producer {
     }
 
     fn pump_until(&mut self, until: Until, acked: &mut Vec<u64>) -> Result<(), KafkaError> {
+        // Batches linger only while the caller waits for the next sale: at the end, at a stop
+        // and when behind schedule (batches fill up anyway) everything goes at once.
+        self.window.hold(match until {
+            Until::AckedOr(next) => Some((self.linger, next)),
+            Until::Acked | Until::Unsent(_) => None,
+        });
         // Metadata goes stale without errors too: partitions added to a topic (the Java
         // client's metadata.max.age.ms). A failed refresh is retried with the next failure.
         if self.client.metadata_age().is_none_or(|age| age >= self.metadata_max_age) {
@@ -222,12 +241,18 @@ impl Producer {
                 Until::AckedOr(by) => Some(by),
                 _ => None,
             };
+            // A lingering batch goes when its linger ends: no wait lasts past that.
+            let linger_ends = self.window.linger_ends();
+            let wake = match (by, linger_ends) {
+                (Some(by), Some(l)) => Some(by.min(l)),
+                (by, l) => by.or(l),
+            };
             let waiting = self.window.leaders_waiting();
             if !waiting.is_empty() {
-                self.await_answer(&waiting, by, acked)?;
+                self.await_answer(&waiting, wake, acked)?;
             } else {
                 let next = self.window.next_retry().unwrap_or(now + REFRESH_AFTER_FAILURE).min(deadline);
-                if !self.client.stop().sleep_until(by.map_or(next, |by| by.min(next))) {
+                if !self.client.stop().sleep_until(wake.map_or(next, |w| w.min(next))) {
                     return Err(KafkaError::Stopped { unacked: 0 });
                 }
             }
@@ -341,6 +366,7 @@ impl Producer {
                 ));
             }
             let request = self.request(data);
+            REQUESTS.fetch_add(1, Ordering::Relaxed);
             let acks = self.acks;
             let codec = self.codec;
             let result = self.client.with_broker(leader, |c| {

@@ -184,6 +184,18 @@ pub struct Window<P> {
     rng: fastrand::Rng,
     /// Per topic, the bytes each record takes beyond `record_size` (its headers).
     extra: Vec<usize>,
+    /// While set, a batch waits for more records until its oldest is this old (`linger.ms`),
+    /// unless it is full or nothing can join it before then (see [`Window::hold`]).
+    hold: Option<Hold>,
+}
+
+/// Lingering, as the caller allows it now.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    linger: Duration,
+    /// No record is made before this (the next sale is due then): a batch whose linger ends
+    /// sooner waits for nothing and goes at once.
+    next_record: Instant,
 }
 
 impl<P> Window<P> {
@@ -198,7 +210,26 @@ impl<P> Window<P> {
             unacked: 0,
             rng: fastrand::Rng::new(),
             extra: Vec::new(),
+            hold: None,
         }
+    }
+
+    /// Lets batches linger up to `linger` for records made from `next_record` on; `None`:
+    /// every batch may go at once (the run ends, a stop, or the producer is behind).
+    pub fn hold(&mut self, hold: Option<(Duration, Instant)>) {
+        self.hold =
+            hold.filter(|(linger, _)| !linger.is_zero()).map(|(linger, next_record)| Hold { linger, next_record });
+    }
+
+    /// When a batch held back for its linger may go (the earliest), if one is held.
+    pub fn linger_ends(&self) -> Option<Instant> {
+        let hold = self.hold?;
+        self.parts
+            .values()
+            .filter_map(|p| p.batches.iter().find(|b| !b.in_flight))
+            .filter(|b| !b.sent && hold.next_record < b.since + hold.linger)
+            .map(|b| b.since + hold.linger)
+            .min()
     }
 
     /// Counts `bytes` more for every record of `topic` (the headers the producer adds).
@@ -308,8 +339,16 @@ impl<P> Window<P> {
                 }
                 part.rewind = false;
             }
-            if !part.batches.iter().any(|b| !b.in_flight) {
-                continue;
+            let Some(next) = part.batches.iter().position(|b| !b.in_flight) else { continue };
+            if let Some(hold) = self.hold {
+                // Lingering: a batch goes once it is full (another one follows it), was sent
+                // before, is as old as the linger, or when nothing can join it in time.
+                let b = &part.batches[next];
+                let full = next + 1 < part.batches.len() || b.bytes >= self.batch_bytes;
+                let due = b.since + hold.linger;
+                if !full && !b.sent && now < due && hold.next_record < due {
+                    continue;
+                }
             }
             let leader = leader_of(tp);
             if leader < 0 {

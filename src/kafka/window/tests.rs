@@ -235,3 +235,47 @@ fn a_batch_that_may_have_reached_the_broker_takes_no_more_records() {
     let mut token = 0;
     assert_eq!(send_all(&mut w, t0, &mut token), [0, 2]);
 }
+
+/// Issue 19: linger. A batch waits for the next sales while one is due before its linger
+/// ends; it goes when the linger ends, when it is full, when nothing can join it in time, and
+/// at once without a hold (the end of the run, a stop, behind schedule).
+#[test]
+fn a_batch_lingers_at_most_the_linger_and_goes_early_when_full_or_alone() {
+    let (t0, ms) = (Instant::now(), Duration::from_millis);
+    let linger = ms(5);
+    let mut token = 0;
+    let mut w = window(5, 4);
+    push(&mut w, 0..1, t0);
+    // The next sale is due in 0.5 ms: the batch waits for it, until t0 + 5 ms.
+    w.hold(Some((linger, t0 + Duration::from_micros(500))));
+    assert_eq!(w.linger_ends(), Some(t0 + linger));
+    assert!(send_all(&mut w, t0 + ms(4), &mut token).is_empty(), "held within the linger");
+    push(&mut w, 1..3, t0 + ms(1));
+    assert!(send_all(&mut w, t0 + ms(4), &mut token).is_empty());
+    assert_eq!(send_all(&mut w, t0 + linger, &mut token), [0], "the linger ends: the three go together");
+    assert_eq!(w.unsent(), 0);
+    assert_eq!(w.linger_ends(), None, "nothing held");
+
+    // A full batch (a second one follows it) goes at once; the second, not full, waits.
+    let mut w = window(5, 4);
+    push(&mut w, 0..6, t0);
+    w.hold(Some((linger, t0 + Duration::from_micros(500))));
+    assert_eq!(send_all(&mut w, t0, &mut token), [0]);
+    assert_eq!(w.unsent(), 2);
+
+    // The next sale is due after the linger would end (a slow pace): nothing can join, so
+    // waiting gains nothing and the batch goes at once.
+    let mut w = window(5, 4);
+    push(&mut w, 0..1, t0);
+    w.hold(Some((linger, t0 + ms(10))));
+    assert_eq!(w.linger_ends(), None);
+    assert_eq!(send_all(&mut w, t0, &mut token), [0]);
+
+    // No hold, or a linger of 0: everything goes at once.
+    for hold in [None, Some((Duration::ZERO, t0 + Duration::from_micros(500)))] {
+        let mut w = window(5, 4);
+        push(&mut w, 0..1, t0);
+        w.hold(hold);
+        assert_eq!(send_all(&mut w, t0, &mut token), [0], "{hold:?}");
+    }
+}

@@ -1,0 +1,58 @@
+//! Issue 19: linger (`KAFKA_LINGER_MS`, default 5 ms). Paced at 2,000 sales a second against a
+//! real Kafka 4.4 broker, the sales share requests with a 5 ms linger, and each goes alone with
+//! 0 (as before linger existed); either way every event arrives exactly once and in order. The
+//! summary line counts the Produce requests (`; N produce requests`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Broker, KAFKA_4, assert_exactly_once, producer, run, unique};
+
+const LIMIT: Duration = Duration::from_secs(120);
+const FIXED: [&str; 4] =
+    ["--max-events=4000", "--sleep-seconds=0.0005", "--seed=19", "--start-time=2025-01-01T00:00:00Z"];
+
+/// Transactions made by the fixed run, as the dry run prints them.
+fn want() -> Vec<String> {
+    let out = run(producer(&[&["--dry-run"][..], &FIXED[..]].concat()), LIMIT);
+    out.events().iter().filter_map(|l| l.strip_prefix("[producer] Sent transaction: ")).map(String::from).collect()
+}
+
+/// Runs the fixed paced run with `linger`: (events sent, Produce requests), after checking the
+/// topic holds every transaction once, in order.
+fn paced(linger: &str, want: &[String]) -> (u64, u64) {
+    let b = Broker::shared(KAFKA_4);
+    let topic = unique("linger");
+    let args = [
+        format!("--bootstrap-servers={}", b.addr),
+        format!("--topic={topic}"),
+        format!("--topic-refunds={topic}-r"),
+        format!("--linger-ms={linger}"),
+        "--stats-seconds=0".into(),
+    ];
+    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+    all.extend_from_slice(&FIXED);
+    let out = run(producer(&all), LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let done = out.stderr.lines().find_map(|l| l.strip_prefix("[producer] done (event limit reached): ")).unwrap();
+    let number = |after: &str| -> u64 {
+        let (before, _) = done.split_once(after).unwrap_or_else(|| panic!("{after:?} in {done}"));
+        before.rsplit([' ', ';']).next().unwrap().parse().unwrap()
+    };
+    let events = number(" transactions and") + number(" refunds sent");
+    let requests = number(" produce requests");
+    assert_exactly_once(&b.addr, &topic, want, &[]);
+    (events, requests)
+}
+
+#[test]
+fn at_2000_a_second_a_5_ms_linger_shares_requests_and_0_sends_each_sale_alone() {
+    let want = want();
+    assert_eq!(want.len(), 4000);
+    let (events, requests) = paced("5", &want);
+    // About ten sales are due in 5 ms: at least three to a request on average, whatever the load.
+    assert!(requests * 3 <= events, "linger 5 ms: {events} events in {requests} requests");
+    let (events, requests) = paced("0", &want);
+    assert!(requests * 2 >= events, "linger 0: {events} events in {requests} requests");
+}
