@@ -61,14 +61,7 @@ impl rustls::crypto::KeyProvider for Keys {
 const GCM_LIMIT: u64 = 1 << 23;
 
 const ECDSA: &[SignatureScheme] = &[SignatureScheme::ECDSA_NISTP384_SHA384, SignatureScheme::ECDSA_NISTP256_SHA256];
-const RSA: &[SignatureScheme] = &[
-    SignatureScheme::RSA_PSS_SHA512,
-    SignatureScheme::RSA_PSS_SHA384,
-    SignatureScheme::RSA_PSS_SHA256,
-    SignatureScheme::RSA_PKCS1_SHA512,
-    SignatureScheme::RSA_PKCS1_SHA384,
-    SignatureScheme::RSA_PKCS1_SHA256,
-];
+const RSA: &[SignatureScheme] = &sign::RSA_SCHEMES;
 
 const fn common(suite: CipherSuite, sha384: bool, limit: u64) -> CipherSuiteCommon {
     CipherSuiteCommon {

@@ -137,8 +137,8 @@ impl Signer for EcdsaSigner {
 }
 
 /// The schemes an RSA key signs with, most preferred first (as rustls' own providers order
-/// them).
-const RSA_SCHEMES: [SignatureScheme; 6] = [
+/// them); also the schemes of the TLS 1.2 ECDHE_RSA suites.
+pub const RSA_SCHEMES: [SignatureScheme; 6] = [
     SignatureScheme::RSA_PSS_SHA512,
     SignatureScheme::RSA_PSS_SHA384,
     SignatureScheme::RSA_PSS_SHA256,
