@@ -8,8 +8,8 @@
 //! line, not every few milliseconds to look at the flag). The pipe is never drained: once
 //! stopped, every later wait returns at once.
 //!
-//! `ppoll(2)` (sub-millisecond timeouts, which `std` does not offer) is the only `unsafe` of
-//! the program outside tests.
+//! `ppoll(2)` (sub-millisecond timeouts, which `std` does not offer; and whether stdout takes a
+//! write now, for [`writable`]) is the only `unsafe` of the program outside tests.
 
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
@@ -116,6 +116,17 @@ impl Stop {
             }
         }
     }
+}
+
+/// Whether `fd` takes a write now (`POLLOUT`, looked at once, no wait); an error or a hang-up
+/// counts as not writable (the writer that meets it says which).
+pub fn writable(fd: &impl AsRawFd) -> bool {
+    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    let now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `pfd` and `now` are valid for the call and not kept by it; one descriptor is
+    // passed, as the count says; a null signal mask leaves the mask as it is.
+    let n = unsafe { libc::ppoll(&mut pfd, 1, &now, std::ptr::null()) };
+    n == 1 && pfd.revents & libc::POLLOUT != 0 && pfd.revents & (libc::POLLERR | libc::POLLHUP) == 0
 }
 
 #[cfg(test)]
