@@ -221,7 +221,8 @@ impl<P> Window<P> {
             hold.filter(|(linger, _)| !linger.is_zero()).map(|(linger, next_record)| Hold { linger, next_record });
     }
 
-    /// When a batch held back for its linger may go (the earliest), if one is held.
+    /// When the batches held back for their linger may go (the oldest one's linger ends), if
+    /// any are held.
     pub fn linger_ends(&self) -> Option<Instant> {
         let hold = self.hold?;
         self.parts
@@ -327,6 +328,19 @@ impl<P> Window<P> {
         leaderless: &mut Vec<Tp>,
     ) -> BTreeMap<i32, Vec<Tp>> {
         let mut out: BTreeMap<i32, Vec<Tp>> = BTreeMap::new();
+        // Lingering holds every partition's batch or none: once one may go, all go together
+        // (one request per broker). A batch of one partition can hold a record made after
+        // another partition's lingering one (it joined an older batch); sending it alone would
+        // put the later record in Kafka first, and a crash then leaves a hole in the ids.
+        let held = self.hold.is_some_and(|hold| {
+            !self.parts.values().any(|part| {
+                let Some(next) = part.batches.iter().position(|b| !b.in_flight) else { return false };
+                let b = &part.batches[next];
+                let full = next + 1 < part.batches.len() || b.bytes >= self.batch_bytes;
+                let due = b.since + hold.linger;
+                full || b.sent || now >= due || hold.next_record >= due
+            })
+        });
         for (&tp, part) in &mut self.parts {
             match part.retry_at {
                 Some(at) if at > now => continue,
@@ -339,16 +353,10 @@ impl<P> Window<P> {
                 }
                 part.rewind = false;
             }
-            let Some(next) = part.batches.iter().position(|b| !b.in_flight) else { continue };
-            if let Some(hold) = self.hold {
-                // Lingering: a batch goes once it is full (another one follows it), was sent
-                // before, is as old as the linger, or when nothing can join it in time.
-                let b = &part.batches[next];
-                let full = next + 1 < part.batches.len() || b.bytes >= self.batch_bytes;
-                let due = b.since + hold.linger;
-                if !full && !b.sent && now < due && hold.next_record < due {
-                    continue;
-                }
+            // Lingering: batches go once one of them is full (another one follows it), was
+            // sent before, is as old as the linger, or when nothing can join it in time.
+            if held || !part.batches.iter().any(|b| !b.in_flight) {
+                continue;
             }
             let leader = leader_of(tp);
             if leader < 0 {

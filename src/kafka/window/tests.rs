@@ -256,12 +256,33 @@ fn a_batch_lingers_at_most_the_linger_and_goes_early_when_full_or_alone() {
     assert_eq!(w.unsent(), 0);
     assert_eq!(w.linger_ends(), None, "nothing held");
 
-    // A full batch (a second one follows it) goes at once; the second, not full, waits.
+    // A full batch (a second one follows it) goes at once; the second, younger and in the same
+    // partition, may wait (nothing older than it is left behind).
     let mut w = window(5, 4);
     push(&mut w, 0..6, t0);
     w.hold(Some((linger, t0 + Duration::from_micros(500))));
     assert_eq!(send_all(&mut w, t0, &mut token), [0]);
     assert_eq!(w.unsent(), 2);
+
+    // Partitions linger together: when the older batch goes, the younger one of another
+    // partition goes with it, though its own linger has not ended. (Else a later record that
+    // joined the older batch would reach Kafka before an earlier one held in the younger
+    // batch, and a crash would leave a hole in the ids.)
+    let mut w = window(5, 4);
+    let other: Tp = (0, 1);
+    w.push(TP, record(10), 0, t0);
+    w.push(other, record(11), 1, t0 + ms(2));
+    w.push(TP, record(12), 2, t0 + ms(4));
+    w.hold(Some((linger, t0 + ms(6))));
+    let mut leaderless = Vec::new();
+    let ready = w.sendable(t0 + ms(4), |_| LEADER, |_| false, &mut leaderless);
+    assert_eq!(ready.get(&LEADER).map(Vec::as_slice), Some(&[TP, other][..]), "both partitions in one request");
+    let mut w2 = window(5, 4);
+    w2.push(TP, record(10), 0, t0);
+    w2.push(other, record(11), 1, t0 + ms(2));
+    w2.hold(Some((linger, t0 + ms(3))));
+    let ready = w2.sendable(t0 + ms(3), |_| LEADER, |_| false, &mut leaderless);
+    assert!(ready.is_empty(), "neither goes while a record may still join the oldest batch");
 
     // The next sale is due after the linger would end (a slow pace): nothing can join, so
     // waiting gains nothing and the batch goes at once.
