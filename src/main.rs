@@ -237,7 +237,11 @@ fn run(
         0 => String::new(),
         n => format!("; {n} produce requests"),
     };
-    diag!("{}{requests}", stats.summary(ending.unacked, why));
+    let transactions = match kafka::txn::ended() {
+        (0, 0) => String::new(),
+        (committed, aborted) => format!("; {committed} transactions committed, {aborted} aborted"),
+    };
+    diag!("{}{requests}{transactions}", stats.summary(ending.unacked, why));
     ending.error.map_or(Ok(()), Err)
 }
 
@@ -274,14 +278,21 @@ fn produce(
     };
     // Where ids start: after this instance's last ones in the topics, unless told otherwise.
     let ids = match (&mut sink, config.id_start) {
-        (Some(producer), IdStart::Resume) => match resume::from_kafka(producer.client_mut(), config) {
-            Ok(ids) => ids,
-            Err(ResumeError::Kafka(KafkaError::Stopped { .. })) => return Ending::ok("stopped before producing"),
-            Err(e) => return Ending { why: "failed", unacked: 0, error: Some(RunError::Resume(e)) },
-        },
+        (Some(producer), IdStart::Resume) => {
+            let committed = producer.transactional_id().is_some();
+            match resume::from_kafka(producer.client_mut(), config, committed) {
+                Ok(ids) => ids,
+                Err(ResumeError::Kafka(KafkaError::Stopped { .. })) => return Ending::ok("stopped before producing"),
+                Err(e) => return Ending { why: "failed", unacked: 0, error: Some(RunError::Resume(e)) },
+            }
+        }
         _ => resume::without_kafka(config),
     };
-    if let Err(e) = log.banner(config, seed, crypto, &ids.to_string()).and_then(|()| log.flush()) {
+    let mut ids_text = ids.to_string();
+    if let Some(id) = sink.as_ref().and_then(Producer::transactional_id) {
+        ids_text.push_str(&format!("; transactional id {id}"));
+    }
+    if let Err(e) = log.banner(config, seed, crypto, &ids_text).and_then(|()| log.flush()) {
         return output_ending(e, stop, 0);
     }
     // Under a rate profile sales arrive at random in event time, from the run's start on.

@@ -88,7 +88,8 @@ struct Found {
 }
 
 /// Reads both topics back and says where this instance's ids continue.
-pub fn from_kafka(client: &mut Client, config: &Config) -> Result<Resumed, ResumeError> {
+/// `committed`: read committed (a transactional producer: aborted records are not there).
+pub fn from_kafka(client: &mut Client, config: &Config, committed: bool) -> Result<Resumed, ResumeError> {
     let instance = config.instance;
     let deadline = Instant::now() + config.kafka.delivery_timeout;
     let (sales_topic, refunds_topic) = (&config.topic, &config.topic_refunds);
@@ -97,7 +98,7 @@ pub fn from_kafka(client: &mut Client, config: &Config) -> Result<Resumed, Resum
     let mut sales: Vec<Found> = Vec::new();
     let mut per_partition: HashMap<i32, usize> = HashMap::new();
     let mut highest_any = 0u64;
-    let sale_tails = tail::read(client, sales_topic, deadline, &mut |p, r| {
+    let sale_tails = tail::read(client, sales_topic, committed, deadline, &mut |p, r| {
         // The key is the id; a record written without one (by another producer) names it in
         // its value.
         let key = r.key.as_deref().and_then(decimal_id);
@@ -143,7 +144,7 @@ pub fn from_kafka(client: &mut Client, config: &Config) -> Result<Resumed, Resum
     let mut found_refunds: HashMap<i32, usize> = HashMap::new();
     let mut last_refund: Option<(u64, i32, i64)> = None;
     let mut highest_refund_any = 0u64;
-    let refund_tails = tail::read(client, refunds_topic, deadline, &mut |p, r| {
+    let refund_tails = tail::read(client, refunds_topic, committed, deadline, &mut |p, r| {
         let Some(id) = r.value.as_deref().and_then(crate::sim::resume::refund_id) else { return false };
         highest_refund_any = highest_refund_any.max(id);
         if !instance.owns(id) {

@@ -6,6 +6,7 @@
 //! reported in one line naming the variable or flag, the value and what is allowed.
 
 mod security;
+mod txn;
 
 use std::fmt;
 use std::time::Duration;
@@ -16,6 +17,7 @@ pub use security::Secret;
 pub use security::{Crypto, StoreFile, TlsFiles};
 #[cfg_attr(not(feature = "tls"), allow(unused_imports))]
 pub use security::{Mechanism, Protocol, Sasl, Security};
+pub use txn::{Transactions, TxnMode};
 
 /// One option of the command line and environment.
 struct Opt {
@@ -141,6 +143,24 @@ const OPTIONS: &[Opt] = &[
     ),
     opt("acks", "KAFKA_ACKS", "all", "acknowledgements: all (or -1), 1 or 0"),
     switch("idempotence", "KAFKA_IDEMPOTENCE", "true", "idempotent producer: retries never duplicate (needs acks=all)"),
+    opt(
+        "transactions",
+        "KAFKA_TRANSACTIONS",
+        "auto",
+        "`auto` (transactions where the cluster and ACLs allow, else idempotent with a warning), `on` or `off`",
+    ),
+    opt(
+        "transactional-id",
+        "KAFKA_TRANSACTIONAL_ID",
+        "",
+        "transactional id; unset: pos-producer:<transactions topic>:<k>/<n>, the same for every copy of an instance",
+    ),
+    opt(
+        "commit-interval-ms",
+        "PRODUCER_COMMIT_INTERVAL_MS",
+        "100",
+        "with transactions, commit this often (and at every stop or end), 1 to 60000",
+    ),
     opt(
         "delivery-timeout-ms",
         "KAFKA_DELIVERY_TIMEOUT_MS",
@@ -438,6 +458,8 @@ pub struct KafkaConfig {
     pub client_id: String,
     pub protocol_cap: Option<ProtocolCap>,
     pub security: Security,
+    /// `None`: no transactions (`off`, or idempotence off under `auto`).
+    pub transactions: Option<Transactions>,
 }
 
 /// The checked configuration of a run.
@@ -736,6 +758,7 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
             _ => Err(r.invalid("`2.1` (the only cap known), or unset")),
         })?,
         security: security::parse(s)?,
+        transactions: txn::parse(s, idempotence, &topic, instance)?,
     };
 
     Ok(Config {

@@ -45,6 +45,9 @@ fn put_pair(out: &mut impl BufMut, key: &str, value: &str) {
 /// Producer id, epoch and first sequence of an idempotent batch; `None`: not idempotent.
 pub type Identity = Option<(i64, i16, i32)>;
 
+/// The batch attribute of a transaction's batches.
+pub const TRANSACTIONAL: i16 = 1 << 4;
+
 /// What a compressed batch is assembled in, kept from batch to batch for its capacity.
 #[derive(Debug, Default)]
 pub struct Scratch {
@@ -54,10 +57,12 @@ pub struct Scratch {
 
 /// Appends one batch of `records` (at least one) to `buf`, compressed with `codec`.
 /// `headers`: what every record carries; a record's own `header` follows them.
+/// `transactional`: the batch belongs to a transaction (KIP-98; attribute bit 4).
 pub fn write(
     buf: &mut BytesMut,
     records: &[Record],
     identity: Identity,
+    transactional: bool,
     headers: &HeaderBlock,
     codec: Codec,
     scratch: &mut Scratch,
@@ -73,7 +78,8 @@ pub fn write(
     let crc_at = buf.len();
     buf.put_u32(0); // checksum, below
     let checked_from = buf.len();
-    buf.put_i16(codec.attributes()); // attributes: the codec, create time, not transactional
+    // Attributes: the codec, create time, transactional or not.
+    buf.put_i16(codec.attributes() | if transactional { TRANSACTIONAL } else { 0 });
     buf.put_i32(records.len() as i32 - 1); // last offset delta
     buf.put_i64(base_ts);
     buf.put_i64(max_ts);
@@ -171,7 +177,7 @@ mod tests {
     }
 
     /// The same batch through kafka-protocol's encoder.
-    fn theirs(records: &[Record], identity: Identity, headers: &[(String, String)]) -> Vec<u8> {
+    fn theirs(records: &[Record], identity: Identity, transactional: bool, headers: &[(String, String)]) -> Vec<u8> {
         let (pid, epoch, seq) = identity.unwrap_or((-1, -1, -1));
         let map: IndexMap<StrBytes, Option<Bytes>> = headers
             .iter()
@@ -188,7 +194,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, r)| kr::Record {
-                transactional: false,
+                transactional,
                 control: false,
                 delete_horizon: false,
                 partition_leader_epoch: kr::NO_PARTITION_LEADER_EPOCH,
@@ -213,16 +219,18 @@ mod tests {
 
     #[test]
     fn the_bytes_are_kafka_protocols_for_the_same_batch() {
-        for (n, identity, h) in [
-            (1, Some((4711, 3, 0)), headers()),
-            (57, Some((4711, 3, 1_000_000)), headers()),
-            (300, None, vec![]),
-            (3, Some((1, 0, i32::MAX - 2)), headers()),
+        for (n, identity, transactional, h) in [
+            (1, Some((4711, 3, 0)), false, headers()),
+            (57, Some((4711, 3, 1_000_000)), false, headers()),
+            (300, None, false, vec![]),
+            (3, Some((1, 0, i32::MAX - 2)), false, headers()),
+            (20, Some((4711, 3, 7)), true, headers()),
         ] {
             let recs = records(n);
             let mut ours = BytesMut::new();
-            write(&mut ours, &recs, identity, &HeaderBlock::new(&h), Codec::None, &mut Scratch::default());
-            let theirs = theirs(&recs, identity, &h);
+            let block = HeaderBlock::new(&h);
+            write(&mut ours, &recs, identity, transactional, &block, Codec::None, &mut Scratch::default());
+            let theirs = theirs(&recs, identity, transactional, &h);
             let first_difference = ours.iter().zip(&theirs).position(|(a, b)| a != b);
             assert!(
                 ours.len() == theirs.len() && first_difference.is_none(),
@@ -240,7 +248,7 @@ mod tests {
         for codec in [Codec::None, Codec::Gzip, Codec::Snappy] {
             let recs = records(20);
             let mut buf = BytesMut::new();
-            write(&mut buf, &recs, Some((9, 1, 40)), &HeaderBlock::new(&headers()), codec, &mut scratch);
+            write(&mut buf, &recs, Some((9, 1, 40)), false, &HeaderBlock::new(&headers()), codec, &mut scratch);
             let decoded = RecordBatchDecoder::decode(&mut buf.freeze()).unwrap();
             assert_eq!(
                 decoded.compression,
@@ -256,9 +264,9 @@ mod tests {
         for codec in [Codec::None, Codec::Gzip, Codec::Snappy, Codec::Lz4, Codec::Zstd] {
             let recs = records(300);
             let mut buf = BytesMut::new();
-            write(&mut buf, &recs[..200], Some((9, 1, 40)), &HeaderBlock::new(&headers()), codec, &mut scratch);
+            write(&mut buf, &recs[..200], Some((9, 1, 40)), false, &HeaderBlock::new(&headers()), codec, &mut scratch);
             let first = buf.len();
-            write(&mut buf, &recs[200..], None, &HeaderBlock::default(), codec, &mut scratch);
+            write(&mut buf, &recs[200..], None, false, &HeaderBlock::default(), codec, &mut scratch);
             assert_eq!(i16::from_be_bytes([buf[21], buf[22]]), codec.attributes(), "{codec}");
             if codec != Codec::None {
                 assert!(first < 200 * 60, "{codec}: the batch is compressed ({first} bytes)");

@@ -42,6 +42,9 @@ enum Slot {
     /// A connection to a bootstrap address, before the broker's node id is known.
     Bootstrap,
     Node(i32),
+    /// A second connection to a node, for requests that must not queue behind (or read the
+    /// answers of) the produce requests pipelined on its first: the transaction coordinator's.
+    Side(i32),
 }
 
 pub struct Client {
@@ -173,6 +176,16 @@ impl Client {
         self.deadline = deadline;
     }
 
+    /// Whether node `node`'s address is known.
+    pub fn knows(&self, node: i32) -> bool {
+        self.brokers.contains_key(&node)
+    }
+
+    /// Learns node `node`'s address from outside the metadata (FindCoordinator's answer).
+    pub fn add_broker(&mut self, node: i32, host: &str, port: i32) {
+        self.brokers.insert(node, format_addr(host, port));
+    }
+
     /// Runs `f` on a connection to node `node`, opening it if needed; drops it when `f` fails.
     pub fn with_broker<T>(
         &mut self,
@@ -242,21 +255,47 @@ impl Client {
         self.conns.get(&Slot::Node(node)).is_some_and(|c| c.reauth_due() && c.in_flight() > 0)
     }
 
-    /// Runs `f` on any connection: an open one, else a known broker, else a bootstrap server.
+    /// Runs `f` on the side connection to node `node` (see `Slot::Side`), opening it if needed;
+    /// drops it when `f` fails.
+    pub fn with_side<T>(
+        &mut self,
+        node: i32,
+        f: impl FnOnce(&mut Connection) -> Result<T, ConnectionError>,
+    ) -> Result<T, ConnectionError> {
+        let slot = Slot::Side(node);
+        if !self.conns.contains_key(&slot) {
+            let addr = self.brokers.get(&node).cloned().ok_or_else(|| ConnectionError::Connect {
+                addr: format!("node {node}"),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "broker not in metadata"),
+            })?;
+            let conn = self.open(&addr)?;
+            self.conns.insert(slot, conn);
+        }
+        self.run(slot, f)
+    }
+
+    /// Runs `f` on any connection with no request awaiting its answer: an open one, else a
+    /// known broker (a side connection where its first is busy), else a bootstrap server.
     pub fn with_any<T>(
         &mut self,
         f: impl FnOnce(&mut Connection) -> Result<T, ConnectionError>,
     ) -> Result<T, ConnectionError> {
-        let slot = match self.conns.keys().next() {
-            Some(slot) => *slot,
+        let idle = self.conns.iter().find(|(_, c)| c.in_flight() == 0).map(|(slot, _)| *slot);
+        let slot = match idle {
+            Some(slot) => slot,
             None => {
                 let mut nodes: Vec<i32> = self.brokers.keys().copied().collect();
                 nodes.sort_unstable();
                 let mut opened = None;
                 for node in nodes {
+                    let slot =
+                        if self.conns.contains_key(&Slot::Node(node)) { Slot::Side(node) } else { Slot::Node(node) };
+                    if self.conns.contains_key(&slot) {
+                        continue;
+                    }
                     if let Ok(conn) = self.open(&self.brokers[&node]) {
-                        self.conns.insert(Slot::Node(node), conn);
-                        opened = Some(Slot::Node(node));
+                        self.conns.insert(slot, conn);
+                        opened = Some(slot);
                         break;
                     }
                     if self.stop.is_set() {
@@ -318,7 +357,7 @@ impl Client {
             response.brokers.iter().map(|b| (b.node_id, format_addr(&b.host, b.port))).collect();
         // A connection to a broker that left the cluster or moved is of no further use.
         self.conns.retain(|slot, _| match slot {
-            Slot::Node(n) => brokers.get(n) == self.brokers.get(n),
+            Slot::Node(n) | Slot::Side(n) => brokers.get(n) == self.brokers.get(n),
             Slot::Bootstrap => true,
         });
         self.brokers = brokers;

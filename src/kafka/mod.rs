@@ -25,6 +25,7 @@ pub mod tail;
 pub mod tls;
 pub mod topics;
 pub mod transport;
+pub mod txn;
 pub mod versions;
 pub mod window;
 pub mod wire;
@@ -105,6 +106,10 @@ pub enum KafkaError {
     Unreadable { topic: String, partition: i32, reason: String },
     /// A stop was asked for; `unacked` events were abandoned without an acknowledgement.
     Stopped { unacked: usize },
+    /// Another producer registered this producer's transactional id (KIP-98 fencing).
+    Fenced { owner: String, transactional_id: String },
+    /// Transactions were required and cannot be used (the reason, in words).
+    TransactionsRefused(String),
 }
 
 impl fmt::Display for KafkaError {
@@ -160,6 +165,12 @@ impl fmt::Display for KafkaError {
             ),
             KafkaError::Stopped { unacked } => {
                 write!(f, "stopped with {unacked} events not acknowledged")
+            }
+            KafkaError::Fenced { owner, transactional_id } => {
+                write!(f, "another producer took over {owner} (transactional id {transactional_id:?}); this one stops")
+            }
+            KafkaError::TransactionsRefused(why) => {
+                write!(f, "KAFKA_TRANSACTIONS=on, but transactions cannot be used: {why}")
             }
         }
     }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProduceRequest};
+use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProduceRequest, TransactionalId};
+use kafka_protocol::protocol::StrBytes;
 
 use super::backoff::{Backoff, NoRetry};
 use super::batch::{HeaderBlock, Scratch};
@@ -19,15 +20,22 @@ use super::client::{Client, topic_name};
 use super::compression::Codec;
 use super::connection::{ConnectionError, Pending};
 use super::partitioner::partition_for_key;
+use super::txn::{Refused, Txn, TxnSettings};
 pub use super::window::Record;
 use super::window::{Batch, Next, Outcome, Tp, Window};
 use super::wire::{InitProducerIdResponse, ProduceResponse};
 use super::{KafkaError, error_name, is_retriable};
-use crate::config::{Acks, Compression, KafkaConfig};
+use crate::config::{Acks, Compression, KafkaConfig, TxnMode};
 use crate::diag::diag;
 use crate::shutdown::Stop;
 
 const MESSAGE_TOO_LARGE: i16 = 10;
+/// The newest Produce a transactional producer of the classic protocol speaks: v12 means
+/// transactions protocol v2 (KIP-890), where partitions join a transaction implicitly.
+const PRODUCE_CLASSIC_TXN_MAX: i16 = 11;
+/// `transaction.timeout.ms`, the Java client's default: the coordinator aborts a transaction
+/// open longer (a producer that hangs or dies mid-transaction).
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(60);
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
 /// While several brokers owe answers and none is arriving, the one owing the oldest is
@@ -82,6 +90,10 @@ pub struct Producer {
     /// The headers every record of a topic carries, as written (by topic index; none past
     /// the end).
     header_blocks: Vec<HeaderBlock>,
+    /// With transactions: the coordinator and the open transaction.
+    txn: Option<Txn>,
+    /// With transactions: events acknowledged by the broker, not yet committed.
+    uncommitted: Vec<u64>,
 }
 
 impl Producer {
@@ -117,6 +129,8 @@ impl Producer {
             scratch: Scratch::default(),
             encoded: BytesMut::new(),
             header_blocks: Vec::new(),
+            txn: None,
+            uncommitted: Vec::new(),
         };
         for (topic, pairs) in headers.iter().enumerate() {
             let block = HeaderBlock::new(pairs);
@@ -128,7 +142,33 @@ impl Producer {
         }
         let codec = producer.codec;
         producer.client.with_any(|c| codec_supported(codec, c.addr(), c.versions().produce))?;
-        if config.idempotence {
+        // Fence first: an earlier copy of this instance stops, and its open transaction is
+        // aborted before the topics are read back.
+        if let Some(t) = &config.transactions {
+            let settings = TxnSettings {
+                id: t.id.clone(),
+                owner: t.owner.clone(),
+                required: t.mode == TxnMode::On,
+                commit_interval: t.commit_interval,
+                timeout: TRANSACTION_TIMEOUT,
+            };
+            match Txn::start(&mut producer.client, settings, deadline) {
+                Ok((txn, identity)) => {
+                    producer.identity = Some(identity);
+                    producer.txn = Some(txn);
+                }
+                Err(Refused::Unavailable(why)) if t.mode == TxnMode::Auto => {
+                    diag!(
+                        "warning: transactions are off, the producer is idempotent only (a second copy of {} \
+                         would not be fenced): {why}",
+                        t.owner
+                    );
+                    producer.identity = Some(producer.init_producer_id(deadline)?);
+                }
+                Err(Refused::Unavailable(why)) => return Err(KafkaError::TransactionsRefused(why)),
+                Err(Refused::Kafka(e)) => return Err(e),
+            }
+        } else if config.idempotence {
             producer.identity = Some(producer.init_producer_id(deadline)?);
         }
         Ok(producer)
@@ -137,6 +177,12 @@ impl Producer {
     /// The cluster connection, for reading the topics back before producing.
     pub fn client_mut(&mut self) -> &mut Client {
         &mut self.client
+    }
+
+    /// The transactional id, when transactions are on (then "acknowledged" means committed,
+    /// and the topics are read back read-committed).
+    pub fn transactional_id(&self) -> Option<&str> {
+        self.txn.as_ref().map(|t| t.settings.id.as_str())
     }
 
     /// InitProducerId without a transactional id: an idempotent, non-transactional producer.
@@ -192,14 +238,44 @@ impl Producer {
     /// of the answers. Retriable failures are retried, with the same sequence numbers, until
     /// the delivery timeout of the oldest record runs out; then, or on an error no retry can
     /// fix, returns the error.
+    /// With transactions, an event counts as acknowledged once its transaction committed.
     pub fn pump(&mut self, until: Until, acked: &mut Vec<u64>) -> Result<(), KafkaError> {
-        self.pump_until(until, acked).map_err(|e| match e {
-            KafkaError::Stopped { .. } => KafkaError::Stopped { unacked: self.window.unacked() },
+        // Events from `committed` on in `acked` are the broker's acknowledgements of this call
+        // not committed yet: they wait in `uncommitted` for the commit.
+        let mut committed = acked.len();
+        let mut result = self.pump_until(until, acked, &mut committed);
+        if matches!(result, Err(KafkaError::Stopped { .. })) && self.window.is_empty() {
+            // A stop with every request answered: what was written is committed (each
+            // request gets the stop's grace).
+            if let Err(e) = self.commit(acked, &mut committed) {
+                result = Err(e);
+            }
+        }
+        if self.txn.is_some() {
+            self.uncommitted.extend(acked.drain(committed..));
+        }
+        result.map_err(|e| match e {
+            KafkaError::Stopped { .. } => {
+                KafkaError::Stopped { unacked: self.window.unacked() + self.uncommitted.len() }
+            }
             e => e,
         })
     }
 
-    fn pump_until(&mut self, until: Until, acked: &mut Vec<u64>) -> Result<(), KafkaError> {
+    /// Commits the open transaction, if any (every request of it answered): its events, those
+    /// of `acked` from `committed` on and the earlier ones waiting, are then acknowledged.
+    fn commit(&mut self, acked: &mut Vec<u64>, committed: &mut usize) -> Result<(), KafkaError> {
+        let (Some(txn), Some(identity)) = (&mut self.txn, self.identity) else { return Ok(()) };
+        if !txn.is_open() {
+            return Ok(());
+        }
+        txn.end(&mut self.client, identity, true, Instant::now() + self.delivery_timeout)?;
+        acked.append(&mut self.uncommitted);
+        *committed = acked.len();
+        Ok(())
+    }
+
+    fn pump_until(&mut self, until: Until, acked: &mut Vec<u64>, committed: &mut usize) -> Result<(), KafkaError> {
         // Batches linger only while the caller waits for the next sale: at the end, at a stop
         // and when behind schedule (batches fill up anyway) everything goes at once.
         self.window.hold(match until {
@@ -216,9 +292,32 @@ impl Producer {
             }
         }
         loop {
-            let Some(oldest) = self.window.oldest() else { return Ok(()) };
+            // A transaction commits when its interval is over (or at the end) and every
+            // request of it is answered.
+            let commit_due = self.txn.as_ref().and_then(Txn::commit_due);
+            if self.window.is_empty() && commit_due.is_some_and(|due| until == Until::Acked || Instant::now() >= due) {
+                self.commit(acked, committed)?;
+            }
+            let Some(oldest) = self.window.oldest() else {
+                // Paced: an open transaction due before the next sale commits on time.
+                match (until, self.txn.as_ref().and_then(Txn::commit_due)) {
+                    (Until::AckedOr(by), Some(due)) if due < by => {
+                        if !self.client.stop().sleep_until(due) {
+                            return Err(KafkaError::Stopped { unacked: 0 });
+                        }
+                        continue;
+                    }
+                    _ => return Ok(()),
+                }
+            };
             let deadline = oldest + self.delivery_timeout;
             let now = Instant::now();
+            // A commit that is due waits for nothing else: the batches go now, and the loop
+            // runs until they are answered, past the next sale's turn if need be.
+            let committing = commit_due.is_some_and(|due| now >= due);
+            if committing {
+                self.window.hold(None);
+            }
             if now >= deadline {
                 return Err(KafkaError::DeliveryTimeout {
                     after: self.delivery_timeout,
@@ -233,12 +332,15 @@ impl Producer {
                 Until::Unsent(most) => self.window.unsent() <= most,
                 Until::Acked | Until::AckedOr(_) => self.window.is_empty(),
             };
-            if done {
+            if done && !committing && !(until == Until::Acked && self.txn.as_ref().is_some_and(Txn::is_open)) {
                 return Ok(());
+            }
+            if self.window.is_empty() {
+                continue; // to commit
             }
             // Wait: for an answer, else for a partition's backoff to end; never past `by`.
             let by = match until {
-                Until::AckedOr(by) => Some(by),
+                Until::AckedOr(by) if !committing => Some(by),
                 _ => None,
             };
             // A lingering batch goes when its linger ends: no wait lasts past that.
@@ -343,6 +445,13 @@ impl Producer {
             leaderless.iter().for_each(|tp| self.window.delay(*tp, now));
             self.failed(failure);
         }
+        // A transaction's partitions join it before its records go (KIP-98).
+        if let (Some(txn), Some(identity)) = (&mut self.txn, self.identity) {
+            let all: Vec<Tp> = ready.iter().flat_map(|(_, tps)| tps.iter().copied()).collect();
+            let deadline = self.window.oldest().map_or(now, |o| o + self.delivery_timeout);
+            txn.add(&mut self.client, &self.topics, identity, &all, deadline)?;
+        }
+        let transactional = self.txn.is_some();
         for (leader, tps) in ready {
             let mut data = Vec::with_capacity(tps.len());
             // Room for the whole request at once: the memory of the last one, when it fits.
@@ -357,6 +466,7 @@ impl Producer {
                     tp,
                     encode(
                         self.identity,
+                        transactional,
                         self.codec,
                         batch,
                         self.header_blocks.get(tp.0),
@@ -370,7 +480,10 @@ impl Producer {
             let acks = self.acks;
             let codec = self.codec;
             let result = self.client.with_broker(leader, |c| {
-                let version = c.versions().produce;
+                let mut version = c.versions().produce;
+                if transactional {
+                    version = version.min(PRODUCE_CLASSIC_TXN_MAX);
+                }
                 codec_supported(codec, c.addr(), version)?;
                 if acks == Acks::None {
                     c.send_only(ApiKey::Produce, version, &request).map(|()| None)
@@ -448,6 +561,10 @@ impl Producer {
                 Some(MESSAGE_TOO_LARGE) => (Outcome::TooLarge, Some(MESSAGE_TOO_LARGE)),
                 Some(OUT_OF_ORDER_SEQUENCE_NUMBER) => (Outcome::OutOfOrder, Some(OUT_OF_ORDER_SEQUENCE_NUMBER)),
                 Some(code) if is_retriable(code) => (Outcome::Retriable, Some(code)),
+                Some(code) if super::txn::is_fenced(code) && self.txn.is_some() => {
+                    fatal = self.txn.as_ref().map(Txn::fenced);
+                    continue;
+                }
                 Some(code) => {
                     // Keep going: other partitions of this answer may have been written.
                     fatal.get_or_insert(KafkaError::Broker {
@@ -528,8 +645,9 @@ impl Producer {
                 }
             }
         }
+        let transactional_id = self.txn.as_ref().map(|t| TransactionalId(StrBytes::from_string(t.settings.id.clone())));
         ProduceRequest::default()
-            .with_transactional_id(None)
+            .with_transactional_id(transactional_id)
             .with_acks(self.acks.wire())
             .with_timeout_ms(self.request_timeout_ms)
             .with_topic_data(topics)
@@ -554,8 +672,10 @@ fn codec_supported(codec: Codec, addr: &str, version: i16) -> Result<(), Connect
 /// Encodes one batch as a RecordBatch v2 into a buffer of its size, record `i` at offset
 /// delta `i` and sequence `base_sequence + i` (non-idempotent: base sequence −1, as the
 /// protocol asks). `scratch` and `buf` are reused from batch to batch: no allocation per batch.
+#[allow(clippy::too_many_arguments)]
 fn encode(
     identity: Option<(i64, i16)>,
+    transactional: bool,
     codec: Codec,
     batch: &Batch,
     header_block: Option<&HeaderBlock>,
@@ -564,7 +684,7 @@ fn encode(
 ) -> Bytes {
     let identity = identity.map(|(id, epoch)| (id, epoch, batch.base_sequence));
     let none = HeaderBlock::default();
-    super::batch::write(buf, &batch.records, identity, header_block.unwrap_or(&none), codec, scratch);
+    super::batch::write(buf, &batch.records, identity, transactional, header_block.unwrap_or(&none), codec, scratch);
     buf.split().freeze()
 }
 

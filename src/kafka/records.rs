@@ -57,9 +57,22 @@ pub struct Decoded {
 
 /// Decodes every whole batch in `data`; a batch cut short at the end (the broker stops at its
 /// size limit) is left out. Control batches (transaction markers) give no records.
+#[cfg(test)]
 pub fn decode(data: &[u8]) -> Result<Decoded, RecordsError> {
+    decode_committed(data, &[])
+}
+
+/// As [`decode`], leaving out the records of the transactions a read-committed Fetch named
+/// aborted: `aborted` (producer id, first offset). A producer's transactional batches from its
+/// aborted transaction's first offset on are left out, up to its abort marker (the Java
+/// consumer's rule, KIP-98).
+pub fn decode_committed(data: &[u8], aborted: &[(i64, i64)]) -> Result<Decoded, RecordsError> {
     let mut out = Decoded::default();
     let mut rest = data;
+    let mut upcoming: Vec<(i64, i64)> = aborted.to_vec();
+    upcoming.sort_unstable_by_key(|&(_, first)| std::cmp::Reverse(first));
+    // Producers whose aborted transaction is under way at this point of the log.
+    let mut aborting: Vec<i64> = Vec::new();
     while rest.len() >= 12 {
         let base_offset = i64::from_be_bytes(rest[0..8].try_into().expect("8 bytes"));
         let length = i32::from_be_bytes(rest[8..12].try_into().expect("4 bytes"));
@@ -93,9 +106,21 @@ pub fn decode(data: &[u8]) -> Result<Decoded, RecordsError> {
         let last_offset_delta = i32::from_be_bytes(batch[23..27].try_into().expect("4 bytes"));
         let base_timestamp = i64::from_be_bytes(batch[27..35].try_into().expect("8 bytes"));
         let count = i32::from_be_bytes(batch[57..61].try_into().expect("4 bytes"));
-        out.next_offset = Some(base_offset.saturating_add(i64::from(last_offset_delta)).saturating_add(1));
-        if attributes & (1 << 5) != 0 {
-            continue; // a control batch: commit or abort markers, no data
+        let last_offset = base_offset.saturating_add(i64::from(last_offset_delta));
+        out.next_offset = Some(last_offset.saturating_add(1));
+        let producer_id = i64::from_be_bytes(batch[43..51].try_into().expect("8 bytes"));
+        while upcoming.last().is_some_and(|&(_, first)| first <= last_offset) {
+            aborting.push(upcoming.pop().expect("a last").0);
+        }
+        if attributes & CONTROL != 0 {
+            // Commit or abort markers, no data: an abort marker ends its producer's transaction.
+            if aborting.contains(&producer_id) && is_abort_marker(&batch[HEADER..]) {
+                aborting.retain(|&id| id != producer_id);
+            }
+            continue;
+        }
+        if attributes & TRANSACTIONAL != 0 && aborting.contains(&producer_id) {
+            continue; // a batch of an aborted transaction
         }
         let body = &batch[HEADER..];
         let inflated;
@@ -126,6 +151,17 @@ pub fn decode(data: &[u8]) -> Result<Decoded, RecordsError> {
         }
     }
     Ok(out)
+}
+
+/// Batch attributes: part of a transaction; a control batch (a transaction marker).
+const TRANSACTIONAL: i16 = 1 << 4;
+const CONTROL: i16 = 1 << 5;
+
+/// Whether a control batch's first record is an abort marker: its key is a version (int16)
+/// and a type (int16), 0 for abort, 1 for commit. Anything unreadable is not.
+fn is_abort_marker(records: &[u8]) -> bool {
+    let mut r = Cursor { buf: records, pos: 0 };
+    record(&mut r, 0, 0).ok().and_then(|m| m.key).is_some_and(|key| key.len() >= 4 && key[2..4] == [0, 0])
 }
 
 /// One record (the length-prefixed form inside a batch).

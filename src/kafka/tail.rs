@@ -2,9 +2,15 @@
 //! grow backwards, until the caller has seen enough, the partition's first record, or
 //! [`MAX_TAIL_BYTES`] of record batches.
 //!
-//! References: Kafka protocol guide (ListOffsets: timestamps -1 latest, -2 earliest; Fetch:
-//! sessionless with session id 0 and epoch -1, read_uncommitted); KIP-74 (a Fetch always
-//! returns at least one whole batch).
+//! Read committed (a transactional producer), the end is the last stable offset, once no open
+//! transaction holds it below the high watermark seen first: records of a transaction still
+//! open then (another instance's) could hide this instance's committed ones after them. The
+//! records of aborted transactions are left out (`records::decode_committed`).
+//!
+//! References: Kafka protocol guide (ListOffsets: timestamps -1 latest, -2 earliest, isolation
+//! level 1 for the last stable offset; Fetch: sessionless with session id 0 and epoch -1, the
+//! aborted transactions it names under read_committed); KIP-74 (a Fetch always returns at
+//! least one whole batch); KIP-98.
 
 use std::time::{Duration, Instant};
 
@@ -57,27 +63,37 @@ pub struct PartitionTail {
     pub end: End,
 }
 
+/// How long a wait for another producer's open transaction goes on before it is told.
+const TELL_WAIT_AFTER: Duration = Duration::from_secs(2);
+
 /// Reads every partition of `topic` back from its end. `visit(partition, record)` sees the
 /// records of each partition newest first and returns `true` once it has seen enough of it.
+/// `committed`: read committed (records of aborted transactions left out).
 pub fn read(
     client: &mut Client,
     topic: &str,
+    committed: bool,
     deadline: Instant,
     visit: &mut dyn FnMut(i32, &Record) -> bool,
 ) -> Result<Vec<PartitionTail>, KafkaError> {
     client.set_deadline(Some(deadline));
     let partitions = client.leaders(topic).len() as i32;
+    let isolation = Isolation(i8::from(committed));
     let mut out = Vec::new();
     for p in 0..partitions {
-        let earliest = list_offset(client, topic, p, -2, deadline)?;
-        let latest = list_offset(client, topic, p, -1, deadline)?;
+        let earliest = list_offset(client, topic, p, -2, Isolation::UNCOMMITTED, deadline)?;
+        let latest = if committed {
+            stable_offset(client, topic, p, deadline)?
+        } else {
+            list_offset(client, topic, p, -1, Isolation::UNCOMMITTED, deadline)?
+        };
         let mut tail = PartitionTail { partition: p, earliest, latest, from: latest, bytes: 0, end: End::Start };
         let mut step = FIRST_CHUNK;
         let mut hi = latest;
         let mut records = 0usize;
         'chunks: while hi > earliest {
             let lo = earliest.max(hi - step);
-            let (chunk, reached) = fetch_range(client, topic, p, lo, hi, deadline, &mut tail.bytes)?;
+            let (chunk, reached) = fetch_range(client, topic, p, (lo, hi), isolation, deadline, &mut tail.bytes)?;
             if reached == Reached::OutOfBudget {
                 // Records newer than the gap left would go unseen: this chunk is not visited.
                 tail.end = End::Bound;
@@ -110,6 +126,47 @@ pub fn read(
     Ok(out)
 }
 
+/// ListOffsets' and Fetch's isolation level: 0 read uncommitted, 1 read committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Isolation(i8);
+
+impl Isolation {
+    const UNCOMMITTED: Isolation = Isolation(0);
+    const COMMITTED: Isolation = Isolation(1);
+}
+
+/// The last stable offset of `topic[partition]` once it reached the high watermark as it was
+/// at first: every transaction open then has ended (another producer commits within its
+/// interval; one that died is aborted by its coordinator after its transaction timeout).
+fn stable_offset(client: &mut Client, topic: &str, partition: i32, deadline: Instant) -> Result<i64, KafkaError> {
+    let high = list_offset(client, topic, partition, -1, Isolation::UNCOMMITTED, deadline)?;
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        let stable = list_offset(client, topic, partition, -1, Isolation::COMMITTED, deadline)?;
+        if stable >= high {
+            return Ok(stable);
+        }
+        if !told && started.elapsed() >= TELL_WAIT_AFTER {
+            crate::diag::diag!(
+                "waiting for an open transaction of another producer in {topic}[{partition}] (from offset {stable}) \
+                 to end before reading it back"
+            );
+            told = true;
+        }
+        let next = Instant::now() + Duration::from_millis(50);
+        if next >= deadline {
+            return Err(KafkaError::NotReady {
+                what: "reading the topics back",
+                last: format!("{topic}[{partition}] has a transaction open from offset {stable}"),
+            });
+        }
+        if !client.stop().sleep_until(next) {
+            return Err(KafkaError::Stopped { unacked: 0 });
+        }
+    }
+}
+
 /// How far a range was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reached {
@@ -128,8 +185,8 @@ fn fetch_range(
     client: &mut Client,
     topic: &str,
     partition: i32,
-    lo: i64,
-    hi: i64,
+    (lo, hi): (i64, i64),
+    isolation: Isolation,
     deadline: Instant,
     read: &mut usize,
 ) -> Result<(Vec<Record>, Reached), KafkaError> {
@@ -145,10 +202,10 @@ fn fetch_range(
         // About 200 bytes a record, whole batches at least (KIP-74).
         let want = usize::try_from(hi - at).unwrap_or(usize::MAX).saturating_mul(200);
         let max_bytes = want.clamp(MIN_FETCH_BYTES, MAX_FETCH_BYTES).min(left.max(MIN_FETCH_BYTES));
-        let data = match fetch(client, topic, partition, at, max_bytes, deadline)? {
-            Fetched::Records(data) => data,
+        let (data, aborted) = match fetch(client, topic, partition, at, max_bytes, isolation, deadline)? {
+            Fetched::Records(data, aborted) => (data, aborted),
             Fetched::Deleted => {
-                let start = list_offset(client, topic, partition, -2, deadline)?;
+                let start = list_offset(client, topic, partition, -2, Isolation::UNCOMMITTED, deadline)?;
                 if start <= at {
                     return Err(unreadable(format!("offset {at} is out of range, yet the log starts at {start}")));
                 }
@@ -158,7 +215,7 @@ fn fetch_range(
             }
         };
         *read += data.len();
-        let decoded = records::decode(&data).map_err(|e| unreadable(e.to_string()))?;
+        let decoded = records::decode_committed(&data, &aborted).map_err(|e| unreadable(e.to_string()))?;
         let Some(next) = decoded.next_offset else {
             if data.is_empty() {
                 break; // nothing more up to the high watermark
@@ -177,7 +234,8 @@ fn fetch_range(
 }
 
 enum Fetched {
-    Records(Vec<u8>),
+    /// Record batches, and under read_committed the aborted transactions among them.
+    Records(Vec<u8>, Vec<(i64, i64)>),
     /// OFFSET_OUT_OF_RANGE: the records asked for were deleted.
     Deleted,
 }
@@ -188,6 +246,7 @@ fn fetch(
     partition: i32,
     offset: i64,
     max_bytes: usize,
+    isolation: Isolation,
     deadline: Instant,
 ) -> Result<Fetched, KafkaError> {
     let max_bytes = i32::try_from(max_bytes).unwrap_or(i32::MAX);
@@ -196,7 +255,7 @@ fn fetch(
         .with_max_wait_ms(0)
         .with_min_bytes(1)
         .with_max_bytes(max_bytes)
-        .with_isolation_level(0)
+        .with_isolation_level(isolation.0)
         .with_session_id(0)
         .with_session_epoch(-1)
         .with_topics(vec![FetchTopic::default().with_topic(topic_name(topic)).with_partitions(vec![
@@ -221,7 +280,7 @@ fn fetch(
             _ if response.error_code != 0 => Err(response.error_code),
             Some(p) if p.error_code == OFFSET_OUT_OF_RANGE => Ok(Fetched::Deleted),
             Some(p) if p.error_code != 0 => Err(p.error_code),
-            Some(p) => Ok(Fetched::Records(p.records)),
+            Some(p) => Ok(Fetched::Records(p.records, p.aborted)),
             None => Err(UNKNOWN_TOPIC_OR_PARTITION),
         })
     })?;
@@ -231,23 +290,25 @@ fn fetch(
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
 
-/// The offset ListOffsets gives for `timestamp` (-1: the high watermark, -2: the log start).
+/// The offset ListOffsets gives for `timestamp` (-1: the high watermark, or read committed the
+/// last stable offset; -2: the log start).
 fn list_offset(
     client: &mut Client,
     topic: &str,
     partition: i32,
     timestamp: i64,
+    isolation: Isolation,
     deadline: Instant,
 ) -> Result<i64, KafkaError> {
-    let request =
-        ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_isolation_level(0).with_topics(vec![
-            ListOffsetsTopic::default().with_name(topic_name(topic)).with_partitions(vec![
+    let request = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_isolation_level(isolation.0)
+        .with_topics(vec![ListOffsetsTopic::default().with_name(topic_name(topic)).with_partitions(vec![
                 ListOffsetsPartition::default()
                     .with_partition_index(partition)
                     .with_current_leader_epoch(-1)
                     .with_timestamp(timestamp),
-            ]),
-        ]);
+            ])]);
     on_leader(client, topic, partition, deadline, "ListOffsets", |c| {
         let version = needed(c, c.versions().list_offsets, "ListOffsets v1+")?;
         let response: ListOffsetsResponse = c.call(ApiKey::ListOffsets, version, &request)?;

@@ -13,8 +13,11 @@ use crate::config::ProtocolCap;
 /// The versions this client can speak, per API: (api, lowest, highest).
 /// Metadata ≥ 1 (v0 means "all topics" for an empty list), ≤ 12 (v13 changes nothing we use);
 /// Produce 3–12 (v3 = record batch v2; v13 addresses topics by id); Fetch 4–12 (v13 addresses
-/// topics by id); ListOffsets 1–7 (later versions add timestamp kinds this client never asks).
-pub const KNOWN: [(ApiKey, i16, i16); 8] = [
+/// topics by id); ListOffsets 1–7 (later versions add timestamp kinds this client never asks);
+/// the transaction APIs as the classic protocol (KIP-98) speaks them: FindCoordinator 1–3 (v0
+/// knows only groups, v4 batches keys), AddPartitionsToTxn 0–3 (v4+ is for brokers), EndTxn 0–4
+/// (v5 is transactions protocol v2, KIP-890).
+pub const KNOWN: [(ApiKey, i16, i16); 11] = [
     (ApiKey::Metadata, 1, 12),
     (ApiKey::Produce, 3, 12),
     (ApiKey::CreateTopics, 2, 7),
@@ -23,6 +26,9 @@ pub const KNOWN: [(ApiKey, i16, i16); 8] = [
     (ApiKey::SaslAuthenticate, 0, 2),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::Fetch, 4, 12),
+    (ApiKey::FindCoordinator, 1, 3),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::EndTxn, 0, 4),
 ];
 
 /// The negotiated versions of one broker; `None` where the broker knows no version we know.
@@ -38,10 +44,14 @@ pub struct Versions {
     /// ListOffsets and Fetch: reading the topics' tails to resume ids.
     pub list_offsets: Option<i16>,
     pub fetch: Option<i16>,
+    /// The transaction APIs (KIP-98): all three, or no transactions.
+    pub find_coordinator: Option<i16>,
+    pub add_partitions_to_txn: Option<i16>,
+    pub end_txn: Option<i16>,
 }
 
 /// The highest versions Kafka 2.1 knows of each API we use (its ApiVersions answer).
-const KAFKA_2_1: [(ApiKey, i16); 8] = [
+const KAFKA_2_1: [(ApiKey, i16); 11] = [
     (ApiKey::Metadata, 7),
     (ApiKey::Produce, 7),
     (ApiKey::CreateTopics, 3),
@@ -50,6 +60,9 @@ const KAFKA_2_1: [(ApiKey, i16); 8] = [
     (ApiKey::SaslAuthenticate, 0),
     (ApiKey::ListOffsets, 4),
     (ApiKey::Fetch, 10),
+    (ApiKey::FindCoordinator, 2),
+    (ApiKey::AddPartitionsToTxn, 1),
+    (ApiKey::EndTxn, 1),
 ];
 
 fn cap_of(cap: Option<ProtocolCap>, api: ApiKey) -> i16 {
@@ -84,6 +97,9 @@ pub fn negotiate(advertised: &[ApiRange], cap: Option<ProtocolCap>) -> Result<Ve
         sasl_authenticate: pick(ApiKey::SaslAuthenticate),
         list_offsets: pick(ApiKey::ListOffsets),
         fetch: pick(ApiKey::Fetch),
+        find_coordinator: pick(ApiKey::FindCoordinator),
+        add_partitions_to_txn: pick(ApiKey::AddPartitionsToTxn),
+        end_txn: pick(ApiKey::EndTxn),
     })
 }
 
@@ -96,8 +112,11 @@ mod tests {
     }
 
     /// Kafka 4.x as it advertises itself: Produce min 0 (KAFKA-18659), Metadata from 0.
-    fn kafka_4() -> [ApiRange; 8] {
+    fn kafka_4() -> [ApiRange; 11] {
         [
+            api(ApiKey::FindCoordinator, 0, 6),
+            api(ApiKey::AddPartitionsToTxn, 0, 5),
+            api(ApiKey::EndTxn, 0, 5),
             api(ApiKey::ListOffsets, 1, 10),
             api(ApiKey::Fetch, 4, 17),
             api(ApiKey::Produce, 0, 13),
@@ -119,6 +138,18 @@ mod tests {
             init_producer_id: Some(init),
             sasl_handshake: sasl.map(|s| s.0),
             sasl_authenticate: sasl.map(|s| s.1),
+            find_coordinator: None,
+            add_partitions_to_txn: None,
+            end_txn: None,
+        }
+    }
+
+    fn txn(find: i16, add: i16, end: i16) -> Versions {
+        Versions {
+            find_coordinator: Some(find),
+            add_partitions_to_txn: Some(add),
+            end_txn: Some(end),
+            ..Versions::default()
         }
     }
 
@@ -127,7 +158,15 @@ mod tests {
         let broker = kafka_4();
         let v = negotiate(&broker, None).unwrap();
         let tail = Versions { list_offsets: Some(7), fetch: Some(12), ..versions(12, 12, 7, 5, Some((1, 2))) };
-        assert_eq!(v, tail);
+        // EndTxn v5 would be transactions protocol v2 (KIP-890): the classic protocol stops at v4.
+        let t = txn(3, 3, 4);
+        let want = Versions {
+            find_coordinator: t.find_coordinator,
+            add_partitions_to_txn: t.add_partitions_to_txn,
+            end_txn: t.end_txn,
+            ..tail
+        };
+        assert_eq!(v, want);
     }
 
     #[test]
@@ -139,9 +178,22 @@ mod tests {
             api(ApiKey::InitProducerId, 0, 1),
             api(ApiKey::ListOffsets, 0, 4),
             api(ApiKey::Fetch, 0, 10),
+            api(ApiKey::FindCoordinator, 0, 2),
+            api(ApiKey::AddPartitionsToTxn, 0, 1),
+            api(ApiKey::EndTxn, 0, 1),
         ];
         let v = negotiate(&broker, None).unwrap();
-        assert_eq!(v, Versions { list_offsets: Some(4), fetch: Some(10), ..versions(7, 7, 3, 1, None) });
+        let t = txn(2, 1, 1);
+        let want = Versions { list_offsets: Some(4), fetch: Some(10), ..versions(7, 7, 3, 1, None) };
+        assert_eq!(
+            v,
+            Versions {
+                find_coordinator: t.find_coordinator,
+                add_partitions_to_txn: t.add_partitions_to_txn,
+                end_txn: t.end_txn,
+                ..want
+            }
+        );
     }
 
     #[test]
@@ -161,7 +213,17 @@ mod tests {
     fn the_2_1_cap_speaks_as_to_a_kafka_2_1_broker() {
         let broker = kafka_4();
         let v = negotiate(&broker, Some(ProtocolCap::Kafka2_1)).unwrap();
-        assert_eq!(v, Versions { list_offsets: Some(4), fetch: Some(10), ..versions(7, 7, 3, 1, Some((1, 0))) });
+        let t = txn(2, 1, 1);
+        let want = Versions { list_offsets: Some(4), fetch: Some(10), ..versions(7, 7, 3, 1, Some((1, 0))) };
+        assert_eq!(
+            v,
+            Versions {
+                find_coordinator: t.find_coordinator,
+                add_partitions_to_txn: t.add_partitions_to_txn,
+                end_txn: t.end_txn,
+                ..want
+            }
+        );
         // A cap below what the broker accepts leaves nothing to speak: a clear error.
         let kafka_4_without_old_produce = [api(ApiKey::Produce, 8, 13), api(ApiKey::Metadata, 0, 13)];
         assert!(negotiate(&kafka_4_without_old_produce, Some(ProtocolCap::Kafka2_1)).is_err());

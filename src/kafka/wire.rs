@@ -17,9 +17,11 @@ use std::fmt;
 use kafka_protocol::messages::ApiKey;
 
 mod fetch;
+mod txn;
 #[cfg(test)]
 pub use fetch::{FetchPartition, FetchTopic, OffsetsPartition, OffsetsTopic};
 pub use fetch::{FetchResponse, ListOffsetsResponse};
+pub use txn::{AddPartitionsToTxnResponse, EndTxnResponse, FindCoordinatorResponse};
 
 /// A response that does not follow its schema: where it broke off and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -276,3 +276,61 @@ fn mutated_batches_never_panic_and_allocate_in_proportion() {
         assert!(peak <= bound, "input {i} (seed {seed}): {peak} bytes for {} bytes", b.len());
     }
 }
+
+/// Records of producer `pid`, transactional, at `offsets`.
+fn txn_batch(pid: i64, offsets: std::ops::Range<i64>) -> Vec<u8> {
+    let records: Vec<kr::Record> = offsets
+        .map(|o| kr::Record {
+            transactional: true,
+            producer_id: pid,
+            ..wire_record(o, 1_700_000_000_000 + o, Some(o.to_string().as_bytes()), Some(b"{}"), 0)
+        })
+        .collect();
+    batch(&records, Compression::None)
+}
+
+/// A transaction marker of producer `pid` at `offset`: commit, or abort.
+fn marker(pid: i64, offset: i64, commit: bool) -> Vec<u8> {
+    let record = kr::Record {
+        transactional: true,
+        control: true,
+        producer_id: pid,
+        ..wire_record(
+            offset,
+            1_700_000_000_000 + offset,
+            Some(&[0, 0, 0, u8::from(commit)]),
+            Some(&[0, 0, 0, 0, 0, 0]),
+            0,
+        )
+    };
+    batch(&[record], Compression::None)
+}
+
+#[test]
+fn read_committed_leaves_out_exactly_the_aborted_transactions_records() {
+    // Producer 7 commits 0–2 (marker 3); producer 8's transaction 4–5 is aborted (marker 7)
+    // while producer 9, not transactional, writes 6; producer 8 then commits 8–9 (marker 10).
+    let mut log = Vec::new();
+    log.extend(txn_batch(7, 0..3));
+    log.extend(marker(7, 3, true));
+    log.extend(txn_batch(8, 4..6));
+    log.extend(batch(&sample(6, 1), Compression::None));
+    log.extend(marker(8, 7, false));
+    log.extend(txn_batch(8, 8..10));
+    log.extend(marker(8, 10, true));
+    let offsets = |aborted: &[(i64, i64)]| -> Vec<i64> {
+        let decoded = decode_committed(&log, aborted).unwrap();
+        assert_eq!(decoded.next_offset, Some(11));
+        decoded.records.iter().map(|r| r.offset).collect()
+    };
+    assert_eq!(offsets(&[]), vec![0, 1, 2, 4, 5, 6, 8, 9], "read uncommitted: every data record");
+    assert_eq!(offsets(&[(8, 4)]), vec![0, 1, 2, 6, 8, 9], "producer 8's next transaction is kept");
+    // A fetch that starts inside the aborted transaction: the broker names it all the same.
+    let from_5: Vec<u8> = [txn_batch(8, 5..6), batch(&sample(6, 1), Compression::None), marker(8, 7, false)].concat();
+    assert_eq!(
+        decode_committed(&from_5, &[(8, 4)]).unwrap().records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![6]
+    );
+    // An aborted transaction of another producer leaves these alone.
+    assert_eq!(offsets(&[(99, 0)]), vec![0, 1, 2, 4, 5, 6, 8, 9]);
+}

@@ -76,6 +76,8 @@ pub struct FetchPartition {
     pub index: i32,
     pub error_code: i16,
     pub high_watermark: i64,
+    /// Read committed: the transactions aborted in the range, (producer id, first offset).
+    pub aborted: Vec<(i64, i64)>,
     /// Record batches as the broker sent them (the last one may be cut short); empty for null.
     pub records: Vec<u8>,
 }
@@ -107,17 +109,19 @@ impl Response for FetchResponse {
                     r.i64()?; // log_start_offset
                 }
                 // producer id, first offset: 8 + 8 bytes.
-                r.nullable_array(flex, 16, |r| {
-                    r.i64()?;
-                    r.i64()?;
-                    r.tagged_fields(flex)
-                })?;
+                let aborted = r
+                    .nullable_array(flex, 16, |r| {
+                        let pair = (r.i64()?, r.i64()?);
+                        r.tagged_fields(flex)?;
+                        Ok(pair)
+                    })?
+                    .unwrap_or_default();
                 if version >= 11 {
                     r.i32()?; // preferred_read_replica
                 }
                 let records = r.nullable_bytes(flex)?.unwrap_or_default();
                 r.tagged_fields(flex)?; // diverging_epoch, current_leader, snapshot_id among them
-                Ok(FetchPartition { index, error_code, high_watermark, records })
+                Ok(FetchPartition { index, error_code, high_watermark, aborted, records })
             })?;
             r.tagged_fields(flex)?;
             Ok(FetchTopic { name, partitions })

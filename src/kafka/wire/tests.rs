@@ -444,6 +444,7 @@ fn fetch(rng: &mut fastrand::Rng, v: i16, scale: usize) -> Sample {
                     index: p as i32,
                     error_code: rng.i16(0..80),
                     high_watermark: rng.i64(0..),
+                    aborted: (0..rng.usize(0..3)).map(|_| (rng.i64(0..), rng.i64(0..))).collect(),
                     records: (0..rng.usize(0..200)).map(|_| rng.u8(..)).collect(),
                 })
                 .collect(),
@@ -466,12 +467,16 @@ fn fetch(rng: &mut fastrand::Rng, v: i16, scale: usize) -> Sample {
                                         .with_error_code(p.error_code)
                                         .with_high_watermark(p.high_watermark)
                                         .with_last_stable_offset(rng.i64(0..))
-                                        .with_aborted_transactions(rng.bool().then(|| {
-                                            vec![
-                                                kp::fetch_response::AbortedTransaction::default()
-                                                    .with_producer_id(kp::ProducerId(3))
-                                                    .with_first_offset(9),
-                                            ]
+                                        .with_aborted_transactions((!p.aborted.is_empty() || rng.bool()).then(|| {
+                                            p.aborted
+                                                .iter()
+                                                .map(|&(id, first)| {
+                                                    kp::fetch_response::AbortedTransaction::default()
+                                                        .with_producer_id(kp::ProducerId(id))
+                                                        .with_first_offset(first)
+                                                        .with_unknown_tagged_fields(tags(flex, rng))
+                                                })
+                                                .collect()
                                         }))
                                         .with_records(
                                             (rng.bool() || !p.records.is_empty())
@@ -504,6 +509,69 @@ fn fetch(rng: &mut fastrand::Rng, v: i16, scale: usize) -> Sample {
         m = m.with_error_code(error_code).with_session_id(rng.i32(0..9));
     }
     expect(v, encode(&m, v), FetchResponse { error_code, responses })
+}
+
+fn find_coordinator(rng: &mut fastrand::Rng, v: i16) -> Sample {
+    let want = FindCoordinatorResponse {
+        error_code: rng.i16(0..20),
+        error_message: rng.bool().then(|| name(rng)),
+        node_id: rng.i32(-1..5),
+        host: name(rng),
+        port: rng.i32(0..65536),
+    };
+    let m = kp::FindCoordinatorResponse::default()
+        .with_throttle_time_ms(rng.i32(0..99))
+        .with_error_code(want.error_code)
+        .with_error_message(want.error_message.as_deref().map(s))
+        .with_node_id(BrokerId(want.node_id))
+        .with_host(s(&want.host))
+        .with_port(want.port)
+        .with_unknown_tagged_fields(tags(v >= 3, rng));
+    expect(v, encode(&m, v), want)
+}
+
+fn add_partitions_to_txn(rng: &mut fastrand::Rng, v: i16, scale: usize) -> Sample {
+    let flex = v >= 3;
+    let topics: Vec<(String, Vec<(i32, i16)>)> = (0..rng.usize(0..3))
+        .map(|_| (name(rng), (0..rng.usize(0..3 * scale)).map(|p| (p as i32, rng.i16(0..60))).collect()))
+        .collect();
+    let results = topics.iter().flat_map(|(t, ps)| ps.iter().map(move |&(p, code)| (t.clone(), p, code))).collect();
+    let m = kp::AddPartitionsToTxnResponse::default()
+        .with_throttle_time_ms(rng.i32(0..99))
+        .with_results_by_topic_v3_and_below(
+            topics
+                .iter()
+                .map(|(t, ps)| {
+                    kp::add_partitions_to_txn_response::AddPartitionsToTxnTopicResult::default()
+                        .with_name(TopicName(s(t)))
+                        .with_results_by_partition(
+                            ps.iter()
+                                .map(|&(p, code)| {
+                                    kp::add_partitions_to_txn_response::AddPartitionsToTxnPartitionResult::default()
+                                        .with_partition_index(p)
+                                        .with_partition_error_code(code)
+                                        .with_unknown_tagged_fields(tags(flex, rng))
+                                })
+                                .collect(),
+                        )
+                        .with_unknown_tagged_fields(tags(flex, rng))
+                })
+                .collect(),
+        )
+        .with_unknown_tagged_fields(tags(flex, rng));
+    expect(v, encode(&m, v), AddPartitionsToTxnResponse { results })
+}
+
+fn end_txn(rng: &mut fastrand::Rng, v: i16) -> Sample {
+    let want = EndTxnResponse { error_code: rng.i16(0..60), next: (v >= 5).then(|| (rng.i64(0..), rng.i16(0..))) };
+    let mut m = kp::EndTxnResponse::default()
+        .with_throttle_time_ms(rng.i32(0..99))
+        .with_error_code(want.error_code)
+        .with_unknown_tagged_fields(tags(v >= 3, rng));
+    if let Some((id, epoch)) = want.next {
+        m = m.with_producer_id(kp::ProducerId(id)).with_producer_epoch(epoch);
+    }
+    expect(v, encode(&m, v), want)
 }
 
 /// Samples of every response type at every version this client reads.
@@ -540,6 +608,16 @@ fn all_samples(rng: &mut fastrand::Rng) -> Vec<Sample> {
         out.push(fetch(rng, v, 1));
         out.push(fetch(rng, v, 20));
     }
+    for v in 1..=3 {
+        out.push(find_coordinator(rng, v));
+    }
+    for v in 0..=3 {
+        out.push(add_partitions_to_txn(rng, v, 1));
+        out.push(add_partitions_to_txn(rng, v, 30));
+    }
+    for v in 0..=5 {
+        out.push(end_txn(rng, v));
+    }
     out
 }
 
@@ -566,6 +644,9 @@ fn decode_any(api: ApiKey, version: i16, body: &[u8]) -> std::result::Result<(),
         ApiKey::SaslAuthenticate => decode::<SaslAuthenticateResponse>(body, version).map(drop),
         ApiKey::ListOffsets => decode::<ListOffsetsResponse>(body, version).map(drop),
         ApiKey::Fetch => decode::<FetchResponse>(body, version).map(drop),
+        ApiKey::FindCoordinator => decode::<FindCoordinatorResponse>(body, version).map(drop),
+        ApiKey::AddPartitionsToTxn => decode::<AddPartitionsToTxnResponse>(body, version).map(drop),
+        ApiKey::EndTxn => decode::<EndTxnResponse>(body, version).map(drop),
         other => panic!("no decoder for {other:?}"),
     }
 }
