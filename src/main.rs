@@ -279,7 +279,7 @@ fn produce(
     // Where ids start: after this instance's last ones in the topics, unless told otherwise.
     let ids = match (&mut sink, config.id_start) {
         (Some(producer), IdStart::Resume) => {
-            let committed = producer.transactional_id().is_some();
+            let committed = producer.transactional_id().and(producer.producer_id());
             match resume::from_kafka(producer.client_mut(), config, committed) {
                 Ok(ids) => ids,
                 Err(ResumeError::Kafka(KafkaError::Stopped { .. })) => return Ending::ok("stopped before producing"),
@@ -288,11 +288,8 @@ fn produce(
         }
         _ => resume::without_kafka(config),
     };
-    let mut ids_text = ids.to_string();
-    if let Some(id) = sink.as_ref().and_then(Producer::transactional_id) {
-        ids_text.push_str(&format!("; transactional id {id}"));
-    }
-    if let Err(e) = log.banner(config, seed, crypto, &ids_text).and_then(|()| log.flush()) {
+
+    if let Err(e) = log.banner(config, seed, crypto, &ids.to_string()).and_then(|()| log.flush()) {
         return output_ending(e, stop, 0);
     }
     // Under a rate profile sales arrive at random in event time, from the run's start on.

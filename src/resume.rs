@@ -88,8 +88,9 @@ struct Found {
 }
 
 /// Reads both topics back and says where this instance's ids continue.
-/// `committed`: read committed (a transactional producer: aborted records are not there).
-pub fn from_kafka(client: &mut Client, config: &Config, committed: bool) -> Result<Resumed, ResumeError> {
+/// `committed`: read committed, as the transactional producer with this producer id (aborted
+/// records are not there).
+pub fn from_kafka(client: &mut Client, config: &Config, committed: Option<i64>) -> Result<Resumed, ResumeError> {
     let instance = config.instance;
     let deadline = Instant::now() + config.kafka.delivery_timeout;
     let (sales_topic, refunds_topic) = (&config.topic, &config.topic_refunds);

@@ -10,7 +10,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{
-    Broker, Consumed, KAFKA_2_1, KAFKA_3_9, KAFKA_4, Output, Stream, consume, kill, producer, run, spawn_until, unique,
+    Broker, Consumed, KAFKA_2_1, KAFKA_3_9, KAFKA_4, Output, Stream, consume, consume_with, kill, producer, run,
+    spawn_until, unique,
 };
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -74,7 +75,12 @@ impl Topics {
                 })
                 .collect()
         };
-        (parse(consume(&self.addr, &self.tx, 0)), parse(consume(&self.addr, &self.rf, 0)))
+        // As a sink of a transactional producer reads: committed records only.
+        let committed = ["isolation.level=read_committed".to_string()];
+        (
+            parse(consume_with(&self.addr, &self.tx, 0, &committed)),
+            parse(consume_with(&self.addr, &self.rf, 0, &committed)),
+        )
     }
 }
 

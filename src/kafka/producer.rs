@@ -154,6 +154,11 @@ impl Producer {
             };
             match Txn::start(&mut producer.client, settings, deadline) {
                 Ok((txn, identity)) => {
+                    diag!(
+                        "transactions on: transactional id {}, a commit every {} ms",
+                        t.id,
+                        t.commit_interval.as_millis()
+                    );
                     producer.identity = Some(identity);
                     producer.txn = Some(txn);
                 }
@@ -177,6 +182,11 @@ impl Producer {
     /// The cluster connection, for reading the topics back before producing.
     pub fn client_mut(&mut self) -> &mut Client {
         &mut self.client
+    }
+
+    /// The producer id, when idempotent or transactional.
+    pub fn producer_id(&self) -> Option<i64> {
+        self.identity.map(|(id, _)| id)
     }
 
     /// The transactional id, when transactions are on (then "acknowledged" means committed,
@@ -269,7 +279,13 @@ impl Producer {
         if !txn.is_open() {
             return Ok(());
         }
-        txn.end(&mut self.client, identity, true, Instant::now() + self.delivery_timeout)?;
+        // The events it holds were made before it took its first partition.
+        let deadline = txn.began().unwrap_or_else(Instant::now) + self.delivery_timeout;
+        match txn.end(&mut self.client, identity, true, deadline) {
+            Ok(()) => {}
+            Err(KafkaError::NotReady { last, .. }) => return Err(self.timed_out(last)),
+            Err(e) => return Err(e),
+        }
         acked.append(&mut self.uncommitted);
         *committed = acked.len();
         Ok(())
@@ -446,10 +462,22 @@ impl Producer {
             self.failed(failure);
         }
         // A transaction's partitions join it before its records go (KIP-98).
-        if let (Some(txn), Some(identity)) = (&mut self.txn, self.identity) {
+        if let (Some(txn), Some(identity)) = (&mut self.txn, self.identity)
+            && !ready.is_empty()
+        {
             let all: Vec<Tp> = ready.iter().flat_map(|(_, tps)| tps.iter().copied()).collect();
             let deadline = self.window.oldest().map_or(now, |o| o + self.delivery_timeout);
-            txn.add(&mut self.client, &self.topics, identity, &all, deadline)?;
+            match txn.add(&mut self.client, &self.topics, identity, &all, deadline) {
+                Ok(Ok(())) => {}
+                Ok(Err(why)) => {
+                    // As a produce that failed: the partitions wait, metadata is refreshed.
+                    all.iter().for_each(|tp| self.window.delay(*tp, now));
+                    self.failed(why);
+                    return Ok(());
+                }
+                Err(KafkaError::NotReady { last, .. }) => return Err(self.timed_out(last)),
+                Err(e) => return Err(e),
+            }
         }
         let transactional = self.txn.is_some();
         for (leader, tps) in ready {
@@ -611,6 +639,15 @@ impl Producer {
             self.failed(failure);
         }
         Ok(())
+    }
+
+    /// The delivery timeout ran out while a transaction request was retried.
+    fn timed_out(&self, last: String) -> KafkaError {
+        KafkaError::DeliveryTimeout {
+            after: self.delivery_timeout,
+            unacked: self.window.unacked() + self.uncommitted.len(),
+            last,
+        }
     }
 
     /// Something was not delivered: learn where the partitions are now (at most every

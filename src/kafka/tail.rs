@@ -5,7 +5,10 @@
 //! Read committed (a transactional producer), the end is the last stable offset, once no open
 //! transaction holds it below the high watermark seen first: records of a transaction still
 //! open then (another instance's) could hide this instance's committed ones after them. The
-//! records of aborted transactions are left out (`records::decode_committed`).
+//! records of aborted transactions are left out (`records::decode_committed`), and the reader
+//! jumps over this producer's own aborted transaction (a `kill -9` flat out leaves one of many
+//! megabytes at the end): its committed records all lie before its first offset, which the
+//! Fetch names.
 //!
 //! References: Kafka protocol guide (ListOffsets: timestamps -1 latest, -2 earliest, isolation
 //! level 1 for the last stable offset; Fetch: sessionless with session id 0 and epoch -1, the
@@ -68,21 +71,22 @@ const TELL_WAIT_AFTER: Duration = Duration::from_secs(2);
 
 /// Reads every partition of `topic` back from its end. `visit(partition, record)` sees the
 /// records of each partition newest first and returns `true` once it has seen enough of it.
-/// `committed`: read committed (records of aborted transactions left out).
+/// `committed`: read committed (records of aborted transactions left out), as the
+/// transactional producer with this producer id.
 pub fn read(
     client: &mut Client,
     topic: &str,
-    committed: bool,
+    committed: Option<i64>,
     deadline: Instant,
     visit: &mut dyn FnMut(i32, &Record) -> bool,
 ) -> Result<Vec<PartitionTail>, KafkaError> {
     client.set_deadline(Some(deadline));
     let partitions = client.leaders(topic).len() as i32;
-    let isolation = Isolation(i8::from(committed));
+    let isolation = Isolation(i8::from(committed.is_some()));
     let mut out = Vec::new();
     for p in 0..partitions {
         let earliest = list_offset(client, topic, p, -2, Isolation::UNCOMMITTED, deadline)?;
-        let latest = if committed {
+        let latest = if committed.is_some() {
             stable_offset(client, topic, p, deadline)?
         } else {
             list_offset(client, topic, p, -1, Isolation::UNCOMMITTED, deadline)?
@@ -93,7 +97,17 @@ pub fn read(
         let mut records = 0usize;
         'chunks: while hi > earliest {
             let lo = earliest.max(hi - step);
-            let (chunk, reached) = fetch_range(client, topic, p, (lo, hi), isolation, deadline, &mut tail.bytes)?;
+            let mut own_aborted = None;
+            let (chunk, reached) = fetch_range(
+                client,
+                topic,
+                p,
+                (lo, hi),
+                (isolation, committed),
+                &mut own_aborted,
+                deadline,
+                &mut tail.bytes,
+            )?;
             if reached == Reached::OutOfBudget {
                 // Records newer than the gap left would go unseen: this chunk is not visited.
                 tail.end = End::Bound;
@@ -119,7 +133,8 @@ pub fn read(
                 tail.end = End::Bound;
                 break;
             }
-            hi = lo;
+            // Over this producer's own aborted transaction at once: nothing of it counts.
+            hi = own_aborted.map_or(lo, |first: i64| first.clamp(earliest, lo));
         }
         out.push(tail);
     }
@@ -181,12 +196,16 @@ enum Reached {
 
 /// The records of `[lo, hi)`, oldest first, fetched while `read` (the bytes read from the
 /// partition so far, added to) stays under `MAX_TAIL_BYTES`.
+/// `own_aborted`: set to the first offset of an aborted transaction of producer `own` that
+/// began before `lo`, if the broker named one.
+#[allow(clippy::too_many_arguments)]
 fn fetch_range(
     client: &mut Client,
     topic: &str,
     partition: i32,
     (lo, hi): (i64, i64),
-    isolation: Isolation,
+    (isolation, own): (Isolation, Option<i64>),
+    own_aborted: &mut Option<i64>,
     deadline: Instant,
     read: &mut usize,
 ) -> Result<(Vec<Record>, Reached), KafkaError> {
@@ -216,6 +235,11 @@ fn fetch_range(
         };
         *read += data.len();
         let decoded = records::decode_committed(&data, &aborted).map_err(|e| unreadable(e.to_string()))?;
+        for &(producer, first) in &aborted {
+            if Some(producer) == own && first < lo {
+                *own_aborted = Some(own_aborted.map_or(first, |f: i64| f.min(first)));
+            }
+        }
         let Some(next) = decoded.next_offset else {
             if data.is_empty() {
                 break; // nothing more up to the high watermark

@@ -158,12 +158,21 @@ impl Txn {
         self.began.is_some()
     }
 
+    /// When the open transaction took its first partition.
+    pub fn began(&self) -> Option<Instant> {
+        self.began
+    }
+
     /// When the open transaction is due to commit.
     pub fn commit_due(&self) -> Option<Instant> {
         self.began.map(|b| b + self.settings.commit_interval)
     }
 
     /// The partitions of `tps` not yet in the open transaction are added to it (and it opens).
+    /// A coordinator that moves, loads or still writes the last transaction's markers is
+    /// waited for until `deadline` (then `NotReady`); a partition the broker refuses for now
+    /// (UNKNOWN_TOPIC_OR_PARTITION: a topic deleted or not yet known) is `Ok(Err(why))`, for
+    /// the producer to retry as it retries a produce.
     pub fn add(
         &mut self,
         client: &mut Client,
@@ -171,12 +180,11 @@ impl Txn {
         identity: (i64, i16),
         tps: &[Tp],
         deadline: Instant,
-    ) -> Result<(), KafkaError> {
+    ) -> Result<Result<(), String>, KafkaError> {
         let new: Vec<Tp> = tps.iter().copied().filter(|tp| !self.added.contains(tp)).collect();
         if new.is_empty() {
-            return Ok(());
+            return Ok(Ok(()));
         }
-        self.began.get_or_insert_with(Instant::now);
         let mut request = AddPartitionsToTxnRequest::default()
             .with_v3_and_below_transactional_id(TransactionalId(StrBytes::from_string(self.settings.id.clone())))
             .with_v3_and_below_producer_id(ProducerId(identity.0))
@@ -186,15 +194,26 @@ impl Txn {
                 .v3_and_below_topics
                 .push(AddPartitionsToTxnTopic::default().with_name(topic_name(&topics[t])).with_partitions(ps));
         }
-        self.coordinated(client, deadline, "AddPartitionsToTxn", |c| {
+        let refused = self.coordinated(client, deadline, "AddPartitionsToTxn", |c| {
             let version = c.versions().add_partitions_to_txn.expect("checked at start");
             let r: AddPartitionsToTxnResponse = c.call(ApiKey::AddPartitionsToTxn, version, &request)?;
-            // The first error stands for all (the others are OPERATION_NOT_ATTEMPTED, 55).
-            let code = r.results.iter().map(|(_, _, code)| *code).find(|&c| c != 0 && c != 55);
-            Ok(code.map_or(Ok(()), Err))
+            // The first error stands for all (the others are OPERATION_NOT_ATTEMPTED, 55). A
+            // partition's own trouble goes back to the producer.
+            let mut errors = r.results.iter().filter(|(_, _, code)| *code != 0 && *code != 55);
+            Ok(match errors.next() {
+                None => Ok(None),
+                Some(&(ref topic, p, code)) if !is_coordinators(code) && is_retriable(code) => {
+                    Ok(Some(format!("{topic} partition {p}: {}", error_name(code))))
+                }
+                Some(&(_, _, code)) => Err(code),
+            })
         })?;
+        if let Some(why) = refused {
+            return Ok(Err(why));
+        }
+        self.began.get_or_insert_with(Instant::now);
         self.added.extend(new);
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Ends the open transaction: commits it, or aborts it. Every request of it must have been
@@ -321,7 +340,7 @@ impl Txn {
                 message: r.error_message,
             })),
             Err(ConnectionError::Stopped) => Err(Found::Fatal(KafkaError::Stopped { unacked: 0 })),
-            Err(e) if e.is_retriable() => Err(Found::Retry(e.to_string())),
+            Err(e) if e.is_retriable() => Err(Found::Retry(format!("FindCoordinator not answered: {e}"))),
             Err(e) => Err(Found::Fatal(e.into())),
         }
     }
@@ -330,6 +349,11 @@ impl Txn {
 enum Found {
     Retry(String),
     Fatal(KafkaError),
+}
+
+/// Whether a code is about the coordinator rather than a partition: retried in place.
+fn is_coordinators(code: i16) -> bool {
+    matches!(code, COORDINATOR_LOAD_IN_PROGRESS | COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR | CONCURRENT_TRANSACTIONS)
 }
 
 /// `tps` grouped by topic, in order of first appearance.

@@ -274,8 +274,14 @@ impl Broker {
         self.admin(&args);
     }
 
+    /// Allows `principal` every operation on the transactional ids starting with `prefix`, and
+    /// so nobody else (a broker with ACLs enforced: `Broker::secure`).
+    pub fn allow_transactional_ids(&self, prefix: &str, principal: &str) {
+        self.admin(&["acl-txn", prefix, principal]);
+    }
+
     /// One AdminClient action: `create TOPIC [key=value ...]`, `delete TOPIC`,
-    /// `partitions TOPIC COUNT`, `records TOPIC PARTITIONS` or `acl TOPIC PRINCIPAL OPERATION...`.
+    /// `partitions TOPIC COUNT`, `records TOPIC PARTITIONS`, `acl TOPIC PRINCIPAL OPERATION...` or `acl-txn PREFIX PRINCIPAL`.
     fn admin(&self, args: &[&str]) {
         let mut all = vec![self.addr.as_str()];
         all.extend_from_slice(args);
@@ -298,6 +304,11 @@ impl Broker {
                      new org.apache.kafka.common.resource.ResourcePattern(org.apache.kafka.common.resource.ResourceType.TOPIC, a[2], org.apache.kafka.common.resource.PatternType.LITERAL),\n\
                      new org.apache.kafka.common.acl.AccessControlEntry(a[3], \"*\", org.apache.kafka.common.acl.AclOperation.valueOf(a[i]), org.apache.kafka.common.acl.AclPermissionType.ALLOW)));\n\
                    admin.createAcls(acls).all().get();\n\
+                 }\n\
+                 else if (a[1].equals(\"acl-txn\")) {\n\
+                   admin.createAcls(java.util.Collections.singleton(new org.apache.kafka.common.acl.AclBinding(\n\
+                     new org.apache.kafka.common.resource.ResourcePattern(org.apache.kafka.common.resource.ResourceType.TRANSACTIONAL_ID, a[2], org.apache.kafka.common.resource.PatternType.PREFIXED),\n\
+                     new org.apache.kafka.common.acl.AccessControlEntry(a[3], \"*\", org.apache.kafka.common.acl.AclOperation.ALL, org.apache.kafka.common.acl.AclPermissionType.ALLOW)))).all().get();\n\
                  }\n\
                  else if (a[1].equals(\"records\")) {\n\
                    java.util.Map<org.apache.kafka.common.TopicPartition, RecordsToDelete> m = new java.util.HashMap<>();\n\
