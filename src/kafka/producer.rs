@@ -465,7 +465,7 @@ impl Producer {
         if let (Some(txn), Some(identity)) = (&mut self.txn, self.identity)
             && !ready.is_empty()
         {
-            let all: Vec<Tp> = ready.iter().flat_map(|(_, tps)| tps.iter().copied()).collect();
+            let all: Vec<Tp> = ready.values().flat_map(|tps| tps.iter().copied()).collect();
             let deadline = self.window.oldest().map_or(now, |o| o + self.delivery_timeout);
             match txn.add(&mut self.client, &self.topics, identity, &all, deadline) {
                 Ok(Ok(())) => {}

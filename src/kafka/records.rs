@@ -70,7 +70,6 @@ pub fn decode_committed(data: &[u8], aborted: &[(i64, i64)]) -> Result<Decoded, 
     let mut out = Decoded::default();
     let mut rest = data;
     let mut upcoming: Vec<(i64, i64)> = aborted.to_vec();
-    upcoming.sort_unstable_by_key(|&(_, first)| std::cmp::Reverse(first));
     // Producers whose aborted transaction is under way at this point of the log.
     let mut aborting: Vec<i64> = Vec::new();
     while rest.len() >= 12 {
@@ -109,9 +108,14 @@ pub fn decode_committed(data: &[u8], aborted: &[(i64, i64)]) -> Result<Decoded, 
         let last_offset = base_offset.saturating_add(i64::from(last_offset_delta));
         out.next_offset = Some(last_offset.saturating_add(1));
         let producer_id = i64::from_be_bytes(batch[43..51].try_into().expect("8 bytes"));
-        while upcoming.last().is_some_and(|&(_, first)| first <= last_offset) {
-            aborting.push(upcoming.pop().expect("a last").0);
-        }
+        // (A handful of transactions: no sorting needed.)
+        upcoming.retain(|&(producer, first)| {
+            let begun = first <= last_offset;
+            if begun {
+                aborting.push(producer);
+            }
+            !begun
+        });
         if attributes & CONTROL != 0 {
             // Commit or abort markers, no data: an abort marker ends its producer's transaction.
             if aborting.contains(&producer_id) && is_abort_marker(&batch[HEADER..]) {

@@ -125,16 +125,18 @@ impl Txn {
         // state log: give up sooner than the delivery timeout.
         let patience = if txn.settings.required { deadline } else { deadline.min(Instant::now() + AUTO_WAIT) };
         let timeout_ms = txn.settings.timeout.as_millis().min(i32::MAX as u128) as i32;
-        let result = txn.coordinated(client, patience, "InitProducerId", |c| {
+        let request = InitProducerIdRequest::default()
+            .with_transactional_id(Some(TransactionalId(StrBytes::from_string(id.clone()))))
+            .with_transaction_timeout_ms(timeout_ms);
+        let mut identity = (-1, -1);
+        let result = txn.coordinated(client, patience, "InitProducerId", &mut |c| {
             let version = c.versions().init_producer_id.expect("checked above");
-            let request = InitProducerIdRequest::default()
-                .with_transactional_id(Some(TransactionalId(StrBytes::from_string(id.clone()))))
-                .with_transaction_timeout_ms(timeout_ms);
             let r: InitProducerIdResponse = c.call(ApiKey::InitProducerId, version, &request)?;
-            Ok(if r.error_code == 0 { Ok((r.producer_id, r.producer_epoch)) } else { Err(r.error_code) })
+            identity = (r.producer_id, r.producer_epoch);
+            Ok(r.error_code)
         });
         match result {
-            Ok(identity) => Ok((txn, identity)),
+            Ok(()) => Ok((txn, identity)),
             Err(KafkaError::Broker { code: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, .. }) => {
                 Err(Refused::Unavailable(format!(
                     "the principal may not use transactional id {id:?} (TRANSACTIONAL_ID_AUTHORIZATION_FAILED): grant \
@@ -194,18 +196,20 @@ impl Txn {
                 .v3_and_below_topics
                 .push(AddPartitionsToTxnTopic::default().with_name(topic_name(&topics[t])).with_partitions(ps));
         }
-        let refused = self.coordinated(client, deadline, "AddPartitionsToTxn", |c| {
+        let mut refused = None;
+        self.coordinated(client, deadline, "AddPartitionsToTxn", &mut |c| {
             let version = c.versions().add_partitions_to_txn.expect("checked at start");
             let r: AddPartitionsToTxnResponse = c.call(ApiKey::AddPartitionsToTxn, version, &request)?;
             // The first error stands for all (the others are OPERATION_NOT_ATTEMPTED, 55). A
             // partition's own trouble goes back to the producer.
             let mut errors = r.results.iter().filter(|(_, _, code)| *code != 0 && *code != 55);
             Ok(match errors.next() {
-                None => Ok(None),
+                None => 0,
                 Some(&(ref topic, p, code)) if !is_coordinators(code) && is_retriable(code) => {
-                    Ok(Some(format!("{topic} partition {p}: {}", error_name(code))))
+                    refused = Some(format!("{topic} partition {p}: {}", error_name(code)));
+                    0
                 }
-                Some(&(_, _, code)) => Err(code),
+                Some(&(_, _, code)) => code,
             })
         })?;
         if let Some(why) = refused {
@@ -233,10 +237,10 @@ impl Txn {
             .with_producer_id(ProducerId(identity.0))
             .with_producer_epoch(identity.1)
             .with_committed(commit);
-        self.coordinated(client, deadline, if commit { "committing" } else { "aborting" }, |c| {
+        self.coordinated(client, deadline, if commit { "committing" } else { "aborting" }, &mut |c| {
             let version = c.versions().end_txn.expect("checked at start");
             let r: EndTxnResponse = c.call(ApiKey::EndTxn, version, &request)?;
-            Ok(if r.error_code == 0 { Ok(()) } else { Err(r.error_code) })
+            Ok(r.error_code)
         })?;
         self.added.clear();
         self.began = None;
@@ -253,15 +257,16 @@ impl Txn {
         KafkaError::Fenced { owner: self.settings.owner.clone(), transactional_id: self.settings.id.clone() }
     }
 
-    /// Runs `f` on the coordinator (found first if needed) until it succeeds, an error no retry
-    /// cures, or `deadline`. A moved or missing coordinator is looked up again.
-    fn coordinated<T>(
+    /// Runs `f` on the coordinator (found first if needed) until it answers 0 (the error code
+    /// of its answer), an error no retry cures, or `deadline`. A moved or missing coordinator is
+    /// looked up again. (Not generic: one copy of this loop in the binary.)
+    fn coordinated(
         &mut self,
         client: &mut Client,
         deadline: Instant,
         what: &str,
-        mut f: impl FnMut(&mut Connection) -> Result<Result<T, i16>, ConnectionError>,
-    ) -> Result<T, KafkaError> {
+        f: &mut dyn FnMut(&mut Connection) -> Result<i16, ConnectionError>,
+    ) -> Result<(), KafkaError> {
         // CONCURRENT_TRANSACTIONS lasts while the last transaction's markers are written: a
         // few milliseconds. Java retries it after 20 ms.
         let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(500));
@@ -270,18 +275,18 @@ impl Txn {
             let last = match self.coordinator(client) {
                 Err(Found::Retry(last)) => last,
                 Err(Found::Fatal(e)) => return Err(e),
-                Ok(node) => match client.with_side(node, &mut f) {
-                    Ok(Ok(t)) => return Ok(t),
-                    Ok(Err(code)) if is_fenced(code) => return Err(self.fenced()),
-                    Ok(Err(code @ (NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE))) => {
+                Ok(node) => match client.with_side(node, &mut *f) {
+                    Ok(0) => return Ok(()),
+                    Ok(code) if is_fenced(code) => return Err(self.fenced()),
+                    Ok(code @ (NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE)) => {
                         self.coordinator = None;
                         format!("{what}: {}", error_name(code))
                     }
-                    Ok(Err(code @ (COORDINATOR_LOAD_IN_PROGRESS | CONCURRENT_TRANSACTIONS))) => {
+                    Ok(code @ (COORDINATOR_LOAD_IN_PROGRESS | CONCURRENT_TRANSACTIONS)) => {
                         format!("{what}: {}", error_name(code))
                     }
-                    Ok(Err(code)) if is_retriable(code) => format!("{what}: {}", error_name(code)),
-                    Ok(Err(code)) => {
+                    Ok(code) if is_retriable(code) => format!("{what}: {}", error_name(code)),
+                    Ok(code) => {
                         return Err(KafkaError::Broker {
                             what: format!("{what} (transactional id {:?})", self.settings.id),
                             code,
