@@ -454,7 +454,9 @@ impl Run<'_> {
                         break;
                     }
                 }
-                result.and_then(|()| producer.pump(until, self.outbox.acked_mut()))
+                let result = result.and_then(|()| producer.pump(until, self.outbox.acked_mut()));
+                self.outbox.aborted(&producer.take_aborted());
+                result
             }
         };
         let (unacked, output) = self.outbox.settle(self.stats, log, result.is_err());

@@ -210,6 +210,17 @@ impl Outbox {
         &mut self.acked
     }
 
+    /// Events whose records were aborted (the fault): the truth counts them; each goes again.
+    pub fn aborted(&mut self, numbers: &[u64]) {
+        let Some(truth) = &mut self.truth else { return };
+        for &n in numbers {
+            let Some(i) = n.checked_sub(self.first).map(|i| i as usize) else { continue };
+            if let (Some(w), Some(fact)) = (self.waiting.get(i), self.facts.get(i)) {
+                truth.aborted(fact, w.marks);
+            }
+        }
+    }
+
     /// Every event made counts as acknowledged (a dry run: nothing is sent).
     pub fn ack_all(&mut self) {
         self.queued.clear();

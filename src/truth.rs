@@ -167,6 +167,8 @@ pub struct Truth {
     late: Hits,
     duplicate: Hits,
     reordered: Hits,
+    /// Records of transactions aborted on purpose (each event is sent again).
+    aborted: Hits,
     /// Malformed copies by kind.
     malformed: BTreeMap<&'static str, Hits>,
     /// Lowest and highest acknowledged transaction and refund ids.
@@ -193,6 +195,7 @@ impl Truth {
             late: Hits::default(),
             duplicate: Hits::default(),
             reordered: Hits::default(),
+            aborted: Hits::default(),
             malformed: ["missing-field", "not-json", "wrong-type"].into_iter().map(|k| (k, Hits::default())).collect(),
             sale_ids: None,
             refund_ids: None,
@@ -244,6 +247,16 @@ impl Truth {
         self.add_to_window(fact, keep);
     }
 
+    /// Counts a record of a transaction aborted on purpose: in `faults.aborted`, and, as every
+    /// record in the topics, in `windows` (a read-uncommitted consumer counts it), never in
+    /// `windows_kept` (its event is sent again and counted then).
+    pub fn aborted(&mut self, fact: &Fact, marks: Marks) {
+        self.aborted.add(fact);
+        if !matches!(marks.copy, Copy::Malformed(_)) {
+            self.add_to_window(fact, false);
+        }
+    }
+
     /// Counts a record in its event-time window; with `kept`, in the kept windows too.
     fn add_to_window(&mut self, fact: &Fact, kept: bool) {
         let product = match *fact {
@@ -292,7 +305,13 @@ impl Truth {
         out.push_str(",\"dropped_by_watermark\":");
         self.dropped.json(&mut out);
         out.push_str(",\"faults\":{");
-        for (name, hits) in [("late", &self.late), ("duplicate", &self.duplicate), ("reordered", &self.reordered)] {
+        let faults = [
+            ("late", &self.late),
+            ("duplicate", &self.duplicate),
+            ("reordered", &self.reordered),
+            ("aborted", &self.aborted),
+        ];
+        for (name, hits) in faults {
             let _ = write!(out, "\"{name}\":");
             hits.json(&mut out);
             out.push(',');

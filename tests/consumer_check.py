@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a correct consumer of pos-producer's topics computes, checked against the truth file.
 
-Usage: consumer_check.py TRUTH.json TRANSACTIONS.jsonl REFUNDS.jsonl
+Usage: consumer_check.py TRUTH.json TRANSACTIONS.jsonl REFUNDS.jsonl [read_committed|read_uncommitted]
 
 Each .jsonl line is one record as `kcat -C -J` prints it (`ts`, `key`, `payload`, `headers`
 as a flat [key, value, ...] list). Python standard library only; nothing of the producer's.
@@ -18,6 +18,12 @@ A correct consumer, the way the downstream Spark job should behave:
 It then compares with the truth file's `windows_kept`, `dropped_by_watermark` and `faults`,
 and with the `pos-fault` header of each rejected or repeated record. Exit 0 when all agree;
 1 with one line per difference.
+
+The isolation level the records were read with (read_committed by default): read committed,
+no record of an aborted transaction may be there; read uncommitted, the records of the
+transactions aborted on purpose (`pos-fault: aborted`, PRODUCER_ABORT_PROBABILITY) must be
+exactly those the truth's `faults.aborted` names, and a correct consumer leaves them out: a
+sink that counted them would count those events twice.
 """
 
 import json
@@ -73,13 +79,32 @@ def text(ms):
 
 
 def fault(record):
+    """Every fault named by the record's `pos-fault` headers (an aborted copy may carry two)."""
     flat = record.get("headers") or []
-    pairs = dict(zip(flat[0::2], flat[1::2]))
-    return set(filter(None, (pairs.get("pos-fault") or "").split(",")))
+    names = set()
+    for key, value in zip(flat[0::2], flat[1::2]):
+        if key == "pos-fault":
+            names.update(filter(None, (value or "").split(",")))
+    return names
 
 
-def consume(path, schema, id_field, amount_field, width_ms, watermark_ms, problems, topic):
+def consume(path, schema, id_field, amount_field, width_ms, watermark_ms, problems, topic, aborted):
+    """`aborted`: the truth's aborted ids of this topic under read_uncommitted, else None."""
     records = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    left_out = []
+    for r in records:
+        if "aborted" in fault(r):
+            e = event(r["payload"], schema)
+            left_out.append(e[id_field] if e else None)
+    records = [r for r in records if "aborted" not in fault(r)]
+    if aborted is None and left_out:
+        problems.append(f"{topic}: {len(left_out)} records of aborted transactions read committed")
+    elif aborted is not None:
+        if len(left_out) != len(aborted):
+            problems.append(f"{topic}: {len(left_out)} records of aborted transactions, truth {len(aborted)}")
+        stray = sorted(set(i for i in left_out if i is not None) - set(aborted))
+        if stray:
+            problems.append(f"{topic}: aborted records {stray[:5]} not in the truth's faults.aborted")
     events, seen = [], set()
     rejected, repeated = [], []
     for r in records:
@@ -108,13 +133,14 @@ def consume(path, schema, id_field, amount_field, width_ms, watermark_ms, proble
             n, total = windows.get((start, e["product_id"]), (0, 0))
             windows[(start, e["product_id"])] = (n + 1, total + cents(e[amount_field]))
         newest = e["_ms"] if newest is None else max(newest, e["_ms"])
-    return windows, sorted(dropped), sorted(repeated), len(rejected)
+    return windows, sorted(dropped), sorted(repeated), len(rejected), len(left_out)
 
 
 def main(argv):
-    if len(argv) != 4:
+    if len(argv) not in (4, 5) or (len(argv) == 5 and argv[4] not in ("read_committed", "read_uncommitted")):
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
+    uncommitted = len(argv) == 5 and argv[4] == "read_uncommitted"
     truth = json.load(open(argv[1], encoding="utf-8"))
     width_ms = truth["window_seconds"] * 1000
     watermark_ms = truth["watermark_seconds"] * 1000
@@ -123,8 +149,9 @@ def main(argv):
         ("transactions", argv[2], SALE, "transaction_id", "amount", "transactions", "amount_cents", "transactions"),
         ("refunds", argv[3], REFUND, "refund_id", "refund_amount", "refunds", "refund_amount_cents", "refunds"),
     ]:
-        windows, dropped, repeated, rejected = consume(
-            path, schema, id_field, amount_field, width_ms, watermark_ms, problems, topic
+        aborted = truth["faults"].get("aborted", {}).get(ids, []) if uncommitted else None
+        windows, dropped, repeated, rejected, left_out = consume(
+            path, schema, id_field, amount_field, width_ms, watermark_ms, problems, topic, aborted
         )
         want = {}
         for w in truth["windows_kept"]:
@@ -147,7 +174,8 @@ def main(argv):
         print(
             f"{topic}: {len(windows)} product windows agree with the truth file; "
             f"{len(dropped)} events dropped by the {truth['watermark_seconds']} s watermark, "
-            f"{len(repeated)} duplicates absorbed, {rejected} malformed records rejected"
+            f"{len(repeated)} duplicates absorbed, {rejected} malformed records rejected, "
+            f"{left_out} records of aborted transactions left out"
             if not problems
             else f"{topic}: checked"
         )

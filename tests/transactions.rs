@@ -274,13 +274,13 @@ fn a_kill_9_then_a_restart_kafka_2_1() {
     a_kill_9_then_a_restart(KAFKA_2_1);
 }
 
-/// The summary's count of committed transactions is the number of commit markers in the log:
-/// without refunds every transaction holds sales, and each marker takes one offset of the one
-/// partition, where kcat (read uncommitted) shows the gaps. Off, there are none.
+/// The summary's count of committed and aborted transactions is the number of markers in the
+/// log: without refunds every transaction holds sales, and each marker takes one offset of the
+/// one partition, where kcat (read uncommitted) shows the gaps. Off, there are none.
 #[test]
-fn the_summary_counts_the_commits_the_broker_holds_and_off_means_none() {
+fn the_summary_counts_the_markers_the_broker_holds_and_off_means_none() {
     let broker = Broker::shared(KAFKA_4);
-    for (mode, want_commits) in [("auto", true), ("off", false)] {
+    for (mode, abort) in [("auto", "0"), ("auto", "0.2"), ("off", "0")] {
         let t = Topics::new(broker);
         let out = t.produce(&[
             "--sleep-seconds=0.002",
@@ -288,29 +288,121 @@ fn the_summary_counts_the_commits_the_broker_holds_and_off_means_none() {
             "--refund-probability=0",
             "--topic-partitions=1",
             &format!("--transactions={mode}"),
+            &format!("--abort-probability={abort}"),
         ]);
         assert_eq!(out.code(), 0, "{}", out.stderr);
         let summary = last_line(&out);
+        let (committed, _) = t.read(COMMITTED, 400);
+        assert_eq!(committed.len(), 400);
         let (sales, _) = t.read(UNCOMMITTED, 400);
-        assert_eq!(sales.len(), 400);
         let offsets: Vec<i64> = sales.iter().map(|(r, _)| r.offset).collect();
         let gaps = offsets.windows(2).filter(|w| w[1] != w[0] + 1).count() as u64 + 1;
-        if want_commits {
+        if mode == "auto" {
             assert!(out.stderr.contains("transactions on: transactional id pos-producer:"), "{}", out.stderr);
-            let n: u64 = summary
+            let counts = summary
                 .split("; ")
-                .find_map(|part| part.strip_suffix(" transactions committed, 0 aborted"))
-                .unwrap_or_else(|| panic!("{summary}"))
-                .parse()
-                .unwrap();
+                .find_map(|part| part.strip_suffix(" aborted"))
+                .and_then(|part| part.split_once(" transactions committed, "))
+                .unwrap_or_else(|| panic!("{summary}"));
+            let (n, m): (u64, u64) = (counts.0.parse().unwrap(), counts.1.parse().unwrap());
             assert!(n >= 5, "400 sales at 500/s commit every 100 ms: {n}");
+            if abort == "0" {
+                assert_eq!(m, 0);
+                assert_eq!(sales.len(), 400);
+            } else {
+                assert!(m >= 1, "{summary}");
+                let aborted = sales
+                    .iter()
+                    .filter(|(r, _)| r.headers.iter().any(|h| h == &("pos-fault".into(), "aborted".into())));
+                assert_eq!(aborted.count(), sales.len() - 400, "every record beyond the 400 is an aborted copy");
+            }
             // The last marker follows the last record: one more than the gaps between them.
-            assert_eq!(gaps, n, "commit markers in the log against the summary: {summary}");
+            assert_eq!(gaps, n + m, "transaction markers in the log against the summary: {summary}");
         } else {
             assert!(!out.stderr.contains("transactions on"), "{}", out.stderr);
             assert!(!summary.contains("transactions committed"), "{summary}");
             assert_eq!(offsets, (0..400).collect::<Vec<i64>>(), "no marker without transactions");
         }
+    }
+}
+
+/// `PRODUCER_ABORT_PROBABILITY`: transactions aborted on purpose, their events sent again in
+/// the next. Read committed, the topics are the stream without the fault and a correct
+/// consumer computes the truth's kept windows; read uncommitted, they hold in addition exactly
+/// the aborted records the truth names, each with `pos-fault: aborted`, which the consumer
+/// check leaves out.
+#[test]
+fn aborted_transactions_read_committed_are_the_truth_and_read_uncommitted_differ_by_its_aborted() {
+    let broker = Broker::shared(KAFKA_4);
+    let t = Topics::new(broker);
+    let dir = common::tempdir("aborted");
+    let truth = dir.join("truth.json");
+    let out = t.produce(&[
+        // Simulated time (whole seconds, as the consumer check compares record timestamps
+        // with the JSON's), flat out: about 100 transactions of 5 ms.
+        "--start-time=2025-01-01T00:00:00Z",
+        "--speedup=max",
+        "--max-events=20000",
+        "--commit-interval-ms=5",
+        "--abort-probability=0.05",
+        "--refund-probability=0.2",
+        "--topic-partitions=3",
+        "--log-events=false",
+        &format!("--truth-file={}", truth.display()),
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&truth).unwrap()).unwrap();
+    let named = |topic: &str| -> Vec<u64> {
+        let mut ids: Vec<u64> =
+            doc["faults"]["aborted"][topic].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        ids.sort_unstable();
+        ids
+    };
+    let aborted_count = doc["faults"]["aborted"]["count"].as_u64().unwrap() as usize;
+    assert!(aborted_count > 0 && !named("transactions").is_empty(), "{}", doc["faults"]["aborted"]);
+
+    let (sales, refunds) = t.read(COMMITTED, 20000);
+    assert_eq!(assert_clean(&sales, &refunds).len(), 20000);
+    let is_aborted = |r: &Consumed| r.headers.iter().any(|(k, v)| k == "pos-fault" && v == "aborted");
+    assert!(!sales.iter().chain(&refunds).any(|(r, _)| is_aborted(r)), "read committed: no aborted record");
+    let (all_sales, all_refunds) = t.read(UNCOMMITTED, 20000 + named("transactions").len());
+    for (topic, committed, all, field) in
+        [("transactions", &sales, &all_sales, "transaction_id"), ("refunds", &refunds, &all_refunds, "refund_id")]
+    {
+        let mut got: Vec<u64> = all.iter().filter(|(r, _)| is_aborted(r)).map(|(_, v)| id(v, field)).collect();
+        got.sort_unstable();
+        assert_eq!(got, named(topic), "{topic}: the aborted records are those the truth names");
+        let mut rest: Vec<&str> = all.iter().filter(|(r, _)| !is_aborted(r)).map(|(r, _)| r.value.as_str()).collect();
+        let mut want: Vec<&str> = committed.iter().map(|(r, _)| r.value.as_str()).collect();
+        rest.sort_unstable();
+        want.sort_unstable();
+        assert!(rest == want, "{topic}: read uncommitted without the aborted records is read committed");
+    }
+
+    // The consumer check, under both isolation levels.
+    let jsonl = |records: &[Event], name: &str| {
+        let file = dir.join(name);
+        let lines: Vec<String> = records
+            .iter()
+            .map(|(r, _)| {
+                let flat: Vec<&str> = r.headers.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]).collect();
+                serde_json::json!({"ts": r.timestamp_ms, "key": r.key, "payload": r.value, "headers": flat}).to_string()
+            })
+            .collect();
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        file
+    };
+    for (level, tx, rf) in [("read_committed", &sales, &refunds), ("read_uncommitted", &all_sales, &all_refunds)] {
+        let (tx_file, rf_file) = (jsonl(tx, &format!("tx-{level}.jsonl")), jsonl(rf, &format!("rf-{level}.jsonl")));
+        let check = std::process::Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/consumer_check.py"))
+            .args([truth.as_os_str(), tx_file.as_os_str(), rf_file.as_os_str(), level.as_ref()])
+            .output()
+            .expect("python3 is installed (.ci/run does it)");
+        let report = String::from_utf8_lossy(&check.stdout);
+        assert!(check.status.success(), "{level}: {report}{}", String::from_utf8_lossy(&check.stderr));
+        let left_out = if level == "read_committed" { 0 } else { named("transactions").len() };
+        assert!(report.contains(&format!("{left_out} records of aborted transactions left out")), "{level}: {report}");
     }
 }
 

@@ -135,6 +135,12 @@ const OPTIONS: &[Opt] = &[
         "0",
         "fault: chance per event that it is held back and sent after the next few (pos-fault: reordered)",
     ),
+    opt(
+        "abort-probability",
+        "PRODUCER_ABORT_PROBABILITY",
+        "0",
+        "fault: chance per transaction that it is aborted and its events sent again in the next (pos-fault: aborted)",
+    ),
     switch(
         "create-topics",
         "PRODUCER_CREATE_TOPICS",

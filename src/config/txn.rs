@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, Instance, Raw, Sources, bounded};
+use super::{ConfigError, Instance, Raw, Sources, bounded, probability};
 
 /// `KAFKA_TRANSACTIONS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,13 +16,15 @@ pub enum TxnMode {
 }
 
 /// Transactions asked for (`auto` or `on`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Transactions {
     pub mode: TxnMode,
     pub id: String,
     /// Who this producer is, for the line that says it was fenced: `instance 1/3`.
     pub owner: String,
     pub commit_interval: Duration,
+    /// The fault `PRODUCER_ABORT_PROBABILITY`: chance per transaction that it is aborted.
+    pub abort_probability: f64,
 }
 
 /// The transaction settings; `None` when off (or under `auto` without idempotence, which
@@ -34,9 +36,18 @@ pub(super) fn parse(
     instance: Instance,
 ) -> Result<Option<Transactions>, ConfigError> {
     let raw = s.get("transactions");
+    let abort_raw = s.get("abort-probability");
+    let abort_probability = probability(abort_raw)?;
+    let without = |why: &str| {
+        ConfigError::Conflict(format!(
+            "{}={} needs transactions, and {why}: unset it, or use KAFKA_TRANSACTIONS=auto or on",
+            abort_raw.name, abort_raw.value
+        ))
+    };
     let mode = match raw.value.as_str() {
         "auto" => TxnMode::Auto,
         "on" => TxnMode::On,
+        "off" if abort_probability > 0.0 => return Err(without(&format!("{} is off", raw.name))),
         "off" => return Ok(None),
         _ => return Err(raw.invalid("`auto`, `on` or `off`")),
     };
@@ -46,6 +57,9 @@ pub(super) fn parse(
     let id = if id_raw.is_unset() { format!("pos-producer:{topic}:{instance}") } else { transactional_id(id_raw)? };
     if !idempotence {
         return match mode {
+            TxnMode::Auto if abort_probability > 0.0 => {
+                Err(without("they need the idempotent producer (acks=all, KAFKA_IDEMPOTENCE=true)"))
+            }
             TxnMode::Auto => Ok(None),
             TxnMode::On => Err(ConfigError::Conflict(format!(
                 "{}=on needs the idempotent producer, which acks other than `all` or KAFKA_IDEMPOTENCE=false turn \
@@ -59,6 +73,7 @@ pub(super) fn parse(
         id,
         owner: format!("instance {instance}"),
         commit_interval: Duration::from_millis(commit_interval as u64),
+        abort_probability,
     }))
 }
 
@@ -68,4 +83,43 @@ fn transactional_id(raw: &Raw) -> Result<String, ConfigError> {
         return Err(raw.invalid("1 to 249 printable ASCII characters without spaces"));
     }
     Ok(value.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Command, ConfigError, TxnMode, parse};
+
+    fn txn(args: &[&str]) -> Result<Option<super::Transactions>, ConfigError> {
+        match parse(args.iter().map(|a| a.to_string()), |_| None)? {
+            Command::Run(c) => Ok(c.kafka.transactions),
+            _ => panic!("not a run"),
+        }
+    }
+
+    #[test]
+    fn the_default_id_is_the_same_for_every_copy_of_an_instance_and_differs_between_instances() {
+        let t = txn(&["--instance=2/3", "--topic=sales"]).unwrap().unwrap();
+        assert_eq!(
+            (t.mode, t.id.as_str(), t.owner.as_str()),
+            (TxnMode::Auto, "pos-producer:sales:2/3", "instance 2/3")
+        );
+        assert_eq!(t.commit_interval.as_millis(), 100);
+        assert_eq!(txn(&["--instance=3/3", "--topic=sales"]).unwrap().unwrap().id, "pos-producer:sales:3/3");
+        assert_eq!(txn(&["--transactional-id=mine"]).unwrap().unwrap().id, "mine");
+        assert!(txn(&["--transactions=off"]).unwrap().is_none());
+    }
+
+    #[test]
+    fn conflicts_and_bad_values_are_one_line_naming_the_setting() {
+        let e = |args: &[&str]| txn(args).unwrap_err().to_string();
+        assert!(e(&["--transactions=maybe"]).contains("`auto`, `on` or `off`"));
+        assert!(e(&["--transactions=on", "--acks=1"]).starts_with("--transactions=on needs the idempotent producer"));
+        // Without idempotence `auto` is quietly off, unless the abort fault asks for them.
+        assert!(txn(&["--acks=1"]).unwrap().is_none());
+        assert!(e(&["--acks=1", "--abort-probability=0.1"]).starts_with("--abort-probability=0.1 needs transactions"));
+        assert!(e(&["--transactions=off", "--abort-probability=0.1"]).contains("and --transactions is off"));
+        assert!(e(&["--commit-interval-ms=0"]).contains("from 1 to 60000"));
+        assert!(e(&["--transactional-id=a b"]).contains("without spaces"));
+        assert!(e(&["--abort-probability=2"]).contains("a probability from 0 to 1"));
+    }
 }

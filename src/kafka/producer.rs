@@ -94,6 +94,12 @@ pub struct Producer {
     txn: Option<Txn>,
     /// With transactions: events acknowledged by the broker, not yet committed.
     uncommitted: Vec<u64>,
+    /// The fault `PRODUCER_ABORT_PROBABILITY`: every record of the open transaction when it is
+    /// to be aborted (to send again in the next one), the events aborted so far (for the
+    /// truth), and the headers of the aborted records (`pos-fault: aborted` added).
+    doomed_records: Vec<(Tp, Record, u64, Instant)>,
+    aborted_events: Vec<u64>,
+    aborted_blocks: Vec<HeaderBlock>,
 }
 
 impl Producer {
@@ -131,11 +137,23 @@ impl Producer {
             header_blocks: Vec::new(),
             txn: None,
             uncommitted: Vec::new(),
+            doomed_records: Vec::new(),
+            aborted_events: Vec::new(),
+            aborted_blocks: Vec::new(),
         };
         for (topic, pairs) in headers.iter().enumerate() {
             let block = HeaderBlock::new(pairs);
             producer.window.set_record_extra(topic, block.len());
             producer.header_blocks.push(block);
+        }
+        if config.transactions.as_ref().is_some_and(|t| t.abort_probability > 0.0) {
+            for topic in 0..producer.topics.len() {
+                let mut pairs = headers.get(topic).cloned().unwrap_or_default();
+                pairs.push(("pos-fault".to_string(), "aborted".to_string()));
+                let block = HeaderBlock::new(&pairs);
+                producer.window.set_record_extra(topic, block.len());
+                producer.aborted_blocks.push(block);
+            }
         }
         for warning in super::topics::partition_warnings(&producer.client, &producer.topics, config.topic_partitions) {
             diag!("warning: {warning}");
@@ -151,6 +169,7 @@ impl Producer {
                 required: t.mode == TxnMode::On,
                 commit_interval: t.commit_interval,
                 timeout: TRANSACTION_TIMEOUT,
+                abort_probability: t.abort_probability,
             };
             match Txn::start(&mut producer.client, settings, deadline) {
                 Ok((txn, identity)) => {
@@ -165,9 +184,11 @@ impl Producer {
                 Err(Refused::Unavailable(why)) if t.mode == TxnMode::Auto => {
                     diag!(
                         "warning: transactions are off, the producer is idempotent only (a second copy of {} \
-                         would not be fenced): {why}",
-                        t.owner
+                         would not be fenced{}): {why}",
+                        t.owner,
+                        if t.abort_probability > 0.0 { ", and no transaction is aborted on purpose" } else { "" }
                     );
+                    producer.aborted_blocks.clear();
                     producer.identity = Some(producer.init_producer_id(deadline)?);
                 }
                 Err(Refused::Unavailable(why)) => return Err(KafkaError::TransactionsRefused(why)),
@@ -238,8 +259,11 @@ impl Producer {
         if partitions == 0 {
             return Err(KafkaError::NotReady { what: "topic metadata", last: topic.clone() });
         }
-        let partition = partition_for_key(&record.key, partitions) as i32;
-        self.window.push((record.topic, partition), record, event, made);
+        let tp = (record.topic, partition_for_key(&record.key, partitions) as i32);
+        if self.txn.as_ref().is_some_and(Txn::doomed) {
+            self.doomed_records.push((tp, record.clone(), event, made));
+        }
+        self.window.push(tp, record, event, made);
         Ok(())
     }
 
@@ -273,22 +297,38 @@ impl Producer {
     }
 
     /// Commits the open transaction, if any (every request of it answered): its events, those
-    /// of `acked` from `committed` on and the earlier ones waiting, are then acknowledged.
+    /// of `acked` from `committed` on and the earlier ones waiting, are then acknowledged. One
+    /// to be aborted (the fault) is aborted instead, and its records go again, in the next.
     fn commit(&mut self, acked: &mut Vec<u64>, committed: &mut usize) -> Result<(), KafkaError> {
         let (Some(txn), Some(identity)) = (&mut self.txn, self.identity) else { return Ok(()) };
         if !txn.is_open() {
             return Ok(());
         }
+        let commit = !txn.doomed();
         // The events it holds were made before it took its first partition.
         let deadline = txn.began().unwrap_or_else(Instant::now) + self.delivery_timeout;
-        match txn.end(&mut self.client, identity, true, deadline) {
+        match txn.end(&mut self.client, identity, commit, deadline) {
             Ok(()) => {}
             Err(KafkaError::NotReady { last, .. }) => return Err(self.timed_out(last)),
             Err(e) => return Err(e),
         }
-        acked.append(&mut self.uncommitted);
-        *committed = acked.len();
+        if commit {
+            acked.append(&mut self.uncommitted);
+            *committed = acked.len();
+        } else {
+            acked.truncate(*committed);
+            self.uncommitted.clear();
+            for (tp, record, event, made) in std::mem::take(&mut self.doomed_records) {
+                self.aborted_events.push(event);
+                self.window.push(tp, record, event, made);
+            }
+        }
         Ok(())
+    }
+
+    /// The events whose records were aborted (the fault) since the last call; each goes again.
+    pub fn take_aborted(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.aborted_events)
     }
 
     fn pump_until(&mut self, until: Until, acked: &mut Vec<u64>, committed: &mut usize) -> Result<(), KafkaError> {
@@ -467,7 +507,9 @@ impl Producer {
         {
             let all: Vec<Tp> = ready.values().flat_map(|tps| tps.iter().copied()).collect();
             let deadline = self.window.oldest().map_or(now, |o| o + self.delivery_timeout);
+            let opening = !txn.is_open();
             match txn.add(&mut self.client, &self.topics, identity, &all, deadline) {
+                Ok(Ok(())) if opening && txn.doomed() => self.doomed_records = self.window.pending_records(),
                 Ok(Ok(())) => {}
                 Ok(Err(why)) => {
                     // As a produce that failed: the partitions wait, metadata is refreshed.
@@ -480,6 +522,7 @@ impl Producer {
             }
         }
         let transactional = self.txn.is_some();
+        let doomed = self.txn.as_ref().is_some_and(Txn::doomed);
         for (leader, tps) in ready {
             let mut data = Vec::with_capacity(tps.len());
             // Room for the whole request at once: the memory of the last one, when it fits.
@@ -497,7 +540,7 @@ impl Producer {
                         transactional,
                         self.codec,
                         batch,
-                        self.header_blocks.get(tp.0),
+                        if doomed { &self.aborted_blocks } else { &self.header_blocks }.get(tp.0),
                         &mut self.scratch,
                         &mut self.encoded,
                     ),

@@ -58,7 +58,7 @@ pub fn is_fenced(code: i16) -> bool {
 }
 
 /// The settings of a transactional producer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TxnSettings {
     pub id: String,
     /// Who this producer is, for the line that says it was fenced (`instance 1/3`).
@@ -69,6 +69,8 @@ pub struct TxnSettings {
     pub commit_interval: Duration,
     /// `transaction.timeout.ms`: the coordinator aborts a transaction open this long.
     pub timeout: Duration,
+    /// The fault: chance per transaction that it is aborted on purpose.
+    pub abort_probability: f64,
 }
 
 /// Why transactions cannot start.
@@ -95,6 +97,10 @@ pub struct Txn {
     added: Vec<Tp>,
     /// When the open transaction took its first record.
     began: Option<Instant>,
+    /// The open transaction is to be aborted (the fault); the next one after an abort never is.
+    doomed: bool,
+    clean_next: bool,
+    rng: fastrand::Rng,
 }
 
 impl Txn {
@@ -120,7 +126,15 @@ impl Txn {
             Ok(None) => {}
             Err(e) => return Err(Refused::Kafka(e.into())),
         }
-        let mut txn = Txn { settings, coordinator: None, added: Vec::new(), began: None };
+        let mut txn = Txn {
+            settings,
+            coordinator: None,
+            added: Vec::new(),
+            began: None,
+            doomed: false,
+            clean_next: false,
+            rng: fastrand::Rng::new(),
+        };
         // Under `auto`, a coordinator that never comes means a cluster without a transaction
         // state log: give up sooner than the delivery timeout.
         let patience = if txn.settings.required { deadline } else { deadline.min(Instant::now() + AUTO_WAIT) };
@@ -153,6 +167,11 @@ impl Txn {
             }
             Err(e) => Err(Refused::Kafka(e)),
         }
+    }
+
+    /// Whether the open transaction is to be aborted (the fault).
+    pub fn doomed(&self) -> bool {
+        self.doomed
     }
 
     /// Whether a transaction is open (it took records).
@@ -215,7 +234,11 @@ impl Txn {
         if let Some(why) = refused {
             return Ok(Err(why));
         }
-        self.began.get_or_insert_with(Instant::now);
+        if self.began.is_none() {
+            self.began = Some(Instant::now());
+            let p = self.settings.abort_probability;
+            self.doomed = !std::mem::take(&mut self.clean_next) && p > 0.0 && self.rng.f64() < p;
+        }
         self.added.extend(new);
         Ok(Ok(()))
     }
@@ -244,6 +267,8 @@ impl Txn {
         })?;
         self.added.clear();
         self.began = None;
+        self.doomed = false;
+        self.clean_next = !commit;
         if commit {
             COMMITTED.fetch_add(1, Ordering::Relaxed);
         } else {

@@ -276,6 +276,19 @@ impl<P> Window<P> {
         self.unacked += 1;
     }
 
+    /// Every record not yet acknowledged, with its partition, its number and when its batch's
+    /// first record was made, in the order of their numbers (to send again after an abort).
+    pub fn pending_records(&self) -> Vec<(Tp, Record, u64, Instant)> {
+        let mut out: Vec<(Tp, Record, u64, Instant)> = self
+            .parts
+            .values()
+            .flat_map(|p| p.batches.iter())
+            .flat_map(|b| b.records.iter().zip(&b.events).map(move |(r, &e)| (b.tp, r.clone(), e, b.since)))
+            .collect();
+        out.sort_unstable_by_key(|(_, _, event, _)| *event);
+        out
+    }
+
     /// Records not yet acknowledged.
     pub fn unacked(&self) -> usize {
         self.unacked
@@ -523,10 +536,7 @@ impl<P> Window<P> {
     /// Every unacknowledged record's number (for a final count or report).
     #[cfg(test)]
     fn pending(&self) -> Vec<u64> {
-        let mut all: Vec<u64> =
-            self.parts.values().flat_map(|p| p.batches.iter().flat_map(|b| b.events.iter().copied())).collect();
-        all.sort_unstable();
-        all
+        self.pending_records().into_iter().map(|(_, _, event, _)| event).collect()
     }
 }
 

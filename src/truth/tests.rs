@@ -162,3 +162,23 @@ fn the_file_is_replaced_whole_and_no_temporary_file_is_left() {
     assert!(e.starts_with("cannot write PRODUCER_TRUTH_FILE ") && e.contains("no-such-dir/truth.json: "), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_aborted_record_counts_in_the_windows_and_its_fault_never_in_the_kept_windows_or_totals() {
+    let mut t = Truth::new("unused".into(), run(60), EVERY);
+    let (s, r) = (sale(4, "MOUSE-001", 2_000, 1), refund(2, "MOUSE-001", 500, 2));
+    t.aborted(&s, Marks::default());
+    t.aborted(&r, Marks::default());
+    // Sent again and committed: counted once as events.
+    t.acked(&s, Marks::default());
+    t.acked(&r, Marks::default());
+    let doc = parse(&t, true);
+    assert_eq!(doc["faults"]["aborted"], serde_json::json!({"count": 2, "transactions": [4], "refunds": [2]}));
+    assert_eq!(doc["totals"]["transactions"], 1);
+    let window = |key: &str| doc[key][0]["products"]["MOUSE-001"].clone();
+    assert_eq!((window("windows")["transactions"].clone(), window("windows")["refunds"].clone()), (2.into(), 2.into()));
+    assert_eq!(
+        (window("windows_kept")["transactions"].clone(), window("windows_kept")["refunds"].clone()),
+        (1.into(), 1.into())
+    );
+}
