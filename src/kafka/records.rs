@@ -62,7 +62,7 @@ pub fn decode(data: &[u8]) -> Result<Decoded, RecordsError> {
     decode_committed(data, &[])
 }
 
-/// As [`decode`], leaving out the records of the transactions a read-committed Fetch named
+/// As `decode` (tests only), leaving out the records of the transactions a read-committed Fetch named
 /// aborted: `aborted` (producer id, first offset). A producer's transactional batches from its
 /// aborted transaction's first offset on are left out, up to its abort marker (the Java
 /// consumer's rule, KIP-98).
