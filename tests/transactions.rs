@@ -446,3 +446,53 @@ fn a_principal_without_the_transactional_id_acl_auto_warns_on_exits_1() {
         assert!(!out.stdout.contains("alice-secret") && !out.stderr.contains("alice-secret"));
     }
 }
+
+/// A cluster that cannot keep transactions: one broker, and a transaction state log asking for
+/// three replicas (`transaction.state.log.replication.factor=3`, Kafka's default; the test
+/// brokers set 1). `auto` waits 30 s for a coordinator, warns once naming the setting, and runs
+/// idempotent; `on` exits 1 saying the same.
+#[test]
+fn a_cluster_without_a_transaction_state_log_auto_warns_and_runs_on_exits_1() {
+    let broker = Broker::start(KAFKA_4);
+    broker.stop();
+    let config = broker.dir.join("server.properties");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("transaction.state.log.replication.factor=") {
+                "transaction.state.log.replication.factor=3"
+            } else {
+                l
+            }
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(text.contains("transaction.state.log.replication.factor=3"), "{text}");
+    std::fs::write(&config, text).unwrap();
+    broker.restart();
+    let t = Topics::new(&broker);
+    let out = t.produce(&["--sleep-seconds=0", "--max-events=100"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.contains("transactions are off")).collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    assert!(
+        warnings[0].contains("no transaction coordinator within 30 s (last: FindCoordinator: ")
+            && warnings[0]
+                .ends_with("the cluster may have fewer brokers than its transaction.state.log.replication.factor"),
+        "{}",
+        warnings[0]
+    );
+    assert_eq!(logged(&out.stdout, "transaction", "transaction_id").len(), 100);
+    let out = t.produce(&["--sleep-seconds=0", "--max-events=100", "--transactions=on", "--delivery-timeout-ms=5000"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert!(
+        last_line(&out).starts_with(
+            "pos-producer: error: KAFKA_TRANSACTIONS=on, but transactions cannot be used: no transaction coordinator \
+             within the delivery timeout"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.lines().all(|l| !l.contains("Sent ")), "nothing sent: {}", out.stdout);
+}

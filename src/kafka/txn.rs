@@ -159,11 +159,15 @@ impl Txn {
                      --operation Describe --transactional-id {id})"
                 )))
             }
-            Err(KafkaError::NotReady { last, .. }) if !txn.settings.required && Instant::now() < deadline => {
+            Err(KafkaError::NotReady { last, .. }) => {
+                let waited = if txn.settings.required {
+                    "the delivery timeout".to_string()
+                } else {
+                    format!("{} s", AUTO_WAIT.as_secs())
+                };
                 Err(Refused::Unavailable(format!(
-                    "no transaction coordinator within {} s (last: {last}); the cluster may have fewer brokers \
-                     than its transaction.state.log.replication.factor",
-                    AUTO_WAIT.as_secs()
+                    "no transaction coordinator within {waited} (last: {last}); the cluster may have fewer \
+                     brokers than its transaction.state.log.replication.factor"
                 )))
             }
             Err(e) => Err(Refused::Kafka(e)),
