@@ -430,7 +430,7 @@ impl Connection {
                 reason: format!("refused ApiVersions v{version}: {}", super::error_name(response.error_code)),
             });
         }
-        versions::negotiate(&response.api_keys, cap)
+        versions::negotiate(&response.api_keys, cap, response.transaction_version)
             .map_err(|reason| ConnectionError::Unsupported { addr: self.addr.clone(), reason })
     }
 

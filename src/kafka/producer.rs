@@ -174,9 +174,10 @@ impl Producer {
             match Txn::start(&mut producer.client, settings, deadline) {
                 Ok((txn, identity)) => {
                     diag!(
-                        "transactions on: transactional id {}, a commit every {} ms",
+                        "transactions on: transactional id {}, a commit every {} ms, {}",
                         t.id,
-                        t.commit_interval.as_millis()
+                        t.commit_interval.as_millis(),
+                        if txn.v2() { "protocol v2 (KIP-890)" } else { "classic protocol (KIP-98)" }
                     );
                     producer.identity = Some(identity);
                     producer.txn = Some(txn);
@@ -308,7 +309,12 @@ impl Producer {
         // The events it holds were made before it took its first partition.
         let deadline = txn.began().unwrap_or_else(Instant::now) + self.delivery_timeout;
         match txn.end(&mut self.client, identity, commit, deadline) {
-            Ok(()) => {}
+            // Protocol v2: every transaction ends with a new epoch, and sequences start again.
+            Ok(Some(next)) if next != identity => {
+                self.identity = Some(next);
+                self.window.reset_sequences();
+            }
+            Ok(_) => {}
             Err(KafkaError::NotReady { last, .. }) => return Err(self.timed_out(last)),
             Err(e) => return Err(e),
         }
@@ -318,9 +324,10 @@ impl Producer {
         } else {
             acked.truncate(*committed);
             self.uncommitted.clear();
-            for (tp, record, event, made) in std::mem::take(&mut self.doomed_records) {
+            // Each partition's records in their order, as they went the first time.
+            for (_, record, event, made) in std::mem::take(&mut self.doomed_records) {
                 self.aborted_events.push(event);
-                self.window.push(tp, record, event, made);
+                self.submit(record, event, made)?;
             }
         }
         Ok(())
@@ -522,6 +529,7 @@ impl Producer {
             }
         }
         let transactional = self.txn.is_some();
+        let classic = self.txn.as_ref().is_some_and(|t| !t.v2());
         let doomed = self.txn.as_ref().is_some_and(Txn::doomed);
         for (leader, tps) in ready {
             let mut data = Vec::with_capacity(tps.len());
@@ -552,7 +560,7 @@ impl Producer {
             let codec = self.codec;
             let result = self.client.with_broker(leader, |c| {
                 let mut version = c.versions().produce;
-                if transactional {
+                if classic {
                     version = version.min(PRODUCE_CLASSIC_TXN_MAX);
                 }
                 codec_supported(codec, c.addr(), version)?;

@@ -102,6 +102,8 @@ pub struct Txn {
     doomed: bool,
     clean_next: bool,
     rng: fastrand::Rng,
+    /// Transactions protocol v2 (KIP-890), where the cluster offers it.
+    v2: bool,
 }
 
 impl Txn {
@@ -109,8 +111,10 @@ impl Txn {
     /// every earlier holder and aborts its open transaction. Returns the producer id and epoch.
     pub fn start(client: &mut Client, settings: TxnSettings, deadline: Instant) -> Result<(Txn, (i64, i16)), Refused> {
         let id = settings.id.clone();
+        let mut v2 = false;
         let unsupported = client.with_any(|c| {
             let v = c.versions();
+            v2 = v.txn_v2;
             let missing = [
                 ("FindCoordinator v1+", v.find_coordinator.is_none()),
                 ("InitProducerId", v.init_producer_id.is_none()),
@@ -135,6 +139,7 @@ impl Txn {
             doomed: false,
             clean_next: false,
             rng: fastrand::Rng::new(),
+            v2,
         };
         // Under `auto`, a coordinator that never comes means a cluster without a transaction
         // state log: give up sooner than the delivery timeout.
@@ -211,6 +216,12 @@ impl Txn {
         if new.is_empty() {
             return Ok(Ok(()));
         }
+        if self.v2 {
+            // Protocol v2: a transactional Produce v12 adds its partitions itself.
+            self.open();
+            self.added.extend(new);
+            return Ok(Ok(()));
+        }
         let mut request = AddPartitionsToTxnRequest::default()
             .with_v3_and_below_transactional_id(TransactionalId(StrBytes::from_string(self.settings.id.clone())))
             .with_v3_and_below_producer_id(ProducerId(identity.0))
@@ -239,35 +250,49 @@ impl Txn {
         if let Some(why) = refused {
             return Ok(Err(why));
         }
+        self.open();
+        self.added.extend(new);
+        Ok(Ok(()))
+    }
+
+    /// The transaction opens (if not open yet): whether it is to be aborted is drawn now.
+    fn open(&mut self) {
         if self.began.is_none() {
             self.began = Some(Instant::now());
             let p = self.settings.abort_probability;
             self.doomed = !std::mem::take(&mut self.clean_next) && p > 0.0 && self.rng.f64() < p;
         }
-        self.added.extend(new);
-        Ok(Ok(()))
+    }
+
+    /// Whether transactions protocol v2 (KIP-890) is spoken: no AddPartitionsToTxn, Produce
+    /// v12, and a new epoch after every EndTxn (sequences start again at 0).
+    pub fn v2(&self) -> bool {
+        self.v2
     }
 
     /// Ends the open transaction: commits it, or aborts it. Every request of it must have been
-    /// answered.
+    /// answered. Protocol v2 gives the producer id and epoch the next transaction uses.
     pub fn end(
         &mut self,
         client: &mut Client,
         identity: (i64, i16),
         commit: bool,
         deadline: Instant,
-    ) -> Result<(), KafkaError> {
+    ) -> Result<Option<(i64, i16)>, KafkaError> {
         if !self.is_open() {
-            return Ok(());
+            return Ok(None);
         }
+        let v2 = self.v2;
+        let mut next = None;
         let request = EndTxnRequest::default()
             .with_transactional_id(TransactionalId(StrBytes::from_string(self.settings.id.clone())))
             .with_producer_id(ProducerId(identity.0))
             .with_producer_epoch(identity.1)
             .with_committed(commit);
         self.coordinated(client, deadline, if commit { "committing" } else { "aborting" }, &mut |c| {
-            let version = c.versions().end_txn.expect("checked at start");
+            let version = if v2 { 5 } else { c.versions().end_txn.expect("checked at start") };
             let r: EndTxnResponse = c.call(ApiKey::EndTxn, version, &request)?;
+            next = r.next;
             Ok(r.error_code)
         })?;
         self.added.clear();
@@ -279,7 +304,7 @@ impl Txn {
         } else {
             ABORTED.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(())
+        Ok(next)
     }
 
     /// The error a fenced producer ends with.

@@ -48,6 +48,9 @@ pub struct Versions {
     pub find_coordinator: Option<i16>,
     pub add_partitions_to_txn: Option<i16>,
     pub end_txn: Option<i16>,
+    /// Transactions protocol v2 (KIP-890): the cluster finalized `transaction.version` 2 and
+    /// this broker speaks EndTxn v5 and Produce v12 (no cap asked for).
+    pub txn_v2: bool,
 }
 
 /// The highest versions Kafka 2.1 knows of each API we use (its ApiVersions answer).
@@ -73,8 +76,12 @@ fn cap_of(cap: Option<ProtocolCap>, api: ApiKey) -> i16 {
 }
 
 /// Picks the highest common version of each API, at most `cap`'s; Metadata and Produce are
-/// required.
-pub fn negotiate(advertised: &[ApiRange], cap: Option<ProtocolCap>) -> Result<Versions, String> {
+/// required. `transaction_version`: the cluster's finalized `transaction.version` feature.
+pub fn negotiate(
+    advertised: &[ApiRange],
+    cap: Option<ProtocolCap>,
+    transaction_version: i16,
+) -> Result<Versions, String> {
     let pick = |api: ApiKey| -> Option<i16> {
         let (_, ours_min, ours_max) = KNOWN.iter().find(|(k, _, _)| *k == api).copied()?;
         let theirs = advertised.iter().find(|v| v.api_key == api as i16)?;
@@ -88,7 +95,14 @@ pub fn negotiate(advertised: &[ApiRange], cap: Option<ProtocolCap>) -> Result<Ve
             format!("supports {api:?} {range}, but pos-producer needs {what} (Kafka 1.0 or newer)")
         })
     };
+    let speaks = |api: ApiKey, v: i16| advertised.iter().any(|r| r.api_key == api as i16 && r.max_version >= v);
+    let txn_v2 = cap.is_none()
+        && transaction_version >= 2
+        && speaks(ApiKey::EndTxn, 5)
+        && speaks(ApiKey::Produce, 12)
+        && pick(ApiKey::Produce) == Some(12);
     Ok(Versions {
+        txn_v2,
         metadata: required(ApiKey::Metadata, "v4 or newer")?,
         produce: required(ApiKey::Produce, "v3 or newer")?,
         create_topics: pick(ApiKey::CreateTopics),
@@ -141,6 +155,7 @@ mod tests {
             find_coordinator: None,
             add_partitions_to_txn: None,
             end_txn: None,
+            txn_v2: false,
         }
     }
 
@@ -156,7 +171,7 @@ mod tests {
     #[test]
     fn kafka_4_picks_our_highest() {
         let broker = kafka_4();
-        let v = negotiate(&broker, None).unwrap();
+        let v = negotiate(&broker, None, 0).unwrap();
         let tail = Versions { list_offsets: Some(7), fetch: Some(12), ..versions(12, 12, 7, 5, Some((1, 2))) };
         // EndTxn v5 would be transactions protocol v2 (KIP-890): the classic protocol stops at v4.
         let t = txn(3, 3, 4);
@@ -182,7 +197,7 @@ mod tests {
             api(ApiKey::AddPartitionsToTxn, 0, 1),
             api(ApiKey::EndTxn, 0, 1),
         ];
-        let v = negotiate(&broker, None).unwrap();
+        let v = negotiate(&broker, None, 0).unwrap();
         let t = txn(2, 1, 1);
         let want = Versions { list_offsets: Some(4), fetch: Some(10), ..versions(7, 7, 3, 1, None) };
         assert_eq!(
@@ -199,20 +214,20 @@ mod tests {
     #[test]
     fn produce_never_goes_below_v3_whatever_is_advertised() {
         let broker = [api(ApiKey::Produce, 0, 2), api(ApiKey::Metadata, 0, 5)];
-        let err = negotiate(&broker, None).unwrap_err();
+        let err = negotiate(&broker, None, 0).unwrap_err();
         assert!(err.contains("Produce v0–v2") && err.contains("needs v3 or newer"), "{err}");
     }
 
     #[test]
     fn a_broker_whose_minimum_is_above_our_maximum_is_refused() {
         let broker = [api(ApiKey::Produce, 13, 14), api(ApiKey::Metadata, 0, 13)];
-        assert!(negotiate(&broker, None).unwrap_err().contains("Produce v13–v14"));
+        assert!(negotiate(&broker, None, 0).unwrap_err().contains("Produce v13–v14"));
     }
 
     #[test]
     fn the_2_1_cap_speaks_as_to_a_kafka_2_1_broker() {
         let broker = kafka_4();
-        let v = negotiate(&broker, Some(ProtocolCap::Kafka2_1)).unwrap();
+        let v = negotiate(&broker, Some(ProtocolCap::Kafka2_1), 2).unwrap();
         let t = txn(2, 1, 1);
         let want = Versions { list_offsets: Some(4), fetch: Some(10), ..versions(7, 7, 3, 1, Some((1, 0))) };
         assert_eq!(
@@ -226,14 +241,27 @@ mod tests {
         );
         // A cap below what the broker accepts leaves nothing to speak: a clear error.
         let kafka_4_without_old_produce = [api(ApiKey::Produce, 8, 13), api(ApiKey::Metadata, 0, 13)];
-        assert!(negotiate(&kafka_4_without_old_produce, Some(ProtocolCap::Kafka2_1)).is_err());
+        assert!(negotiate(&kafka_4_without_old_produce, Some(ProtocolCap::Kafka2_1), 0).is_err());
     }
 
     #[test]
     fn optional_apis_may_be_missing() {
         let broker = [api(ApiKey::Produce, 3, 9), api(ApiKey::Metadata, 4, 9)];
-        let v = negotiate(&broker, None).unwrap();
+        let v = negotiate(&broker, None, 0).unwrap();
         assert_eq!((v.produce, v.metadata, v.create_topics, v.init_producer_id), (9, 9, None, None));
-        assert!(negotiate(&[api(ApiKey::Produce, 3, 9)], None).unwrap_err().contains("Metadata none"));
+        assert!(negotiate(&[api(ApiKey::Produce, 3, 9)], None, 0).unwrap_err().contains("Metadata none"));
+    }
+
+    #[test]
+    fn transactions_protocol_v2_needs_the_feature_end_txn_v5_produce_v12_and_no_cap() {
+        let broker = kafka_4();
+        assert!(negotiate(&broker, None, 2).unwrap().txn_v2);
+        assert!(!negotiate(&broker, None, 1).unwrap().txn_v2, "the feature not finalized at 2");
+        assert!(!negotiate(&broker, Some(ProtocolCap::Kafka2_1), 2).unwrap().txn_v2, "the 2.1 cap");
+        let old_end_txn: Vec<ApiRange> = broker
+            .iter()
+            .map(|r| if r.api_key == ApiKey::EndTxn as i16 { api(ApiKey::EndTxn, 0, 4) } else { *r })
+            .collect();
+        assert!(!negotiate(&old_end_txn, None, 2).unwrap().txn_v2);
     }
 }

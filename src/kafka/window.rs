@@ -277,16 +277,26 @@ impl<P> Window<P> {
     }
 
     /// Every record not yet acknowledged, with its partition, its number and when its batch's
-    /// first record was made, in the order of their numbers (to send again after an abort).
+    /// first record was made; each partition's in order (to send again after an abort).
     pub fn pending_records(&self) -> Vec<(Tp, Record, u64, Instant)> {
-        let mut out: Vec<(Tp, Record, u64, Instant)> = self
-            .parts
-            .values()
-            .flat_map(|p| p.batches.iter())
-            .flat_map(|b| b.records.iter().zip(&b.events).map(move |(r, &e)| (b.tp, r.clone(), e, b.since)))
-            .collect();
-        out.sort_unstable_by_key(|(_, _, event, _)| *event);
+        let mut out = Vec::with_capacity(self.unacked);
+        for part in self.parts.values() {
+            for b in &part.batches {
+                for (r, &e) in b.records.iter().zip(&b.events) {
+                    out.push((b.tp, r.clone(), e, b.since));
+                }
+            }
+        }
         out
+    }
+
+    /// Every partition's sequence starts again at 0 (a new producer epoch); only while no
+    /// record waits.
+    pub fn reset_sequences(&mut self) {
+        debug_assert!(self.is_empty(), "sequences restart only with nothing in the window");
+        for part in self.parts.values_mut() {
+            part.next_sequence = 0;
+        }
     }
 
     /// Records not yet acknowledged.
@@ -536,7 +546,9 @@ impl<P> Window<P> {
     /// Every unacknowledged record's number (for a final count or report).
     #[cfg(test)]
     fn pending(&self) -> Vec<u64> {
-        self.pending_records().into_iter().map(|(_, _, event, _)| event).collect()
+        let mut all: Vec<u64> = self.pending_records().into_iter().map(|(_, _, event, _)| event).collect();
+        all.sort_unstable();
+        all
     }
 }
 

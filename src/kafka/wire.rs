@@ -257,6 +257,28 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// The tagged fields that end a structure of a flexible version, each handed to `field`
+    /// (its tag and a reader over its bytes, which it need not use up).
+    pub fn tagged_fields_with(&mut self, mut field: impl FnMut(u32, &mut Reader<'a>) -> Result<()>) -> Result<()> {
+        let at = self.pos;
+        let count = self.uvarint()? as usize;
+        if count.saturating_mul(2) > self.remaining() {
+            return Err(WireError {
+                at,
+                what: format!("{count} tagged fields cannot fit in {} bytes", self.remaining()),
+            });
+        }
+        for _ in 0..count {
+            let tag = self.uvarint()?;
+            let size = self.uvarint()? as usize;
+            let start = self.pos;
+            let bytes = self.take(size)?;
+            let mut inner = Reader { buf: bytes, pos: 0 };
+            field(tag, &mut inner).map_err(|e| WireError { at: start + e.at, what: e.what })?;
+        }
+        Ok(())
+    }
+
     /// Every byte must have been read.
     pub fn finish(&self) -> Result<()> {
         match self.remaining() {
@@ -292,6 +314,9 @@ pub fn read_header(r: &mut Reader<'_>, header_version: i16) -> Result<i32> {
 pub struct ApiVersionsResponse {
     pub error_code: i16,
     pub api_keys: Vec<ApiRange>,
+    /// The finalized level of the `transaction.version` feature (KIP-890: 2 is transactions
+    /// protocol v2); 0 when the broker names none.
+    pub transaction_version: i16,
 }
 
 /// The versions of one API that a broker speaks.
@@ -316,8 +341,27 @@ impl Response for ApiVersionsResponse {
         if version >= 1 {
             r.i32()?; // throttle_time_ms
         }
-        r.tagged_fields(flex)?;
-        Ok(ApiVersionsResponse { error_code, api_keys })
+        let mut transaction_version = 0;
+        if flex {
+            r.tagged_fields_with(|tag, r| {
+                // Tag 2: FinalizedFeatures, (name, max level, min level) each.
+                if tag == 2 {
+                    for (name, level) in r.array(true, 5, |r| {
+                        let name = r.string(true)?;
+                        let max = r.i16()?;
+                        r.i16()?; // min_version_level
+                        r.tagged_fields(true)?;
+                        Ok((name, max))
+                    })? {
+                        if name == "transaction.version" {
+                            transaction_version = level;
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(ApiVersionsResponse { error_code, api_keys, transaction_version })
     }
 }
 

@@ -134,6 +134,7 @@ fn api_versions(rng: &mut fastrand::Rng, v: i16) -> Sample {
     if v >= 1 {
         m = m.with_throttle_time_ms(rng.i32(0..100));
     }
+    let mut transaction_version = 0;
     if flex && rng.bool() {
         m = m.with_finalized_features_epoch(rng.i64(0..9)).with_supported_features(vec![
             kp::api_versions_response::SupportedFeatureKey::default()
@@ -141,8 +142,20 @@ fn api_versions(rng: &mut fastrand::Rng, v: i16) -> Sample {
                 .with_min_version(1)
                 .with_max_version(27),
         ]);
+        transaction_version = rng.i16(0..3);
+        let mut feature = |name: &str, level: i16| {
+            kp::api_versions_response::FinalizedFeatureKey::default()
+                .with_name(s(name))
+                .with_max_version_level(level)
+                .with_min_version_level(0)
+                .with_unknown_tagged_fields(tags(true, rng))
+        };
+        m = m.with_finalized_features(vec![
+            feature("metadata.version", 27),
+            feature("transaction.version", transaction_version),
+        ]);
     }
-    let want = ApiVersionsResponse { error_code: m.error_code, api_keys: ranges };
+    let want = ApiVersionsResponse { error_code: m.error_code, api_keys: ranges, transaction_version };
     expect(v, encode(&m, v), want)
 }
 
