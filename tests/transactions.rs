@@ -286,7 +286,7 @@ fn a_kill_9_then_a_restart_kafka_2_1() {
 #[test]
 fn the_summary_counts_the_markers_the_broker_holds_and_off_means_none() {
     let broker = Broker::shared(KAFKA_4);
-    for (mode, abort) in [("auto", "0"), ("auto", "0.2"), ("off", "0")] {
+    for (mode, abort) in [("auto", "0"), ("auto", "0.5"), ("off", "0")] {
         let t = Topics::new(broker);
         let out = t.produce(&[
             "--sleep-seconds=0.002",

@@ -355,24 +355,19 @@ impl Producer {
             }
         }
         loop {
-            // A transaction commits when its interval is over (or at the end) and every
-            // request of it is answered.
+            // A transaction commits once every request of it is answered, and its interval
+            // (from its oldest record) is over, or the run ends, or no sale is due before the
+            // interval would be over (paced: nothing could join it, waiting adds only latency).
             let commit_due = self.txn.as_ref().and_then(Txn::commit_due);
-            if self.window.is_empty() && commit_due.is_some_and(|due| until == Until::Acked || Instant::now() >= due) {
+            let commit_now = |due: Instant| match until {
+                Until::Acked => true,
+                Until::AckedOr(by) => by >= due || Instant::now() >= due,
+                Until::Unsent(_) => Instant::now() >= due,
+            };
+            if self.window.is_empty() && commit_due.is_some_and(commit_now) {
                 self.commit(acked, committed)?;
             }
-            let Some(oldest) = self.window.oldest() else {
-                // Paced: an open transaction due before the next sale commits on time.
-                match (until, self.txn.as_ref().and_then(Txn::commit_due)) {
-                    (Until::AckedOr(by), Some(due)) if due < by => {
-                        if !self.client.stop().sleep_until(due) {
-                            return Err(KafkaError::Stopped { unacked: 0 });
-                        }
-                        continue;
-                    }
-                    _ => return Ok(()),
-                }
-            };
+            let Some(oldest) = self.window.oldest() else { return Ok(()) };
             let deadline = oldest + self.delivery_timeout;
             let now = Instant::now();
             // A commit that is due waits for nothing else: the batches go now, and the loop
@@ -513,9 +508,9 @@ impl Producer {
             && !ready.is_empty()
         {
             let all: Vec<Tp> = ready.values().flat_map(|tps| tps.iter().copied()).collect();
-            let deadline = self.window.oldest().map_or(now, |o| o + self.delivery_timeout);
+            let oldest = self.window.oldest().unwrap_or(now);
             let opening = !txn.is_open();
-            match txn.add(&mut self.client, &self.topics, identity, &all, deadline) {
+            match txn.add(&mut self.client, &self.topics, identity, &all, (oldest, oldest + self.delivery_timeout)) {
                 Ok(Ok(())) if opening && txn.doomed() => self.doomed_records = self.window.pending_records(),
                 Ok(Ok(())) => {}
                 Ok(Err(why)) => {

@@ -96,7 +96,7 @@ pub struct Txn {
     coordinator: Option<i32>,
     /// The partitions added to the open transaction.
     added: Vec<Tp>,
-    /// When the open transaction took its first record.
+    /// When the oldest record of the open transaction was made.
     began: Option<Instant>,
     /// The open transaction is to be aborted (the fault); the next one after an abort never is.
     doomed: bool,
@@ -189,7 +189,7 @@ impl Txn {
         self.began.is_some()
     }
 
-    /// When the open transaction took its first partition.
+    /// When the oldest record of the open transaction was made.
     pub fn began(&self) -> Option<Instant> {
         self.began
     }
@@ -199,7 +199,8 @@ impl Txn {
         self.began.map(|b| b + self.settings.commit_interval)
     }
 
-    /// The partitions of `tps` not yet in the open transaction are added to it (and it opens).
+    /// The partitions of `tps` not yet in the open transaction are added to it (and it opens,
+    /// its oldest record made at `oldest`).
     /// A coordinator that moves, loads or still writes the last transaction's markers is
     /// waited for until `deadline` (then `NotReady`); a partition the broker refuses for now
     /// (UNKNOWN_TOPIC_OR_PARTITION: a topic deleted or not yet known) is `Ok(Err(why))`, for
@@ -210,7 +211,7 @@ impl Txn {
         topics: &[String],
         identity: (i64, i16),
         tps: &[Tp],
-        deadline: Instant,
+        (oldest, deadline): (Instant, Instant),
     ) -> Result<Result<(), String>, KafkaError> {
         let new: Vec<Tp> = tps.iter().copied().filter(|tp| !self.added.contains(tp)).collect();
         if new.is_empty() {
@@ -218,7 +219,7 @@ impl Txn {
         }
         if self.v2 {
             // Protocol v2: a transactional Produce v12 adds its partitions itself.
-            self.open();
+            self.open(oldest);
             self.added.extend(new);
             return Ok(Ok(()));
         }
@@ -250,15 +251,16 @@ impl Txn {
         if let Some(why) = refused {
             return Ok(Err(why));
         }
-        self.open();
+        self.open(oldest);
         self.added.extend(new);
         Ok(Ok(()))
     }
 
-    /// The transaction opens (if not open yet): whether it is to be aborted is drawn now.
-    fn open(&mut self) {
+    /// The transaction opens (if not open yet) with its oldest record made at `oldest`: its
+    /// commit is due one interval after that. Whether it is to be aborted is drawn now.
+    fn open(&mut self, oldest: Instant) {
         if self.began.is_none() {
-            self.began = Some(Instant::now());
+            self.began = Some(oldest);
             let p = self.settings.abort_probability;
             self.doomed = !std::mem::take(&mut self.clean_next) && p > 0.0 && self.rng.f64() < p;
         }
