@@ -165,7 +165,7 @@ const OPTIONS: &[Opt] = &[
         "commit-interval-ms",
         "PRODUCER_COMMIT_INTERVAL_MS",
         "100",
-        "with transactions, commit this often (and at every stop or end), 1 to 60000",
+        "with transactions, commit at most this long after a transaction's oldest event, 1 to 60000",
     ),
     opt(
         "delivery-timeout-ms",
