@@ -186,13 +186,8 @@ impl Client {
         self.brokers.insert(node, format_addr(host, port));
     }
 
-    /// Runs `f` on a connection to node `node`, opening it if needed; drops it when `f` fails.
-    pub fn with_broker<T>(
-        &mut self,
-        node: i32,
-        f: impl FnOnce(&mut Connection) -> Result<T, ConnectionError>,
-    ) -> Result<T, ConnectionError> {
-        let slot = Slot::Node(node);
+    /// Opens `slot`'s connection to node `node` unless it is open.
+    fn open_slot(&mut self, slot: Slot, node: i32) -> Result<(), ConnectionError> {
         if !self.conns.contains_key(&slot) {
             let addr = self.brokers.get(&node).cloned().ok_or_else(|| ConnectionError::Connect {
                 addr: format!("node {node}"),
@@ -201,6 +196,17 @@ impl Client {
             let conn = self.open(&addr)?;
             self.conns.insert(slot, conn);
         }
+        Ok(())
+    }
+
+    /// Runs `f` on a connection to node `node`, opening it if needed; drops it when `f` fails.
+    pub fn with_broker<T>(
+        &mut self,
+        node: i32,
+        f: impl FnOnce(&mut Connection) -> Result<T, ConnectionError>,
+    ) -> Result<T, ConnectionError> {
+        let slot = Slot::Node(node);
+        self.open_slot(slot, node)?;
         self.run(slot, f)
     }
 
@@ -263,14 +269,7 @@ impl Client {
         f: impl FnOnce(&mut Connection) -> Result<T, ConnectionError>,
     ) -> Result<T, ConnectionError> {
         let slot = Slot::Side(node);
-        if !self.conns.contains_key(&slot) {
-            let addr = self.brokers.get(&node).cloned().ok_or_else(|| ConnectionError::Connect {
-                addr: format!("node {node}"),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "broker not in metadata"),
-            })?;
-            let conn = self.open(&addr)?;
-            self.conns.insert(slot, conn);
-        }
+        self.open_slot(slot, node)?;
         self.run(slot, f)
     }
 

@@ -240,21 +240,7 @@ impl<'a> Reader<'a> {
         if !flexible {
             return Ok(());
         }
-        let at = self.pos;
-        let count = self.uvarint()? as usize;
-        // Each field is at least a one-byte tag and a one-byte size.
-        if count.saturating_mul(2) > self.remaining() {
-            return Err(WireError {
-                at,
-                what: format!("{count} tagged fields cannot fit in {} bytes", self.remaining()),
-            });
-        }
-        for _ in 0..count {
-            self.uvarint()?;
-            let size = self.uvarint()? as usize;
-            self.skip(size)?;
-        }
-        Ok(())
+        self.tagged_fields_with(|_, _| Ok(()))
     }
 
     /// The tagged fields that end a structure of a flexible version, each handed to `field`
@@ -262,6 +248,7 @@ impl<'a> Reader<'a> {
     pub fn tagged_fields_with(&mut self, mut field: impl FnMut(u32, &mut Reader<'a>) -> Result<()>) -> Result<()> {
         let at = self.pos;
         let count = self.uvarint()? as usize;
+        // Each field is at least a one-byte tag and a one-byte size.
         if count.saturating_mul(2) > self.remaining() {
             return Err(WireError {
                 at,
