@@ -634,7 +634,7 @@ impl Producer {
                 Some(0 | DUPLICATE_SEQUENCE_NUMBER) => (Outcome::Written, None),
                 Some(MESSAGE_TOO_LARGE) => (Outcome::TooLarge, Some(MESSAGE_TOO_LARGE)),
                 Some(OUT_OF_ORDER_SEQUENCE_NUMBER) => (Outcome::OutOfOrder, Some(OUT_OF_ORDER_SEQUENCE_NUMBER)),
-                Some(code) if is_retriable(code) => (Outcome::Retriable, Some(code)),
+                Some(code) if retriable_for_produce(code, self.txn.is_some()) => (Outcome::Retriable, Some(code)),
                 Some(code) if super::txn::is_fenced(code) && self.txn.is_some() => {
                     fatal = self.txn.as_ref().map(Txn::fenced);
                     continue;
@@ -737,6 +737,14 @@ impl Producer {
     }
 }
 
+/// Whether a produce may be retried after `code`: what a retry may cure, and for a
+/// transactional producer CONCURRENT_TRANSACTIONS too — under protocol v2 a Produce adds its
+/// partition to the transaction, and gets that while the last transaction's markers are still
+/// being written (the Java client retries it; it ended the run after a node was lost).
+fn retriable_for_produce(code: i16, transactional: bool) -> bool {
+    is_retriable(code) || (transactional && code == super::txn::CONCURRENT_TRANSACTIONS)
+}
+
 /// Whether a broker speaking Produce `version` takes batches of `codec`: zstd needs v7
 /// (KIP-110, Kafka 2.1), and a broker before it would refuse every batch.
 fn codec_supported(codec: Codec, addr: &str, version: i16) -> Result<(), ConnectionError> {
@@ -774,6 +782,14 @@ fn encode(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_transactions_is_retried_by_a_transactional_producer_only() {
+        assert!(retriable_for_produce(super::super::txn::CONCURRENT_TRANSACTIONS, true));
+        assert!(!retriable_for_produce(super::super::txn::CONCURRENT_TRANSACTIONS, false));
+        assert!(retriable_for_produce(6, false) && retriable_for_produce(6, true), "NOT_LEADER_OR_FOLLOWER");
+        assert!(!retriable_for_produce(87, true), "INVALID_RECORD");
+    }
 
     #[test]
     fn zstd_is_refused_by_a_broker_before_produce_v7_in_one_line() {
