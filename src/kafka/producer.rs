@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProduceRequest, TransactionalId};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProduceRequest};
 
 use super::backoff::{Backoff, NoRetry};
 use super::batch::{HeaderBlock, Scratch};
@@ -306,7 +305,7 @@ impl Producer {
             return Ok(());
         }
         let commit = !txn.doomed();
-        // The events it holds were made before it took its first partition.
+        // Its delivery timeout counts from its oldest record.
         let deadline = txn.began().unwrap_or_else(Instant::now) + self.delivery_timeout;
         match txn.end(&mut self.client, identity, commit, deadline) {
             // Protocol v2: every transaction ends with a new epoch, and sequences start again.
@@ -728,7 +727,7 @@ impl Producer {
                 }
             }
         }
-        let transactional_id = self.txn.as_ref().map(|t| TransactionalId(StrBytes::from_string(t.settings.id.clone())));
+        let transactional_id = self.txn.as_ref().map(|t| t.wire_id().clone());
         ProduceRequest::default()
             .with_transactional_id(transactional_id)
             .with_acks(self.acks.wire())
@@ -763,7 +762,6 @@ fn codec_supported(codec: Codec, addr: &str, version: i16) -> Result<(), Connect
 /// Encodes one batch as a RecordBatch v2 into a buffer of its size, record `i` at offset
 /// delta `i` and sequence `base_sequence + i` (non-idempotent: base sequence −1, as the
 /// protocol asks). `scratch` and `buf` are reused from batch to batch: no allocation per batch.
-#[allow(clippy::too_many_arguments)]
 fn encode(
     identity: Option<(i64, i16)>,
     transactional: bool,

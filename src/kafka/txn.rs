@@ -104,6 +104,8 @@ pub struct Txn {
     rng: fastrand::Rng,
     /// Transactions protocol v2 (KIP-890), where the cluster offers it.
     v2: bool,
+    /// The transactional id as every request carries it (made once: a Produce carries it too).
+    wire_id: TransactionalId,
 }
 
 impl Txn {
@@ -140,13 +142,14 @@ impl Txn {
             clean_next: false,
             rng: fastrand::Rng::new(),
             v2,
+            wire_id: TransactionalId(StrBytes::from_string(id.clone())),
         };
         // Under `auto`, a coordinator that never comes means a cluster without a transaction
         // state log: give up sooner than the delivery timeout.
         let patience = if txn.settings.required { deadline } else { deadline.min(Instant::now() + AUTO_WAIT) };
         let timeout_ms = txn.settings.timeout.as_millis().min(i32::MAX as u128) as i32;
         let request = InitProducerIdRequest::default()
-            .with_transactional_id(Some(TransactionalId(StrBytes::from_string(id.clone()))))
+            .with_transactional_id(Some(txn.wire_id.clone()))
             .with_transaction_timeout_ms(timeout_ms);
         let mut identity = (-1, -1);
         let result = txn.coordinated(client, patience, "InitProducerId", &mut |c| {
@@ -182,6 +185,11 @@ impl Txn {
     /// Whether the open transaction is to be aborted (the fault).
     pub fn doomed(&self) -> bool {
         self.doomed
+    }
+
+    /// The transactional id as a request carries it.
+    pub fn wire_id(&self) -> &TransactionalId {
+        &self.wire_id
     }
 
     /// Whether a transaction is open (it took records).
@@ -224,7 +232,7 @@ impl Txn {
             return Ok(Ok(()));
         }
         let mut request = AddPartitionsToTxnRequest::default()
-            .with_v3_and_below_transactional_id(TransactionalId(StrBytes::from_string(self.settings.id.clone())))
+            .with_v3_and_below_transactional_id(self.wire_id.clone())
             .with_v3_and_below_producer_id(ProducerId(identity.0))
             .with_v3_and_below_producer_epoch(identity.1);
         for (t, ps) in group(&new) {
@@ -287,7 +295,7 @@ impl Txn {
         let v2 = self.v2;
         let mut next = None;
         let request = EndTxnRequest::default()
-            .with_transactional_id(TransactionalId(StrBytes::from_string(self.settings.id.clone())))
+            .with_transactional_id(self.wire_id.clone())
             .with_producer_id(ProducerId(identity.0))
             .with_producer_epoch(identity.1)
             .with_committed(commit);
