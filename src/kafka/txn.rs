@@ -44,6 +44,10 @@ pub const PRODUCER_FENCED: i16 = 90;
 /// `transaction.state.log.replication.factor`).
 const AUTO_WAIT: Duration = Duration::from_secs(30);
 
+/// How long CONCURRENT_TRANSACTIONS (the last transaction's markers still being written) is
+/// retried without a word.
+const TELL_AFTER: Duration = Duration::from_secs(1);
+
 /// Transactions committed and aborted by this process, for the summary line.
 static COMMITTED: AtomicU64 = AtomicU64::new(0);
 static ABORTED: AtomicU64 = AtomicU64::new(0);
@@ -336,6 +340,7 @@ impl Txn {
         // few milliseconds. Java retries it after 20 ms.
         let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(500));
         client.set_deadline(Some(deadline));
+        let started = Instant::now();
         loop {
             let last = match self.coordinator(client) {
                 Err(Found::Retry(last)) => last,
@@ -366,8 +371,9 @@ impl Txn {
                     Err(e) => return Err(e.into()),
                 },
             };
-            // A commit's markers being written is routine; anything else is told.
-            let routine = last.ends_with(&error_name(CONCURRENT_TRANSACTIONS));
+            // A commit's markers being written is routine for a moment; anything else, or that
+            // for longer than a second, is told.
+            let routine = last.ends_with(&error_name(CONCURRENT_TRANSACTIONS)) && started.elapsed() < TELL_AFTER;
             let announce = |wait: Duration| {
                 if !routine {
                     let left = deadline.saturating_duration_since(Instant::now()).as_secs();
