@@ -467,8 +467,8 @@ fn a_principal_without_the_transactional_id_acl_auto_warns_on_exits_1() {
 
 /// A cluster that cannot keep transactions: one broker, and a transaction state log asking for
 /// three replicas (`transaction.state.log.replication.factor=3`, Kafka's default; the test
-/// brokers set 1). `auto` waits 30 s for a coordinator, warns once naming the setting, and runs
-/// idempotent; `on` exits 1 saying the same.
+/// brokers set 1). `auto` waits 30 s (or the delivery timeout, when shorter) for a coordinator,
+/// warns once naming the setting, and runs idempotent; `on` exits 1 saying the same.
 #[test]
 fn a_cluster_without_a_transaction_state_log_auto_warns_and_runs_on_exits_1() {
     let broker = Broker::start(KAFKA_4);
@@ -501,6 +501,15 @@ fn a_cluster_without_a_transaction_state_log_auto_warns_and_runs_on_exits_1() {
         "{}",
         warnings[0]
     );
+    assert_eq!(logged(&out.stdout, "transaction", "transaction_id").len(), 100);
+    // A delivery timeout shorter than auto's 30 s: the wait for a coordinator takes all of it,
+    // and the idempotent producer id still gets a delivery timeout of its own (it once got the
+    // expired rest, and in CI every InitProducerId was cut at 0 ms until the run failed).
+    let out = t.produce(&["--sleep-seconds=0", "--max-events=100", "--delivery-timeout-ms=8000"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.contains("transactions are off")).collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    assert!(warnings[0].contains("no transaction coordinator within 8 s (last: "), "{}", warnings[0]);
     assert_eq!(logged(&out.stdout, "transaction", "transaction_id").len(), 100);
     let out = t.produce(&["--sleep-seconds=0", "--max-events=100", "--transactions=on", "--delivery-timeout-ms=5000"]);
     assert_eq!(out.code(), 1, "{}", out.stderr);

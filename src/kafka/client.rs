@@ -176,6 +176,11 @@ impl Client {
         self.deadline = deadline;
     }
 
+    /// The deadline every connect and request is cut at, if any.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     /// Whether node `node`'s address is known.
     pub fn knows(&self, node: i32) -> bool {
         self.brokers.contains_key(&node)

@@ -189,6 +189,9 @@ impl Producer {
                         if t.abort_probability > 0.0 { ", and no transaction is aborted on purpose" } else { "" }
                     );
                     producer.aborted_blocks.clear();
+                    // The wait for a coordinator may have taken the whole delivery timeout: the
+                    // producer id is a step of its own.
+                    let deadline = Instant::now() + config.delivery_timeout;
                     producer.identity = Some(producer.init_producer_id(deadline)?);
                 }
                 Err(Refused::Unavailable(why)) => return Err(KafkaError::TransactionsRefused(why)),
@@ -219,6 +222,7 @@ impl Producer {
     /// InitProducerId without a transactional id: an idempotent, non-transactional producer.
     fn init_producer_id(&mut self, deadline: Instant) -> Result<(i64, i16), KafkaError> {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        self.client.set_deadline(Some(deadline));
         loop {
             let result = self.client.with_any(|c| {
                 let version = c.versions().init_producer_id.ok_or_else(|| ConnectionError::Unsupported {

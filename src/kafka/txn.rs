@@ -150,7 +150,8 @@ impl Txn {
         };
         // Under `auto`, a coordinator that never comes means a cluster without a transaction
         // state log: give up sooner than the delivery timeout.
-        let patience = if txn.settings.required { deadline } else { deadline.min(Instant::now() + AUTO_WAIT) };
+        let waiting = Instant::now();
+        let patience = if txn.settings.required { deadline } else { deadline.min(waiting + AUTO_WAIT) };
         let timeout_ms = txn.settings.timeout.as_millis().min(i32::MAX as u128) as i32;
         let request = InitProducerIdRequest::default()
             .with_transactional_id(Some(txn.wire_id.clone()))
@@ -175,7 +176,7 @@ impl Txn {
                 let waited = if txn.settings.required {
                     "the delivery timeout".to_string()
                 } else {
-                    format!("{} s", AUTO_WAIT.as_secs())
+                    format!("{} s", patience.saturating_duration_since(waiting).as_secs_f64().round())
                 };
                 Err(Refused::Unavailable(format!(
                     "no transaction coordinator within {waited} (last: {last}); the cluster may have fewer \
@@ -328,8 +329,23 @@ impl Txn {
 
     /// Runs `f` on the coordinator (found first if needed) until it answers 0 (the error code
     /// of its answer), an error no retry cures, or `deadline`. A moved or missing coordinator is
-    /// looked up again. (Not generic: one copy of this loop in the binary.)
+    /// looked up again. The client's own deadline is cut to `deadline` meanwhile and given back
+    /// after. (Not generic: one copy of this loop in the binary.)
     fn coordinated(
+        &mut self,
+        client: &mut Client,
+        deadline: Instant,
+        what: &str,
+        f: &mut dyn FnMut(&mut Connection) -> Result<i16, ConnectionError>,
+    ) -> Result<(), KafkaError> {
+        let before = client.deadline();
+        client.set_deadline(Some(deadline));
+        let result = self.coordinated_until(client, deadline, what, f);
+        client.set_deadline(before);
+        result
+    }
+
+    fn coordinated_until(
         &mut self,
         client: &mut Client,
         deadline: Instant,
@@ -339,7 +355,6 @@ impl Txn {
         // CONCURRENT_TRANSACTIONS lasts while the last transaction's markers are written: a
         // few milliseconds. Java retries it after 20 ms.
         let mut backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(500));
-        client.set_deadline(Some(deadline));
         let started = Instant::now();
         loop {
             let last = match self.coordinator(client) {
