@@ -58,7 +58,7 @@ use sim::profile::Arrivals;
 const TRUTH_EVERY: Duration = Duration::from_secs(10);
 
 /// Most events queued before they are handed to Kafka, even when the loop runs flat out.
-const MAX_QUEUED: usize = 1000;
+const MAX_QUEUED: usize = 2000;
 /// Most events made and not on the wire yet while the loop runs on (answers pending): when
 /// the brokers fall behind, batches grow up to this, then the loop waits for answers.
 const MAX_UNSENT: usize = MAX_QUEUED;
