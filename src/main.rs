@@ -8,7 +8,8 @@
 //!   the `retail-day` arrivals, and the faults injected on purpose.
 //! - [`pace`]: the drift-free schedule that says when each transaction is due.
 //! - [`kafka`]: a small synchronous Kafka producer (connection → client → producer), and a
-//!   reader of the topics' tails.
+//!   reader of the topics' tails; its settings are its own ([`kafka::Settings`]), and it imports
+//!   only `diag` and `shutdown`.
 //! - [`resume`]: where ids start: after this instance's highest in the topics, read back.
 //! - [`outbox`]: events made into records, handed to Kafka, logged in order once acknowledged.
 //! - [`truth`]: the ground truth of what was acknowledged, as a JSON file.

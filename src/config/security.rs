@@ -3,137 +3,10 @@
 //! `KAFKA_SECURITY_PROTOCOL`). Files are read and checked for presence here; their PEM content
 //! is checked where TLS is set up (`kafka::tls`), still before anything connects.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use super::{ConfigError, Raw, Sources};
-
-/// `security.protocol`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    Plaintext,
-    Ssl,
-    SaslPlaintext,
-    SaslSsl,
-}
-
-impl Protocol {
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::Plaintext => "PLAINTEXT",
-            Protocol::Ssl => "SSL",
-            Protocol::SaslPlaintext => "SASL_PLAINTEXT",
-            Protocol::SaslSsl => "SASL_SSL",
-        }
-    }
-
-    pub fn tls(self) -> bool {
-        matches!(self, Protocol::Ssl | Protocol::SaslSsl)
-    }
-
-    pub fn sasl(self) -> bool {
-        matches!(self, Protocol::SaslPlaintext | Protocol::SaslSsl)
-    }
-}
-
-/// `sasl.mechanism`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mechanism {
-    Plain,
-    ScramSha256,
-    ScramSha512,
-}
-
-impl Mechanism {
-    pub fn name(self) -> &'static str {
-        match self {
-            Mechanism::Plain => "PLAIN",
-            Mechanism::ScramSha256 => "SCRAM-SHA-256",
-            Mechanism::ScramSha512 => "SCRAM-SHA-512",
-        }
-    }
-}
-
-/// A password: its `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The password itself, for the authentication exchange only.
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for Secret {
-    fn from(password: String) -> Secret {
-        Secret(password)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// SASL credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sasl {
-    pub mechanism: Mechanism,
-    pub username: String,
-    pub password: Secret,
-}
-
-/// The TLS files, each with the variable or flag that named it (for error messages).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// The CAs to trust, as PEM (`ca`) or a PKCS#12 truststore; neither: the Mozilla roots.
-    pub ca: Option<(String, PathBuf)>,
-    pub truststore: Option<StoreFile>,
-    /// The client's certificate and key (mutual TLS), as PEM files or a PKCS#12 keystore.
-    pub certificate: Option<(String, PathBuf)>,
-    pub key: Option<(String, PathBuf)>,
-    pub keystore: Option<StoreFile>,
-    /// The password of an encrypted PEM key, or of the keystore's key when it has its own.
-    pub key_password: Option<(String, Secret)>,
-    /// Check that the broker's certificate names the host connected to.
-    pub verify_hostname: bool,
-    /// Which crypto provider TLS uses.
-    pub crypto: Crypto,
-}
-
-/// `KAFKA_SSL_PROVIDER`: the crypto under TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Crypto {
-    /// graviola where this CPU has the instructions it needs, else the portable provider.
-    Auto,
-    Graviola,
-    Portable,
-}
-
-/// A PKCS#12 store: the setting that named it, its path, its password and that password's
-/// setting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreFile {
-    pub name: String,
-    pub path: PathBuf,
-    pub password: Option<(String, Secret)>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Security {
-    pub protocol: Protocol,
-    pub sasl: Option<Sasl>,
-    pub tls: Option<TlsFiles>,
-}
+use crate::kafka::settings::{Crypto, Mechanism, Protocol, Sasl, Secret, Security, StoreFile, TlsFiles};
 
 pub(super) fn parse(s: &Sources) -> Result<Security, ConfigError> {
     let protocol_raw = s.get("security-protocol");
@@ -244,7 +117,7 @@ fn sasl(s: &Sources, protocol: Protocol) -> Result<Sasl, ConfigError> {
             protocol.name()
         )));
     };
-    if password.0.is_empty() {
+    if password.expose().is_empty() {
         return Err(ConfigError::Conflict("the SASL password is empty".into()));
     }
     Ok(Sasl { mechanism, username: user.value.clone(), password })
@@ -260,7 +133,7 @@ fn secret(s: &Sources, flag: &str) -> Result<Option<(String, Secret)>, ConfigErr
             "{} and {} are both set: give the password one way",
             value.name, file_raw.name
         ))),
-        (true, true) => Ok(Some((value.name.clone(), Secret(value.value.clone())))),
+        (true, true) => Ok(Some((value.name.clone(), Secret::from(value.value.clone())))),
         (false, false) => {
             let text = std::fs::read_to_string(&file_raw.value).map_err(|e| ConfigError::Invalid {
                 name: file_raw.name.clone(),
@@ -268,7 +141,7 @@ fn secret(s: &Sources, flag: &str) -> Result<Option<(String, Secret)>, ConfigErr
                 expected: format!("a readable file holding the password ({e})"),
             })?;
             let text = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
-            Ok(Some((file_raw.name.clone(), Secret(text.to_string()))))
+            Ok(Some((file_raw.name.clone(), Secret::from(text.to_string()))))
         }
         (false, true) => Ok(None),
     }

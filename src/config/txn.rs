@@ -3,29 +3,9 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, Instance, Raw, Sources, bounded, probability};
-
-/// `KAFKA_TRANSACTIONS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TxnMode {
-    /// Transactions where the cluster and the principal's ACLs allow them, else the idempotent
-    /// producer with one warning.
-    Auto,
-    /// Transactions or exit 1.
-    On,
-}
-
-/// Transactions asked for (`auto` or `on`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Transactions {
-    pub mode: TxnMode,
-    pub id: String,
-    /// Who this producer is, for the line that says it was fenced: `instance 1/3`.
-    pub owner: String,
-    pub commit_interval: Duration,
-    /// The fault `PRODUCER_ABORT_PROBABILITY`: chance per transaction that it is aborted.
-    pub abort_probability: f64,
-}
+use super::values::{bounded, probability};
+use super::{ConfigError, Instance, Raw, Sources};
+use crate::kafka::settings::{Transactions, TxnMode};
 
 /// The transaction settings; `None` when off (or under `auto` without idempotence, which
 /// transactions need).
@@ -87,7 +67,8 @@ fn transactional_id(raw: &Raw) -> Result<String, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Command, ConfigError, TxnMode, parse};
+    use crate::config::{Command, ConfigError, parse};
+    use crate::kafka::settings::TxnMode;
 
     fn txn(args: &[&str]) -> Result<Option<super::Transactions>, ConfigError> {
         match parse(args.iter().map(|a| a.to_string()), |_| None)? {

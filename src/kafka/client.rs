@@ -30,7 +30,7 @@ pub struct ClientConfig {
     pub replication: Option<i16>,
     /// SASL credentials every connection authenticates with (`None`: no SASL).
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-    pub sasl: Option<crate::config::Sasl>,
+    pub sasl: Option<super::settings::Sasl>,
     /// How long bootstrap names may fail to resolve (or a protocol mismatch is suspected)
     /// before giving up.
     pub resolve_timeout: Duration,

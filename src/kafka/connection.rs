@@ -7,18 +7,17 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader};
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
+use super::dial::connect;
+use super::settings::ProtocolCap;
 use super::transport::Transport;
 use super::versions::{self, Versions};
+use super::wait::{WaitLimit, Waiter, is_wait};
 use super::wire::{self, ApiVersionsResponse, Reader, Response};
-use crate::config::ProtocolCap;
-use crate::diag::diag;
 use crate::shutdown::{Stop, Woke};
 
 /// Largest response frame accepted; anything larger is a broken or hostile peer, not Kafka
@@ -29,7 +28,7 @@ pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 pub const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// How long one TCP connect (name lookup included) may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// While a broker keeps a request waiting, a line says so this often.
 pub const WAIT_NOTE_EVERY: Duration = Duration::from_secs(3);
@@ -320,12 +319,7 @@ impl Connection {
     /// When a request sent now must have its answer: after the request timeout, or sooner
     /// when the deadline of the work comes first.
     fn wait_limit(&self) -> WaitLimit {
-        let from = Instant::now();
-        let own = from + self.timeout;
-        match self.deadline {
-            Some(d) if d < own => WaitLimit { from, at: d, cut: true, next_note: from + WAIT_NOTE_EVERY },
-            _ => WaitLimit { from, at: own, cut: false, next_note: from + WAIT_NOTE_EVERY },
-        }
+        WaitLimit::new(self.timeout, self.deadline)
     }
 
     /// Sends a request and waits for its response.
@@ -584,335 +578,5 @@ impl Connection {
     }
 }
 
-/// When the wait for one request ends, and whether that is sooner than the request timeout.
-#[derive(Debug, Clone, Copy)]
-struct WaitLimit {
-    /// When the request went out: a wait reported is counted from here.
-    from: Instant,
-    at: Instant,
-    cut: bool,
-    /// When the wait is next reported on stderr.
-    next_note: Instant,
-}
-
-/// Socket waits come in slices of at most `POLL`, so that a stop is seen between them. Once a
-/// stop is seen, what is under way gets `STOP_GRACE` more, then the wait ends with `Stopped`.
-/// A wait longer than `WAIT_NOTE_EVERY` is reported on stderr as it goes.
-struct Waiter {
-    limit: WaitLimit,
-    api: ApiKey,
-    stop_seen: bool,
-}
-
-impl Waiter {
-    fn new(limit: WaitLimit, api: ApiKey) -> Waiter {
-        Waiter { limit, api, stop_seen: false }
-    }
-
-    /// Whether waiting may go on (a blocking call lasts one slice at most), or why not.
-    /// `handshaking`: the TLS handshake is what is still awaited.
-    fn check(&mut self, stop: &Stop, addr: &str, handshaking: bool) -> Result<(), ConnectionError> {
-        let now = Instant::now();
-        if !self.stop_seen && stop.is_set() {
-            self.stop_seen = true;
-            self.limit.at = self.limit.at.min(now + STOP_GRACE);
-        }
-        if now >= self.limit.at {
-            return Err(if self.stop_seen {
-                ConnectionError::Stopped
-            } else {
-                let after = self.limit.at.saturating_duration_since(self.limit.from);
-                ConnectionError::Timeout { addr: addr.to_string(), after, cut: self.limit.cut, handshake: handshaking }
-            });
-        }
-        self.limit.note(now, addr, self.api, handshaking);
-        Ok(())
-    }
-}
-
-impl WaitLimit {
-    /// Says on stderr what is still awaited (an answer to `api`, or the TLS handshake), when a
-    /// note is due.
-    fn note(&mut self, now: Instant, addr: &str, api: ApiKey, handshaking: bool) {
-        if now >= self.next_note && now < self.at {
-            let left = self.at.saturating_duration_since(now);
-            let what = if handshaking { "finish the TLS handshake".to_string() } else { format!("answer {api:?}") };
-            diag!(
-                "waiting for broker {addr} to {what} ({} s so far, {} s left) …",
-                (now - self.from).as_secs(),
-                left.as_secs_f64().ceil() as u64
-            );
-            while self.next_note <= now {
-                self.next_note += WAIT_NOTE_EVERY;
-            }
-        }
-    }
-}
-
-/// A timed-out or interrupted socket call: wait some more.
-fn is_wait(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted)
-}
-
-/// Resolves and connects on a helper thread, so that a stop is noticed within `POLL` even while
-/// a name lookup or a connect to a silent address hangs.
-fn connect(addr: &str, stop: &Stop, deadline: Option<Instant>) -> Result<TcpStream, ConnectionError> {
-    let (tx, rx) = mpsc::channel();
-    let target = addr.to_string();
-    std::thread::spawn(move || {
-        let _ = tx.send(resolve_and_connect(&target));
-    });
-    let own = Instant::now() + CONNECT_TIMEOUT + Duration::from_secs(1);
-    let deadline = deadline.map_or(own, |d| d.min(own));
-    loop {
-        match rx.recv_timeout(crate::shutdown::POLL) {
-            Ok(result) => return result,
-            Err(mpsc::RecvTimeoutError::Timeout) if stop.is_set() => {
-                return Err(ConnectionError::Stopped);
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
-                let source = io::Error::new(io::ErrorKind::TimedOut, "name lookup or connect timed out");
-                return Err(ConnectionError::Connect { addr: addr.to_string(), source });
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                let source = io::Error::other("connect thread ended without a result");
-                return Err(ConnectionError::Connect { addr: addr.to_string(), source });
-            }
-        }
-    }
-}
-
-fn resolve_and_connect(addr: &str) -> Result<TcpStream, ConnectionError> {
-    let targets: Vec<SocketAddr> =
-        addr.to_socket_addrs().map_err(|source| ConnectionError::Resolve { addr: addr.to_string(), source })?.collect();
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
-    for target in targets {
-        match TcpStream::connect_timeout(&target, CONNECT_TIMEOUT) {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = e,
-        }
-    }
-    Err(ConnectionError::Connect { addr: addr.to_string(), source: last })
-}
-
 #[cfg(test)]
-mod tests {
-    //! Broken peers: a fake TCP server that answers the ApiVersions request with bad bytes.
-    //! (Real Kafka behaviour is tested against real brokers in `tests/kafka.rs`.)
-    use std::net::TcpListener;
-
-    use super::*;
-
-    /// A reply to one request, given its correlation id and API version.
-    type Reply = Box<dyn FnOnce(i32, i16) -> Vec<u8> + Send>;
-
-    /// Serves one connection: for each reply in turn, reads a request frame and writes the reply.
-    fn fake_broker_replying(replies: Vec<Reply>) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            for reply in replies {
-                let mut len = [0u8; 4];
-                if s.read_exact(&mut len).is_err() {
-                    return;
-                }
-                let mut req = vec![0u8; i32::from_be_bytes(len) as usize];
-                s.read_exact(&mut req).unwrap();
-                let version = i16::from_be_bytes(req[2..4].try_into().unwrap());
-                let correlation_id = i32::from_be_bytes(req[4..8].try_into().unwrap());
-                let _ = s.write_all(&reply(correlation_id, version));
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        });
-        addr
-    }
-
-    /// Serves one connection: reads one request frame, then writes `reply(correlation_id)`.
-    fn fake_broker(reply: impl FnOnce(i32) -> Vec<u8> + Send + 'static) -> String {
-        fake_broker_replying(vec![Box::new(move |id, _| reply(id))])
-    }
-
-    fn settings(timeout: Duration) -> Settings {
-        Settings {
-            client_id: "test".into(),
-            timeout,
-            protocol_cap: None,
-            #[cfg(feature = "tls")]
-            tls: None,
-        }
-    }
-
-    fn open(addr: &str) -> Result<Connection, ConnectionError> {
-        Connection::open(addr, &settings(Duration::from_millis(1500)), &Stop::default(), None)
-    }
-
-    fn frame(correlation_id: i32, body: &[u8]) -> Vec<u8> {
-        let mut out = ((body.len() + 4) as i32).to_be_bytes().to_vec();
-        out.extend_from_slice(&correlation_id.to_be_bytes());
-        out.extend_from_slice(body);
-        out
-    }
-
-    /// An ApiVersions v0 body: error code, then (api key, min, max) per API.
-    fn api_versions_v0(error: i16, apis: &[(i16, i16, i16)]) -> Vec<u8> {
-        let mut body = error.to_be_bytes().to_vec();
-        body.extend_from_slice(&(apis.len() as i32).to_be_bytes());
-        for (key, min, max) in apis {
-            for v in [key, min, max] {
-                body.extend_from_slice(&v.to_be_bytes());
-            }
-        }
-        body
-    }
-
-    /// An ApiVersions response body at v0–v2 (v1 added a throttle time at the end).
-    fn api_versions(version: i16, error: i16, apis: &[(i16, i16, i16)]) -> Vec<u8> {
-        let mut body = api_versions_v0(error, apis);
-        if version >= 1 {
-            body.extend_from_slice(&0i32.to_be_bytes());
-        }
-        body
-    }
-
-    const KAFKA_2_1_APIS: [(i16, i16, i16); 5] = [(0, 0, 7), (3, 0, 7), (18, 0, 2), (19, 0, 3), (22, 0, 1)];
-
-    #[test]
-    fn kafka_2_1_refuses_apiversions_v3_without_a_list_and_v0_is_asked_next() {
-        // Kafka 2.1–2.3 answer an unknown ApiVersions version with UNSUPPORTED_VERSION and no APIs.
-        let addr = fake_broker_replying(vec![
-            Box::new(|id, v| {
-                assert_eq!(v, 3);
-                frame(id, &api_versions_v0(35, &[]))
-            }),
-            Box::new(|id, v| {
-                assert_eq!(v, 0, "retried at v0");
-                frame(id, &api_versions(0, 0, &KAFKA_2_1_APIS))
-            }),
-        ]);
-        let conn = open(&addr).expect("negotiated on the second try");
-        let v = conn.versions();
-        assert_eq!((v.produce, v.metadata, v.create_topics, v.init_producer_id), (7, 7, Some(3), Some(1)));
-    }
-
-    #[test]
-    fn kafka_2_4_names_its_apiversions_range_and_that_version_is_asked_next() {
-        // Since KIP-511 (Kafka 2.4) the refusal lists the ApiVersions versions the broker knows.
-        let addr = fake_broker_replying(vec![
-            Box::new(|id, _| frame(id, &api_versions_v0(35, &[(18, 0, 2)]))),
-            Box::new(|id, v| {
-                assert_eq!(v, 2, "retried at the broker's highest");
-                frame(id, &api_versions(2, 0, &KAFKA_2_1_APIS))
-            }),
-        ]);
-        let conn = open(&addr).expect("negotiated on the second try");
-        assert_eq!(conn.versions().produce, 7);
-    }
-
-    #[test]
-    fn a_broker_without_produce_v3_is_refused_clearly() {
-        let addr = fake_broker_replying(vec![
-            Box::new(|id, _| frame(id, &api_versions_v0(35, &[]))),
-            Box::new(|id, _| frame(id, &api_versions_v0(0, &[(0, 0, 2), (3, 0, 5)]))),
-        ]);
-        let err = open(&addr).err().unwrap();
-        assert!(!err.is_retriable());
-        assert_eq!(
-            err.to_string(),
-            format!("broker {addr} supports Produce v0–v2, but pos-producer needs v3 or newer (Kafka 1.0 or newer)")
-        );
-    }
-
-    #[test]
-    fn a_close_before_any_answer_suggests_a_tls_listener() {
-        let addr = fake_broker(|_| vec![]);
-        let err = open(&addr).err().unwrap();
-        assert!(matches!(err, ConnectionError::Mismatch { .. }), "{err}");
-        assert!(err.to_string().contains("is this a TLS listener?"), "{err}");
-        assert!(err.is_retriable());
-    }
-
-    #[test]
-    fn a_tls_record_where_a_frame_length_belongs_is_named() {
-        // A TLS alert record header, as a TLS listener answers bytes that are not TLS.
-        let addr = fake_broker(|_| vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50]);
-        let err = open(&addr).err().unwrap();
-        assert!(err.to_string().contains("answered with TLS: this is a TLS listener"), "{err}");
-    }
-
-    #[test]
-    fn truncated_frame_is_an_io_error_not_a_panic() {
-        let addr = fake_broker(|_| vec![0, 0, 0, 50, 0, 0]);
-        let err = open(&addr).err().unwrap();
-        assert!(matches!(err, ConnectionError::Io { .. }), "{err}");
-        assert!(err.to_string().contains("closed the connection"), "{err}");
-        assert!(err.is_retriable());
-    }
-
-    #[test]
-    fn oversized_and_negative_lengths_are_rejected_before_allocating() {
-        for len in [i32::MAX, -1, 2] {
-            let addr = fake_broker(move |_| len.to_be_bytes().to_vec());
-            let err = open(&addr).err().unwrap();
-            assert!(err.to_string().contains(&format!("frame length {len} outside")), "{err}");
-        }
-    }
-
-    #[test]
-    fn wrong_correlation_id_is_rejected() {
-        let addr = fake_broker(|id| frame(id + 7, &[0, 0]));
-        let err = open(&addr).err().unwrap();
-        assert!(err.to_string().contains("does not match request"), "{err}");
-    }
-
-    #[test]
-    fn garbage_body_is_a_frame_error() {
-        let addr = fake_broker(|id| frame(id, &[0, 0, 0xff, 0xff]));
-        let err = open(&addr).err().unwrap();
-        assert!(matches!(err, ConnectionError::Frame { .. }), "{err}");
-    }
-
-    #[test]
-    fn leftover_bytes_are_rejected() {
-        // A valid v0 ApiVersions body (UNSUPPORTED_VERSION, no APIs) followed by junk.
-        let addr = fake_broker(|id| frame(id, &[0, 35, 0, 0, 0, 0, 1, 2, 3]));
-        let err = open(&addr).err().unwrap();
-        assert!(err.to_string().contains("bytes left over"), "{err}");
-    }
-
-    #[test]
-    fn silence_is_a_timeout() {
-        let addr = fake_broker(|_| {
-            std::thread::sleep(Duration::from_secs(3));
-            vec![]
-        });
-        // Had it waited for the fake to give up, the error would be a closed connection.
-        let err = open(&addr).err().unwrap();
-        assert!(matches!(err, ConnectionError::Timeout { .. }), "{err}");
-    }
-
-    #[test]
-    fn a_stop_ends_a_wait_for_a_silent_broker() {
-        let addr = fake_broker(|_| {
-            std::thread::sleep(Duration::from_secs(3));
-            vec![]
-        });
-        let stop = Stop::default();
-        let setter = stop.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
-            setter.set();
-        });
-        let err = Connection::open(&addr, &settings(Duration::from_secs(30)), &stop, None).err().unwrap();
-        assert!(matches!(err, ConnectionError::Stopped), "{err}");
-    }
-
-    #[test]
-    fn nothing_listening_is_a_connect_error() {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let err = open(&format!("127.0.0.1:{port}")).err().unwrap();
-        assert!(matches!(err, ConnectionError::Connect { .. }), "{err}");
-        assert!(err.to_string().starts_with(&format!("cannot connect to 127.0.0.1:{port}")));
-    }
-}
+mod tests;

@@ -1,10 +1,15 @@
 //! A small synchronous Kafka producer over `std::net`, with `kafka-protocol` as the wire codec.
 //!
-//! Layers, bottom up: `connection` (framing, timeouts, ApiVersions) → `client` (brokers,
-//! metadata, topic creation) → `producer` (partitioning, record batches, requests in flight,
-//! acks, idempotence, retries) and `tail` (reading topics back from their end, through
+//! Layers, bottom up: `connection` (framing, ApiVersions; `dial` connects, `wait` bounds every
+//! wait by the request timeout and the work's deadline) → `client` (brokers, metadata, topic
+//! creation) → `producer` (partitioning, record batches, requests in flight, acks, idempotence,
+//! retries; `txn` for transactions) and `tail` (reading topics back from their end, through
 //! `records`). `versions`, `partitioner`, `backoff` and `window` (the requests in flight) are
-//! the pure parts, unit-tested alone; `poll` waits for a socket to have an answer.
+//! the pure parts, unit-tested alone.
+//!
+//! The client owns its settings (`settings`: what to connect to, how to produce, security,
+//! transactions, in its own types); the application's `config` builds them. This module
+//! imports only `diag`, `shutdown` and external crates.
 //!
 //! References: <https://kafka.apache.org/protocol>, `shared/design/kafka-client.md`.
 
@@ -13,6 +18,7 @@ pub mod batch;
 pub mod client;
 pub mod compression;
 pub mod connection;
+pub mod dial;
 pub mod partitioner;
 pub mod producer;
 pub mod records;
@@ -20,6 +26,7 @@ pub mod records;
 pub mod sasl;
 #[cfg(feature = "tls")]
 pub mod scram;
+pub mod settings;
 pub mod tail;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -27,6 +34,7 @@ pub mod topics;
 pub mod transport;
 pub mod txn;
 pub mod versions;
+pub mod wait;
 pub mod window;
 pub mod wire;
 
@@ -37,6 +45,7 @@ use kafka_protocol::error::ResponseError;
 
 pub use connection::ConnectionError;
 pub use producer::{Producer, Record};
+pub use settings::Settings;
 
 /// Security prepared from the configuration before anything connects: the TLS files read and
 /// checked, the crypto provider picked for this CPU. Its errors are configuration errors (exit 2).
@@ -44,7 +53,7 @@ pub use producer::{Producer, Record};
 pub struct Prepared {
     #[cfg(feature = "tls")]
     pub tls: Option<tls::Tls>,
-    pub sasl: Option<crate::config::Sasl>,
+    pub sasl: Option<settings::Sasl>,
 }
 
 impl Prepared {
@@ -62,8 +71,8 @@ impl Prepared {
 }
 
 /// Prepares `security` for every connection, or says in one line why it cannot be used.
-pub fn prepare(security: &crate::config::Security) -> Result<Prepared, String> {
-    if security.protocol == crate::config::Protocol::Plaintext {
+pub fn prepare(security: &settings::Security) -> Result<Prepared, String> {
+    if security.protocol == settings::Protocol::Plaintext {
         return Ok(Prepared::default());
     }
     #[cfg(feature = "tls")]

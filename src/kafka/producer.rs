@@ -11,22 +11,25 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProduceRequest};
+use kafka_protocol::messages::{ApiKey, ProduceRequest};
 
-use super::backoff::{Backoff, NoRetry};
 use super::batch::{HeaderBlock, Scratch};
 use super::client::{Client, topic_name};
 use super::compression::Codec;
 use super::connection::{ConnectionError, Pending};
 use super::partitioner::partition_for_key;
-use super::txn::{Refused, Txn, TxnSettings};
+use super::settings::Acks;
+use super::txn::Txn;
 pub use super::window::Record;
 use super::window::{Batch, Next, Outcome, Tp, Window};
-use super::wire::{InitProducerIdResponse, ProduceResponse};
+use super::wire::ProduceResponse;
 use super::{KafkaError, error_name, is_retriable};
-use crate::config::{Acks, Compression, KafkaConfig, TxnMode};
 use crate::diag::diag;
-use crate::shutdown::Stop;
+
+mod commit;
+mod start;
+
+use start::codec_supported;
 
 const MESSAGE_TOO_LARGE: i16 = 10;
 /// The newest Produce a transactional producer of the classic protocol speaks: v12 means
@@ -102,107 +105,6 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// Connects (retrying until a broker answers), makes sure the topics exist, and gets a
-    /// producer id when idempotent.
-    /// `headers[t]`: the (key, value) headers every record of `topics[t]` carries.
-    pub fn connect(
-        config: &KafkaConfig,
-        security: super::Prepared,
-        topics: Vec<String>,
-        headers: &[Vec<(String, String)>],
-        stop: Stop,
-    ) -> Result<Producer, KafkaError> {
-        let (client, deadline) = super::topics::ready_client(config, security, &topics, stop)?;
-        let mut producer = Producer {
-            client,
-            topics,
-            acks: config.acks,
-            codec: match config.compression {
-                Compression::None => Codec::None,
-                Compression::Gzip => Codec::Gzip,
-                Compression::Snappy => Codec::Snappy,
-                Compression::Lz4 => Codec::Lz4,
-                Compression::Zstd => Codec::Zstd,
-            },
-            request_timeout_ms: config.request_timeout.as_millis().min(i32::MAX as u128) as i32,
-            delivery_timeout: config.delivery_timeout,
-            identity: None,
-            window: Window::new(config.max_in_flight, config.batch_size),
-            metadata_max_age: config.metadata_max_age,
-            linger: config.linger,
-            last_failure: None,
-            scratch: Scratch::default(),
-            encoded: BytesMut::new(),
-            header_blocks: Vec::new(),
-            txn: None,
-            uncommitted: Vec::new(),
-            doomed_records: Vec::new(),
-            aborted_events: Vec::new(),
-            aborted_blocks: Vec::new(),
-        };
-        for (topic, pairs) in headers.iter().enumerate() {
-            let block = HeaderBlock::new(pairs);
-            producer.window.set_record_extra(topic, block.len());
-            producer.header_blocks.push(block);
-        }
-        if config.transactions.as_ref().is_some_and(|t| t.abort_probability > 0.0) {
-            for topic in 0..producer.topics.len() {
-                let mut pairs = headers.get(topic).cloned().unwrap_or_default();
-                pairs.push(("pos-fault".to_string(), "aborted".to_string()));
-                let block = HeaderBlock::new(&pairs);
-                producer.window.set_record_extra(topic, block.len());
-                producer.aborted_blocks.push(block);
-            }
-        }
-        for warning in super::topics::partition_warnings(&producer.client, &producer.topics, config.topic_partitions) {
-            diag!("warning: {warning}");
-        }
-        let codec = producer.codec;
-        producer.client.with_any(|c| codec_supported(codec, c.addr(), c.versions().produce))?;
-        // Fence first: an earlier copy of this instance stops, and its open transaction is
-        // aborted before the topics are read back.
-        if let Some(t) = &config.transactions {
-            let settings = TxnSettings {
-                id: t.id.clone(),
-                owner: t.owner.clone(),
-                required: t.mode == TxnMode::On,
-                commit_interval: t.commit_interval,
-                timeout: TRANSACTION_TIMEOUT,
-                abort_probability: t.abort_probability,
-            };
-            match Txn::start(&mut producer.client, settings, deadline) {
-                Ok((txn, identity)) => {
-                    diag!(
-                        "transactions on: transactional id {}, a commit every {} ms, {}",
-                        t.id,
-                        t.commit_interval.as_millis(),
-                        if txn.v2() { "protocol v2 (KIP-890)" } else { "classic protocol (KIP-98)" }
-                    );
-                    producer.identity = Some(identity);
-                    producer.txn = Some(txn);
-                }
-                Err(Refused::Unavailable(why)) if t.mode == TxnMode::Auto => {
-                    diag!(
-                        "warning: transactions are off, the producer is idempotent only (a second copy of {} \
-                         would not be fenced{}): {why}",
-                        t.owner,
-                        if t.abort_probability > 0.0 { ", and no transaction is aborted on purpose" } else { "" }
-                    );
-                    producer.aborted_blocks.clear();
-                    // The wait for a coordinator may have taken the whole delivery timeout: the
-                    // producer id is a step of its own.
-                    let deadline = Instant::now() + config.delivery_timeout;
-                    producer.identity = Some(producer.init_producer_id(deadline)?);
-                }
-                Err(Refused::Unavailable(why)) => return Err(KafkaError::TransactionsRefused(why)),
-                Err(Refused::Kafka(e)) => return Err(e),
-            }
-        } else if config.idempotence {
-            producer.identity = Some(producer.init_producer_id(deadline)?);
-        }
-        Ok(producer)
-    }
-
     /// The cluster connection, for reading the topics back before producing.
     pub fn client_mut(&mut self) -> &mut Client {
         &mut self.client
@@ -217,41 +119,6 @@ impl Producer {
     /// and the topics are read back read-committed).
     pub fn transactional_id(&self) -> Option<&str> {
         self.txn.as_ref().map(|t| t.settings.id.as_str())
-    }
-
-    /// InitProducerId without a transactional id: an idempotent, non-transactional producer.
-    fn init_producer_id(&mut self, deadline: Instant) -> Result<(i64, i16), KafkaError> {
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
-        self.client.set_deadline(Some(deadline));
-        loop {
-            let result = self.client.with_any(|c| {
-                let version = c.versions().init_producer_id.ok_or_else(|| ConnectionError::Unsupported {
-                    addr: c.addr().to_string(),
-                    reason: "does not support InitProducerId; set KAFKA_IDEMPOTENCE=false".into(),
-                })?;
-                let request =
-                    InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000);
-                c.call::<_, InitProducerIdResponse>(ApiKey::InitProducerId, version, &request)
-            });
-            let last = match result {
-                Ok(r) if r.error_code == 0 => return Ok((r.producer_id, r.producer_epoch)),
-                Ok(r) if is_retriable(r.error_code) => error_name(r.error_code),
-                Ok(r) => {
-                    return Err(KafkaError::Broker {
-                        what: "InitProducerId".into(),
-                        code: r.error_code,
-                        message: None,
-                    });
-                }
-                Err(e) if e.is_retriable() => e.to_string(),
-                Err(e) => return Err(e.into()),
-            };
-            match backoff.pause(self.client.stop(), deadline, |_| {}) {
-                Ok(()) => {}
-                Err(NoRetry::Expired) => return Err(KafkaError::NotReady { what: "producer id", last }),
-                Err(NoRetry::Stopped) => return Err(KafkaError::Stopped { unacked: 0 }),
-            }
-        }
     }
 
     /// Adds a record to its partition's batch: it goes out with a later `pump`. `event` is the
@@ -298,47 +165,6 @@ impl Producer {
             }
             e => e,
         })
-    }
-
-    /// Commits the open transaction, if any (every request of it answered): its events, those
-    /// of `acked` from `committed` on and the earlier ones waiting, are then acknowledged. One
-    /// to be aborted (the fault) is aborted instead, and its records go again, in the next.
-    fn commit(&mut self, acked: &mut Vec<u64>, committed: &mut usize) -> Result<(), KafkaError> {
-        let (Some(txn), Some(identity)) = (&mut self.txn, self.identity) else { return Ok(()) };
-        if !txn.is_open() {
-            return Ok(());
-        }
-        let commit = !txn.doomed();
-        // Its delivery timeout counts from its oldest record.
-        let deadline = txn.began().unwrap_or_else(Instant::now) + self.delivery_timeout;
-        match txn.end(&mut self.client, identity, commit, deadline) {
-            // Protocol v2: every transaction ends with a new epoch, and sequences start again.
-            Ok(Some(next)) if next != identity => {
-                self.identity = Some(next);
-                self.window.reset_sequences();
-            }
-            Ok(_) => {}
-            Err(KafkaError::NotReady { last, .. }) => return Err(self.timed_out(last)),
-            Err(e) => return Err(e),
-        }
-        if commit {
-            acked.append(&mut self.uncommitted);
-            *committed = acked.len();
-        } else {
-            acked.truncate(*committed);
-            self.uncommitted.clear();
-            // Each partition's records in their order, as they went the first time.
-            for (_, record, event, made) in std::mem::take(&mut self.doomed_records) {
-                self.aborted_events.push(event);
-                self.submit(record, event, made)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The events whose records were aborted (the fault) since the last call; each goes again.
-    pub fn take_aborted(&mut self) -> Vec<u64> {
-        std::mem::take(&mut self.aborted_events)
     }
 
     fn pump_until(&mut self, until: Until, acked: &mut Vec<u64>, committed: &mut usize) -> Result<(), KafkaError> {
@@ -748,21 +574,6 @@ fn retriable_for_produce(code: i16, transactional: bool) -> bool {
     is_retriable(code) || (transactional && code == super::txn::CONCURRENT_TRANSACTIONS)
 }
 
-/// Whether a broker speaking Produce `version` takes batches of `codec`: zstd needs v7
-/// (KIP-110, Kafka 2.1), and a broker before it would refuse every batch.
-fn codec_supported(codec: Codec, addr: &str, version: i16) -> Result<(), ConnectionError> {
-    if codec == Codec::Zstd && version < 7 {
-        return Err(ConnectionError::Unsupported {
-            addr: addr.to_string(),
-            reason: format!(
-                "speaks Produce up to v{version}, and zstd compression needs v7 (Kafka 2.1 or newer): set \
-                 KAFKA_COMPRESSION to lz4, snappy, gzip or none"
-            ),
-        });
-    }
-    Ok(())
-}
-
 /// Encodes one batch as a RecordBatch v2 into a buffer of its size, record `i` at offset
 /// delta `i` and sequence `base_sequence + i` (non-idempotent: base sequence −1, as the
 /// protocol asks). `scratch` and `buf` are reused from batch to batch: no allocation per batch.
@@ -782,29 +593,4 @@ fn encode(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn concurrent_transactions_is_retried_by_a_transactional_producer_only() {
-        assert!(retriable_for_produce(super::super::txn::CONCURRENT_TRANSACTIONS, true));
-        assert!(!retriable_for_produce(super::super::txn::CONCURRENT_TRANSACTIONS, false));
-        assert!(retriable_for_produce(6, false) && retriable_for_produce(6, true), "NOT_LEADER_OR_FOLLOWER");
-        assert!(!retriable_for_produce(87, true), "INVALID_RECORD");
-    }
-
-    #[test]
-    fn zstd_is_refused_by_a_broker_before_produce_v7_in_one_line() {
-        let e = codec_supported(Codec::Zstd, "old:9092", 6).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "broker old:9092 speaks Produce up to v6, and zstd compression needs v7 (Kafka 2.1 or newer): set \
-             KAFKA_COMPRESSION to lz4, snappy, gzip or none"
-        );
-        assert!(!e.is_retriable());
-        assert!(codec_supported(Codec::Zstd, "new:9092", 7).is_ok());
-        for codec in [Codec::None, Codec::Gzip, Codec::Snappy, Codec::Lz4] {
-            assert!(codec_supported(codec, "old:9092", 3).is_ok(), "{codec}");
-        }
-    }
-}
+mod tests;

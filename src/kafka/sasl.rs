@@ -13,8 +13,8 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::connection::{Connection, ConnectionError};
 use super::scram::{Algorithm, Scram};
+use super::settings::{Mechanism, Sasl};
 use super::wire::{SaslAuthenticateResponse, SaslHandshakeResponse};
-use crate::config::{Mechanism, Sasl};
 
 const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 

@@ -5,15 +5,15 @@ use std::time::Instant;
 
 use super::client::{Client, ClientConfig};
 use super::connection::Settings;
+use super::settings;
 use super::{KafkaError, Prepared};
-use crate::config::KafkaConfig;
 use crate::shutdown::Stop;
 
 /// A client connected to the cluster, with every topic existing and led, and the start-up
 /// deadline (the delivery timeout from the first broker's answer) that it keeps for what
 /// follows the topics (the producer id).
 pub fn ready_client(
-    config: &KafkaConfig,
+    config: &settings::Settings,
     security: Prepared,
     topics: &[String],
     stop: Stop,
@@ -61,7 +61,7 @@ impl std::fmt::Display for TopicState {
 /// Makes sure every topic exists (creating the missing ones with KAFKA_TOPIC_PARTITIONS and
 /// KAFKA_TOPIC_REPLICATION_FACTOR), and says what each is now, with any partition warnings.
 pub fn create(
-    config: &KafkaConfig,
+    config: &settings::Settings,
     security: Prepared,
     topics: &[String],
     stop: Stop,

@@ -8,7 +8,7 @@ use kafka_protocol::messages::ApiKey;
 
 use super::wire::ApiRange;
 
-use crate::config::ProtocolCap;
+use super::settings::ProtocolCap;
 
 /// The versions this client can speak, per API: (api, lowest, highest).
 /// Metadata ≥ 1 (v0 means "all topics" for an empty list), ≤ 12 (v13 changes nothing we use);

@@ -17,10 +17,13 @@ use std::fmt;
 use kafka_protocol::messages::ApiKey;
 
 mod fetch;
+mod sasl;
 mod txn;
 #[cfg(test)]
 pub use fetch::{FetchPartition, FetchTopic, OffsetsPartition, OffsetsTopic};
 pub use fetch::{FetchResponse, ListOffsetsResponse};
+#[cfg_attr(not(feature = "tls"), allow(unused_imports))]
+pub use sasl::{SaslAuthenticateResponse, SaslHandshakeResponse};
 pub use txn::{AddPartitionsToTxnResponse, EndTxnResponse, FindCoordinatorResponse};
 
 /// A response that does not follow its schema: where it broke off and why.
@@ -578,47 +581,6 @@ impl Response for ProduceResponse {
         r.i32()?; // throttle_time_ms
         r.tagged_fields(flex)?; // node_endpoints (v10+) among them
         Ok(ProduceResponse { responses })
-    }
-}
-
-/// SaslHandshake response (v0–v1; never flexible): the mechanisms the listener enables.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaslHandshakeResponse {
-    pub error_code: i16,
-    pub mechanisms: Vec<String>,
-}
-
-impl Response for SaslHandshakeResponse {
-    const API: ApiKey = ApiKey::SaslHandshake;
-
-    fn read(r: &mut Reader<'_>, _version: i16) -> Result<Self> {
-        let error_code = r.i16()?;
-        let mechanisms = r.array(false, 2, |r| r.string(false))?;
-        Ok(SaslHandshakeResponse { error_code, mechanisms })
-    }
-}
-
-/// SaslAuthenticate response (v0–v2; flexible from v2; KIP-152, KIP-368 session lifetime).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaslAuthenticateResponse {
-    pub error_code: i16,
-    pub error_message: Option<String>,
-    pub auth_bytes: Vec<u8>,
-    /// Milliseconds until the broker expects re-authentication (0: never), v1+.
-    pub session_lifetime_ms: i64,
-}
-
-impl Response for SaslAuthenticateResponse {
-    const API: ApiKey = ApiKey::SaslAuthenticate;
-
-    fn read(r: &mut Reader<'_>, version: i16) -> Result<Self> {
-        let flex = version >= 2;
-        let error_code = r.i16()?;
-        let error_message = r.nullable_string(flex)?;
-        let auth_bytes = r.bytes(flex)?;
-        let session_lifetime_ms = if version >= 1 { r.i64()? } else { 0 };
-        r.tagged_fields(flex)?;
-        Ok(SaslAuthenticateResponse { error_code, error_message, auth_bytes, session_lifetime_ms })
     }
 }
 

@@ -151,7 +151,7 @@ impl fmt::Display for Banner<'_> {
 }
 
 /// The faults asked for, if any: ` faults=late:0.1@300s,duplicate:0.01`.
-struct FaultDetails<'a>(&'a crate::config::Faults);
+struct FaultDetails<'a>(&'a crate::sim::faults::Faults);
 
 impl fmt::Display for FaultDetails<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -170,7 +170,7 @@ impl fmt::Display for FaultDetails<'_> {
 }
 
 /// The security settings of the banner; the password only as `***`.
-struct SecurityDetails<'a>(&'a crate::config::Security, Option<&'a str>);
+struct SecurityDetails<'a>(&'a crate::kafka::settings::Security, Option<&'a str>);
 
 impl fmt::Display for SecurityDetails<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -10,7 +10,17 @@
 use std::collections::VecDeque;
 
 use super::event::{EventTime, Refund, Transaction};
-use crate::config::Faults;
+
+/// Faults injected on purpose: each a probability per event (all 0 by default).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Faults {
+    pub late: f64,
+    /// How far in the past a late event is stamped.
+    pub late_seconds: f64,
+    pub duplicate: f64,
+    pub malformed: f64,
+    pub out_of_order: f64,
+}
 
 /// How many of the following events a held-back event or a duplicate waits for, at most; and
 /// how many events are held back at once, at most.

@@ -14,7 +14,7 @@ use rustls::sign::CertifiedKey;
 use super::pbe::{self, PbeError};
 use super::pkcs12::{self, StoreError};
 use super::x509::Cert;
-use crate::config::{StoreFile, TlsFiles};
+use crate::kafka::settings::{StoreFile, TlsFiles};
 
 /// Larger than any certificate bundle or key store; a mistaken path (a disk image, a log)
 /// is refused before it is read whole.

@@ -30,7 +30,7 @@ mod x509;
 
 use verify::Verifier;
 
-use crate::config::{Crypto, TlsFiles};
+use super::settings::{Crypto, TlsFiles};
 
 /// A TLS stream to one broker.
 pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::config::Secret;
+use crate::kafka::settings::Secret;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/kafka/tls/fixtures").join(name)
@@ -39,7 +39,7 @@ fn files() -> TlsFiles {
         keystore: None,
         key_password: None,
         verify_hostname: true,
-        crypto: crate::config::Crypto::Auto,
+        crypto: crate::kafka::settings::Crypto::Auto,
     }
 }
 
