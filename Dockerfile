@@ -50,7 +50,7 @@ RUN if [ "$(uname -m)" = "$(cut -d- -f1 /target)" ]; then \
     fi
 
 FROM scratch
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0
 LABEL org.opencontainers.image.title="pos-producer" \
       org.opencontainers.image.description="Simulated point-of-sale transactions and refunds, as JSON, to Kafka" \
       org.opencontainers.image.version="$VERSION"

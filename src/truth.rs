@@ -5,7 +5,7 @@
 //! atomically (a temporary file, then a rename) at every stats period and at the end, so a
 //! reader never sees half of one.
 //!
-//! Schema (`"schema": "pos-producer/truth"`, `"version": 1`), documented in the README:
+//! Schema (`"schema": "pos-producer/truth"`, `"version": 1`), documented in docs/testing-a-streaming-job.md:
 //! `final`, `seed`, `start_time`, `instance`, `window_seconds`, `ids`, `totals`, `products`,
 //! `stores`, `refund_reasons`, `windows` (start, end, and per product the sales, revenue,
 //! refunds and refund amount whose event time falls in `[start, end)`, every record in the

@@ -151,8 +151,8 @@ fn dependencies_are_pure_rust_and_not_the_kafka_crate() {
 }
 
 #[test]
-fn readme_configuration_table_lists_every_variable_and_flag() {
-    let readme = read("README.md");
+fn the_configuration_page_lists_every_variable_and_flag() {
+    let readme = read("docs/configuration.md");
     let help = run(producer(&["--help"]), Duration::from_secs(10)).stdout;
     let mut rows = 0;
     for line in help.lines().filter(|l| l.trim_start().starts_with("--") && l.contains("[default: ")) {
@@ -162,8 +162,152 @@ fn readme_configuration_table_lists_every_variable_and_flag() {
             continue;
         }
         let row = format!("| `{var}` | `{flag}` |");
-        assert!(readme.contains(&row), "README lacks the row {row}");
+        assert!(readme.contains(&row), "docs/configuration.md lacks the row {row}");
         rows += 1;
     }
     assert!(rows >= 20, "only {rows} options found in --help");
+}
+
+/// Every Markdown file a reader can open from the README: the README itself, CONTRIBUTING,
+/// CHANGELOG and docs/.
+fn documents() -> Vec<String> {
+    let mut names: Vec<String> = ["README.md", "CONTRIBUTING.md", "CHANGELOG.md"].map(String::from).to_vec();
+    for entry in std::fs::read_dir(root().join("docs")).expect("docs/") {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".md") {
+            names.push(format!("docs/{name}"));
+        }
+    }
+    names.sort();
+    names
+}
+
+/// A heading's anchor as GitHub makes it: lower case, spaces to hyphens, punctuation dropped.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The anchors of a Markdown file's headings (outside code blocks).
+fn anchors(text: &str) -> Vec<String> {
+    let mut fenced = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced && line.starts_with('#') {
+            out.push(slug(line.trim_start_matches('#')));
+        }
+    }
+    out
+}
+
+/// Links within the repository (`](path#anchor)`, `](#anchor)`) lead to a file that exists and
+/// a heading it has: the README and docs/ were split, and a moved section must not leave a
+/// dead link behind.
+#[test]
+fn every_link_between_the_documents_leads_somewhere() {
+    let mut checked = 0;
+    for name in documents() {
+        let text = read(&name);
+        let dir = std::path::Path::new(&name).parent().unwrap().to_path_buf();
+        for (i, _) in text.match_indices("](") {
+            let rest = &text[i + 2..];
+            let target = &rest[..rest.find(')').unwrap_or(0)];
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") || target.contains(' ') {
+                continue;
+            }
+            let (path, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let file = if path.is_empty() { std::path::PathBuf::from(&name) } else { dir.join(path) };
+            let full = root().join(&file);
+            assert!(full.exists(), "{name}: the link ({target}) leads to {} which does not exist", file.display());
+            if !anchor.is_empty() {
+                let there = std::fs::read_to_string(&full).unwrap();
+                assert!(
+                    anchors(&there).iter().any(|a| a == anchor),
+                    "{name}: the link ({target}) names a heading {} does not have",
+                    file.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} links found");
+}
+
+/// The README is for users (issue "the house"): short, every docs/ page one click away, and the
+/// full configuration table one more.
+#[test]
+fn the_readme_is_short_and_leads_to_every_page_of_the_docs() {
+    let readme = read("README.md");
+    assert!(readme.len() <= 15_000, "README.md is {} bytes; depth belongs in docs/", readme.len());
+    for name in documents().iter().filter(|n| *n != "README.md") {
+        assert!(readme.contains(&format!("]({name})")), "README.md does not link {name}");
+    }
+}
+
+/// `--version`, Cargo.toml, the image's version label and the changelog's newest release say
+/// the same version.
+#[test]
+fn the_version_is_the_same_in_the_binary_the_image_and_the_changelog() {
+    let version = run(producer(&["--version"]), Duration::from_secs(10)).stdout;
+    let version = version.trim().strip_prefix("pos-producer ").expect("pos-producer VERSION").to_string();
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    let arg = instructions()
+        .into_iter()
+        .find_map(|l| l.strip_prefix("ARG VERSION=").map(String::from))
+        .expect("Dockerfile: ARG VERSION=");
+    assert_eq!(arg, version, "Dockerfile's ARG VERSION");
+    let changelog = read("CHANGELOG.md");
+    let newest = changelog
+        .lines()
+        .filter_map(|l| l.strip_prefix("## ["))
+        .find(|l| !l.starts_with("Unreleased"))
+        .and_then(|l| l.split(']').next())
+        .expect("CHANGELOG.md: a release heading ## [X.Y.Z]");
+    assert_eq!(newest, version, "CHANGELOG.md's newest release");
+}
+
+/// The layers import only downward: the Kafka client owns its settings and knows nothing of
+/// the application (only `diag` and `shutdown`), and the simulator imports nothing of the crate.
+#[test]
+fn the_kafka_client_and_the_simulator_import_only_what_their_layer_may() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    for (layer, allowed) in [("kafka", &["kafka", "diag", "shutdown"][..]), ("sim", &["sim"][..])] {
+        let mut files = Vec::new();
+        sources(&root().join("src").join(layer), &mut files);
+        files.push(root().join(format!("src/{layer}.rs")));
+        let mut seen = 0;
+        for file in files.iter().filter(|f| f.exists()) {
+            let text = std::fs::read_to_string(file).unwrap();
+            for (i, _) in text.match_indices("crate::") {
+                let name: String = text[i + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                assert!(
+                    allowed.contains(&name.as_str()),
+                    "{} imports crate::{name}{}; src/{layer} may import only {allowed:?}",
+                    file.display(),
+                    if name.is_empty() { "{…}" } else { "" }
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen > 0 || layer == "sim", "no crate:: path found under src/{layer}");
+    }
 }

@@ -122,13 +122,20 @@ fn container_images_build_from_the_whole_dockerfile_with_the_binary_of_their_pla
         // The binary's budget with TLS (tests/scratch.rs), plus the image's few hundred bytes.
         assert!(size < 4_300_000, "{tag} is {size} bytes");
         eprintln!("container: {tag} is {size} bytes as the engine reports it");
+        // The label says the binary's version (and so the changelog's: tests/artifacts.rs).
+        let label =
+            docker(&["image", "inspect", "-f", "{{index .Config.Labels \"org.opencontainers.image.version\"}}", tag]);
+        assert_eq!(label.trim(), env!("CARGO_PKG_VERSION"), "{tag}: org.opencontainers.image.version");
     }
 }
 
 #[test]
 fn container_runs_the_binary_as_uid_65532_without_capabilities() {
     let tag = image("amd64");
-    assert_eq!(docker(&["run", "--rm", "--network", "host", tag, "--version"]).trim(), "pos-producer 0.1.0");
+    assert_eq!(
+        docker(&["run", "--rm", "--network", "host", tag, "--version"]).trim(),
+        format!("pos-producer {}", env!("CARGO_PKG_VERSION"))
+    );
     let dry = docker(&[
         "run",
         "--rm",

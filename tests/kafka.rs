@@ -277,8 +277,8 @@ fn a_node_lost_from_a_three_node_cluster_fails_over_without_loss_or_duplicates()
 /// A partition leader that hangs (SIGSTOP) holds up only its own partitions: the others keep
 /// being acknowledged while its requests wait for their timeout; then everything is in the
 /// topics exactly once and in order. Without transactions: a transaction commits only once
-/// every partition in it answered, so with them a hung leader holds up every commit (README,
-/// Transactions).
+/// every partition in it answered, so with them a hung leader holds up every commit
+/// (docs/ids-and-instances.md, Transactions).
 #[test]
 fn a_hung_leader_does_not_hold_up_the_other_partitions() {
     let cluster = Broker::cluster(KAFKA_4);

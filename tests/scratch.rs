@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::{Broker, KAFKA_4, consume, finish, kill, producer, run, tempdir, unique};
 
 /// The size budgets of the static binary, with TLS (the default build) and plaintext only
-/// (`--no-default-features`); the README's size table has the measured sizes.
+/// (`--no-default-features`); docs/benchmarks.md has the measured sizes.
 const SIZE_BUDGET: u64 = 4_300_000;
 const PLAINTEXT_SIZE_BUDGET: u64 = 1_650_000;
 const LIMIT: Duration = Duration::from_secs(60);

@@ -8,7 +8,7 @@
 //! arrivals are drawn exactly by inverting the integrated rate: an Exp(1) draw is spent hour
 //! by hour (closed hours cost nothing) until it is used up.
 
-/// Relative weight of each hour of the day (UTC, 00–23), documented in the README.
+/// Relative weight of each hour of the day (UTC, 00–23), documented in docs/testing-a-streaming-job.md.
 pub const HOURS: [f64; 24] = [
     0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, // 00–06 closed
     0.3, 0.6, 0.9, 1.1, 1.5, // 07–11 morning ramp
