@@ -49,6 +49,19 @@ fn dry_run_with_a_seed_and_simulated_time_is_reproducible() {
     assert_ne!(a.events(), other.events(), "another seed, another stream");
 }
 
+/// A StatefulSet's pod NAME-2 with `PRODUCER_INSTANCE=ordinal/3` is instance 3/3: the ids of
+/// `--instance=3/3`, exactly.
+#[test]
+fn a_statefulset_pod_takes_its_instance_from_its_ordinal() {
+    let mut cmd = producer(&[&["--dry-run", "--instance=ordinal/3"], &REPLAY[..]].concat());
+    cmd.env("HOSTNAME", "pos-producer-2");
+    let pod = run(cmd, LIMIT);
+    assert_eq!(pod.code(), 0, "{}", pod.stderr);
+    let explicit = dry(&[&REPLAY[..], &["--instance=3/3"]].concat());
+    assert_eq!(pod.stdout, explicit.stdout);
+    assert!(pod.stdout.lines().next().unwrap().contains(" instance=3/3 "), "{}", pod.stdout);
+}
+
 #[test]
 fn an_id_start_and_an_instance_shift_the_ids_and_nothing_else() {
     let base = dry(&REPLAY);
@@ -247,6 +260,16 @@ fn bad_input_is_one_line_naming_the_variable_and_exit_2() {
         (&[], &[("PRODUCER_DRY_RUN", "yes")], "invalid PRODUCER_DRY_RUN \"yes\": expected true, false, 1 or 0"),
         (&["--sleep-secs=1"], &[], "unknown flag --sleep-secs; did you mean --sleep-seconds?"),
         (&["--sleep-seconds=x"], &[("PRODUCER_SLEEP_SECONDS", "2")], "invalid --sleep-seconds \"x\""),
+        (
+            &[],
+            &[("PRODUCER_INSTANCE", "ordinal/3"), ("HOSTNAME", "pos-producer")],
+            "invalid PRODUCER_INSTANCE \"ordinal/3\": the ordinal comes from the pod's name, and HOSTNAME",
+        ),
+        (
+            &[],
+            &[("PRODUCER_INSTANCE", "ordinal/3"), ("HOSTNAME", "pos-producer-3")],
+            "HOSTNAME \"pos-producer-3\" is ordinal 3, and 3 instances take ordinals 0 to 2",
+        ),
     ];
     for (args, env, expected) in cases {
         let mut cmd = producer(args);

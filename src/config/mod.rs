@@ -205,6 +205,8 @@ impl Raw {
 /// The raw values of every option: flags over variables over defaults.
 struct Sources {
     raw: Vec<Raw>,
+    /// The pod's name for `PRODUCER_INSTANCE=ordinal/n`: the variable that gave it, and its value.
+    pod: Option<(String, String)>,
 }
 
 impl Sources {
@@ -255,7 +257,10 @@ where
             (None, None) => Raw { name: o.env.to_string(), value: o.default.to_string(), explicit: false },
         })
         .collect();
-    build(&Sources { raw }).map(|c| Command::Run(Box::new(c)))
+    let pod = ["POD_NAME", "HOSTNAME"]
+        .into_iter()
+        .find_map(|var| env(var).filter(|v| !v.is_empty()).map(|v| (var.to_string(), v)));
+    build(&Sources { raw, pod }).map(|c| Command::Run(Box::new(c)))
 }
 
 fn build(s: &Sources) -> Result<Config, ConfigError> {
@@ -270,7 +275,7 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
     let refund_probability = probability(s.get("refund-probability"))?;
     let seed = optional(s.get("seed"), |r| unsigned(r, "a whole number from 0 to 18446744073709551615"))?;
     let id_start = id_start(s.get("id-start"))?;
-    let instance = instance(s.get("instance"))?;
+    let instance = instance(s.get("instance"), s.pod.as_ref().map(|(var, name)| (var.as_str(), name.as_str())))?;
     let stores = stores(s.get("stores"))?;
     let start_time_ms = optional(s.get("start-time"), rfc3339)?;
     let speedup = speedup(s.get("speedup"))?;

@@ -48,7 +48,8 @@ pub(super) const OPTIONS: &[Opt] = &[
         "instance",
         "PRODUCER_INSTANCE",
         "1/1",
-        "this producer is instance k of n (`k/n`): its ids are k, k+n, k+2n, … so instances never collide",
+        "this producer is instance k of n (`k/n`): its ids are k, k+n, k+2n, … so instances never collide; \
+         `ordinal/n`: k from a StatefulSet pod's name (POD_NAME or HOSTNAME, NAME-0 is 1/n)",
     ),
     opt(
         "start-time",

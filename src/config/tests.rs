@@ -251,6 +251,47 @@ fn id_start_and_instance_parse_and_bad_values_are_refused() {
     }
 }
 
+/// Kubernetes: a StatefulSet names its pods NAME-0 … NAME-(r−1), and `ordinal/n` makes pod
+/// NAME-N instance N+1 of n, so one manifest serves every replica.
+#[test]
+fn ordinal_takes_the_instance_from_a_statefulset_pods_name() {
+    let ordinal = |pod: &[(&str, &str)]| {
+        let mut env = vec![("PRODUCER_INSTANCE", "ordinal/3")];
+        env.extend_from_slice(pod);
+        run(&[], &env)
+    };
+    assert_eq!(ordinal(&[("HOSTNAME", "pos-producer-0")]).unwrap().instance, Instance { k: 1, n: 3 });
+    assert_eq!(ordinal(&[("HOSTNAME", "pos-producer-2")]).unwrap().instance, Instance { k: 3, n: 3 });
+    // POD_NAME (the downward API) wins over HOSTNAME; the default transactional id follows k.
+    let c = ordinal(&[("POD_NAME", "pos-1"), ("HOSTNAME", "node-7")]).unwrap();
+    assert_eq!(c.instance, Instance { k: 2, n: 3 });
+    assert_eq!(c.kafka.transactions.unwrap().id, "pos-producer:transactions:2/3");
+    let c = run(&["--instance=ordinal/1"], &[("HOSTNAME", "edge-store-0")]).unwrap();
+    assert_eq!(c.instance, Instance { k: 1, n: 1 });
+    assert_eq!(
+        ordinal(&[("HOSTNAME", "pos-producer")]).unwrap_err().to_string(),
+        "invalid PRODUCER_INSTANCE \"ordinal/3\": the ordinal comes from the pod's name, and HOSTNAME \
+         \"pos-producer\" does not end in -N (a StatefulSet names its pods NAME-0, NAME-1, …)"
+    );
+    for name in ["pos-producer-x", "pos-producer-", "pos-producer-+1", "pos-producer-1a", "0"] {
+        let e = ordinal(&[("HOSTNAME", name)]).unwrap_err().to_string();
+        assert!(e.contains("does not end in -N"), "{name}: {e}");
+    }
+    assert_eq!(
+        ordinal(&[("POD_NAME", "pos-producer-3")]).unwrap_err().to_string(),
+        "invalid PRODUCER_INSTANCE \"ordinal/3\": POD_NAME \"pos-producer-3\" is ordinal 3, and 3 instances take \
+         ordinals 0 to 2: scale the StatefulSet to at most 3 replicas, or raise n"
+    );
+    assert_eq!(
+        err(&["--instance=ordinal/3"], &[("HOSTNAME", "")]),
+        "invalid --instance \"ordinal/3\": ordinal/n needs the pod's name in POD_NAME or HOSTNAME, and neither is set"
+    );
+    for bad in ["ordinal/0", "ordinal/x", "ordinal", "ordinal/65536"] {
+        let e = err(&[], &[("PRODUCER_INSTANCE", bad), ("HOSTNAME", "p-0")]);
+        assert!(e.starts_with(&format!("invalid PRODUCER_INSTANCE {bad:?}: expected k/n")), "{e}");
+    }
+}
+
 #[test]
 fn an_instance_owns_every_nth_id() {
     let i = Instance { k: 2, n: 3 };

@@ -83,15 +83,46 @@ pub(super) const MAX_ID: u64 = (1 << 53) - 1;
 /// Most instances sharing the topics.
 pub(super) const MAX_INSTANCES: u64 = 65_535;
 
-pub(super) fn instance(raw: &Raw) -> Result<Instance, ConfigError> {
-    let parsed =
-        raw.value.trim().split_once('/').and_then(|(k, n)| Some((k.parse::<u64>().ok()?, n.parse::<u64>().ok()?)));
-    match parsed {
-        Some((k, n)) if (1..=MAX_INSTANCES).contains(&n) && (1..=n).contains(&k) => Ok(Instance { k, n }),
-        _ => Err(raw.invalid(format!(
-            "k/n: this instance's number k from 1 to n, of n from 1 to {MAX_INSTANCES} instances (e.g. 2/3)"
-        ))),
-    }
+/// `k/n`, or `ordinal/n` in a Kubernetes StatefulSet: k is one more than the ordinal of the pod
+/// (`pos-producer-2` is 3/n), read from `pod`: the variable that named it (`POD_NAME`, else
+/// `HOSTNAME`) and its value.
+pub(super) fn instance(raw: &Raw, pod: Option<(&str, &str)>) -> Result<Instance, ConfigError> {
+    let expected = || {
+        raw.invalid(format!(
+            "k/n: this instance's number k from 1 to n, of n from 1 to {MAX_INSTANCES} instances (e.g. 2/3), or \
+             ordinal/n to take k from a StatefulSet pod's name"
+        ))
+    };
+    let (k, n) = raw.value.trim().split_once('/').ok_or_else(expected)?;
+    let n = n.parse::<u64>().ok().filter(|n| (1..=MAX_INSTANCES).contains(n)).ok_or_else(expected)?;
+    let k = if k == "ordinal" {
+        let refuse = |why: String| ConfigError::Conflict(format!("invalid {} {:?}: {why}", raw.name, raw.value));
+        let Some((var, name)) = pod else {
+            return Err(refuse("ordinal/n needs the pod's name in POD_NAME or HOSTNAME, and neither is set".into()));
+        };
+        let digits =
+            name.rsplit_once('-').map(|(_, o)| o).filter(|o| !o.is_empty() && o.bytes().all(|b| b.is_ascii_digit()));
+        let ordinal = digits.and_then(|o| o.parse::<u64>().ok());
+        match ordinal {
+            None => {
+                return Err(refuse(format!(
+                    "the ordinal comes from the pod's name, and {var} {name:?} does not end in -N (a StatefulSet \
+                     names its pods NAME-0, NAME-1, …)"
+                )));
+            }
+            Some(o) if o >= n => {
+                return Err(refuse(format!(
+                    "{var} {name:?} is ordinal {o}, and {n} instances take ordinals 0 to {}: scale the \
+                     StatefulSet to at most {n} replicas, or raise n",
+                    n - 1
+                )));
+            }
+            Some(o) => o + 1,
+        }
+    } else {
+        k.parse::<u64>().ok().filter(|k| (1..=n).contains(k)).ok_or_else(expected)?
+    };
+    Ok(Instance { k, n })
 }
 
 pub(super) fn stores(raw: &Raw) -> Result<Vec<String>, ConfigError> {
