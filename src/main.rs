@@ -14,6 +14,7 @@
 //! - [`outbox`]: events made into records, handed to Kafka, logged in order once acknowledged.
 //! - [`truth`]: the ground truth of what was acknowledged, as a JSON file.
 //! - [`report`]: event lines and the banner on stdout; stats and the summary on stderr.
+//! - [`probe`]: `--probe URL`, one HTTP GET for healthchecks (the image has no shell or curl).
 //! - [`shutdown`]: the stop flag that SIGINT/SIGTERM set and every wait watches.
 //! - [`diag`](mod@diag): the `diag!` line on stderr, for every layer (it imports none).
 //!
@@ -29,6 +30,7 @@ mod diag;
 mod kafka;
 mod outbox;
 mod pace;
+mod probe;
 mod report;
 mod resume;
 mod shutdown;
@@ -71,6 +73,15 @@ fn main() -> ExitCode {
         Ok(Command::Help) => return print_and_exit(&config::help()),
         Ok(Command::Version) => {
             return print_and_exit(&format!("pos-producer {}\n", env!("CARGO_PKG_VERSION")));
+        }
+        Ok(Command::Probe(target)) => {
+            return match probe::probe(&target) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(failure) => {
+                    error(&format!("probe of http://{}{}: {failure}", target.authority, target.path));
+                    ExitCode::from(1)
+                }
+            };
         }
         Err(e) => {
             error(&e);

@@ -521,3 +521,67 @@ fn the_retail_day_profile_is_paced_by_its_arrivals() {
     // 07:00–08:00 has weight 0.3 × 0.9 (a Monday) of the week's mean (a gap of 2 s): about 600.
     assert!((100..2_000).contains(&stamps.len()), "{} sales", stamps.len());
 }
+
+/// A one-connection HTTP-ish server: reads the request, answers `reply` (nothing at all when
+/// `None`, holding the connection open for 5 s), and gives the request back.
+fn one_answer(reply: Option<&'static [u8]>) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 512];
+        while !request.ends_with(b"\r\n\r\n") {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        match reply {
+            Some(bytes) => conn.write_all(bytes).unwrap(),
+            None => std::thread::sleep(Duration::from_secs(5)),
+        }
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    (addr, handle)
+}
+
+/// `--probe URL` (the image's healthcheck: no shell, no curl): exit 0 on 200, 1 on any other
+/// answer, on silence (within its 2 s) and on a refused connection, each with one line; 2 for a
+/// URL it cannot probe.
+#[test]
+fn the_probe_exits_0_on_200_and_1_otherwise_with_one_line() {
+    let (addr, server) = one_answer(Some(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"));
+    let out = run(producer(&["--probe", &format!("http://{addr}/readyz")]), LIMIT);
+    assert_eq!((out.code(), out.stdout.as_str(), out.stderr.as_str()), (0, "", ""));
+    let request = server.join().unwrap();
+    assert!(request.starts_with(&format!("GET /readyz HTTP/1.1\r\nHost: {addr}\r\n")), "{request}");
+    let cases: [(Option<&'static [u8]>, &str); 3] = [
+        (
+            Some(b"HTTP/1.1 503 Service Unavailable\r\n\r\nno broker answered\n"),
+            "answered \"HTTP/1.1 503 Service Unavailable\"",
+        ),
+        (Some(b"SSH-2.0-OpenSSH_9.2\r\n"), "the answer is not HTTP"),
+        (None, "no answer within 2 s"),
+    ];
+    for (reply, says) in cases {
+        let (addr, _server) = one_answer(reply);
+        let url = format!("http://{addr}/readyz");
+        let out = run(producer(&[&format!("--probe={url}")]), LIMIT);
+        assert_eq!(out.code(), 1, "{says}: {}", out.stderr);
+        assert_eq!(out.stderr, format!("pos-producer: error: probe of {url}: {says}\n"));
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = run(producer(&["--probe", &format!("http://{closed}/healthz")]), LIMIT);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains(": cannot connect: "), "{}", out.stderr);
+    let out = run(producer(&["--probe=https://127.0.0.1:9464/readyz"]), LIMIT);
+    assert_eq!(out.code(), 2);
+    assert_eq!(
+        out.stderr,
+        "pos-producer: error: invalid --probe \"https://127.0.0.1:9464/readyz\": expected an http://host:port/path URL \
+         (plain HTTP, a port, no spaces)\n"
+    );
+}

@@ -29,6 +29,8 @@ pub enum Command {
     Run(Box<Config>),
     Help,
     Version,
+    /// `--probe URL`: one HTTP GET, for healthchecks.
+    Probe(crate::probe::Target),
 }
 
 /// How the simulated clock relates to real time.
@@ -229,6 +231,17 @@ where
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
             _ => {}
+        }
+        if let Some(inline) = arg.strip_prefix("--probe").filter(|r| r.is_empty() || r.starts_with('=')) {
+            let url = match inline.strip_prefix('=') {
+                Some(url) => url.to_string(),
+                None => args.next().ok_or(ConfigError::MissingValue { flag: arg.clone() })?,
+            };
+            return crate::probe::parse(&url).map(Command::Probe).ok_or_else(|| ConfigError::Invalid {
+                name: "--probe".into(),
+                value: url,
+                expected: "an http://host:port/path URL (plain HTTP, a port, no spaces)".into(),
+            });
         }
         let Some(body) = arg.strip_prefix("--") else {
             return Err(ConfigError::UnexpectedArgument(arg));

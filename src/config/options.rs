@@ -349,8 +349,11 @@ pub fn help() -> String {
         let default = if o.default.is_empty() { "unset" } else { o.default };
         s.push_str(&format!("  --{:<22} {:<26} [default: {default}]\n        {}\n", o.flag, o.env, o.help));
     }
+    s.push_str("  --help, -h               print this help\n  --version, -V            print the version\n");
+    s.push_str("  --probe URL              GET http://host:port/path once: exit 0 on a 200 answer, 1 otherwise\n");
+    s.push_str("        (within 2 s): a healthcheck for the image, which has no shell or curl\n");
     s.push_str(
-        "  --help, -h               print this help\n  --version, -V            print the version\n\n\
+        "\n\
          Exit codes: 0 done (limit reached, or stopped by SIGINT/SIGTERM), 1 Kafka or output failure,\n\
          2 bad configuration.\n",
     );
