@@ -88,7 +88,8 @@ pub fn probe(target: &Target) -> Result<(), Failure> {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Failure::Timeout,
         _ => Failure::Connect(e),
     };
-    stream.set_write_timeout(left()).map_err(io)?;
+    let Some(wait) = left() else { return Err(Failure::Timeout) };
+    stream.set_write_timeout(Some(wait)).map_err(io)?;
     stream.write_all(request.as_bytes()).map_err(io)?;
     let mut answer = Vec::with_capacity(128);
     let mut buf = [0u8; 256];
