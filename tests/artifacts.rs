@@ -293,9 +293,8 @@ fn the_kafka_client_and_the_simulator_import_only_what_their_layer_may() {
     for (layer, allowed) in [("kafka", &["kafka", "diag", "shutdown"][..]), ("sim", &["sim"][..])] {
         let mut files = Vec::new();
         sources(&root().join("src").join(layer), &mut files);
-        files.push(root().join(format!("src/{layer}.rs")));
         let mut seen = 0;
-        for file in files.iter().filter(|f| f.exists()) {
+        for file in &files {
             let text = std::fs::read_to_string(file).unwrap();
             for (i, _) in text.match_indices("crate::") {
                 let name: String = text[i + 7..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();

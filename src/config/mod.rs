@@ -14,8 +14,8 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::kafka::Settings;
-pub use crate::kafka::settings::{Acks, Compression, ProtocolCap};
-pub use crate::sim::faults::Faults;
+use crate::kafka::settings::{Acks, Compression, ProtocolCap};
+use crate::sim::faults::Faults;
 use options::{OPTIONS, suggest};
 pub use options::{help, unknown_variables};
 use values::{

@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use super::super::KafkaError;
 use super::Producer;
+use crate::kafka::KafkaError;
 
 impl Producer {
     /// Commits the open transaction, if any (every request of it answered): its events, those

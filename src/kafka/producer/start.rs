@@ -6,17 +6,17 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use kafka_protocol::messages::{ApiKey, InitProducerIdRequest};
 
-use super::super::backoff::{Backoff, NoRetry};
-use super::super::batch::{HeaderBlock, Scratch};
-use super::super::compression::Codec;
-use super::super::connection::ConnectionError;
-use super::super::settings::{self, Compression, TxnMode};
-use super::super::txn::{Refused, Txn, TxnSettings};
-use super::super::window::Window;
-use super::super::wire::InitProducerIdResponse;
-use super::super::{KafkaError, error_name, is_retriable};
 use super::{Producer, TRANSACTION_TIMEOUT};
 use crate::diag::diag;
+use crate::kafka::backoff::{Backoff, NoRetry};
+use crate::kafka::batch::{HeaderBlock, Scratch};
+use crate::kafka::compression::Codec;
+use crate::kafka::connection::ConnectionError;
+use crate::kafka::settings::{self, Compression, TxnMode};
+use crate::kafka::txn::{Refused, Txn, TxnSettings};
+use crate::kafka::window::Window;
+use crate::kafka::wire::InitProducerIdResponse;
+use crate::kafka::{KafkaError, error_name, is_retriable};
 use crate::shutdown::Stop;
 
 impl Producer {
@@ -25,12 +25,12 @@ impl Producer {
     /// `headers[t]`: the (key, value) headers every record of `topics[t]` carries.
     pub fn connect(
         config: &settings::Settings,
-        security: super::super::Prepared,
+        security: crate::kafka::Prepared,
         topics: Vec<String>,
         headers: &[Vec<(String, String)>],
         stop: Stop,
     ) -> Result<Producer, KafkaError> {
-        let (client, deadline) = super::super::topics::ready_client(config, security, &topics, stop)?;
+        let (client, deadline) = crate::kafka::topics::ready_client(config, security, &topics, stop)?;
         let mut producer = Producer {
             client,
             topics,
@@ -73,7 +73,7 @@ impl Producer {
             }
         }
         for warning in
-            super::super::topics::partition_warnings(&producer.client, &producer.topics, config.topic_partitions)
+            crate::kafka::topics::partition_warnings(&producer.client, &producer.topics, config.topic_partitions)
         {
             diag!("warning: {warning}");
         }
