@@ -310,3 +310,30 @@ fn the_kafka_client_and_the_simulator_import_only_what_their_layer_may() {
         assert!(seen > 0 || layer == "sim", "no crate:: path found under src/{layer}");
     }
 }
+
+/// A broker's listeners get their ports from `kafka-local ports`; asked one at a time, the kernel
+/// once gave two listeners of one node the same port and the broker refused to format (CI).
+#[test]
+fn the_local_brokers_ports_are_distinct_and_avoid_the_ones_taken() {
+    let ports = |taken: &[String]| -> Vec<String> {
+        let out = std::process::Command::new(root().join("scripts/kafka-local"))
+            .arg("ports")
+            .arg("400")
+            .args(taken)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let ports: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(String::from).collect();
+        assert!(ports.iter().all(|p| p.parse::<u16>().is_ok()), "not all ports: {ports:?}");
+        assert_eq!(ports.len(), 400);
+        let distinct: std::collections::BTreeSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), 400, "a port was handed out twice");
+        ports
+    };
+    // The first 400 are free again once the call has ended; of 400 more drawn at random from the
+    // ephemeral range several would repeat them if "taken" were not honoured.
+    let first = ports(&[]);
+    let second = ports(&first);
+    let repeated: Vec<_> = second.iter().filter(|p| first.contains(p)).collect();
+    assert!(repeated.is_empty(), "ports given as taken were handed out: {repeated:?}");
+}
