@@ -245,7 +245,7 @@ fn run(
     }
     drop(reporter);
     let why = if ending.error.is_some() { "failed" } else { ending.why };
-    let requests = match kafka::producer::requests_sent() {
+    let requests = match kafka::telemetry::produce_requests() {
         0 => String::new(),
         n => format!("; {n} produce requests"),
     };

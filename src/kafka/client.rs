@@ -200,6 +200,7 @@ impl Client {
             })?;
             let conn = self.open(&addr)?;
             self.conns.insert(slot, conn);
+            self.publish_brokers();
         }
         Ok(())
     }
@@ -231,6 +232,7 @@ impl Client {
         let result = f(conn);
         if result.is_err() {
             self.conns.remove(&slot);
+            self.publish_brokers();
         }
         result
     }
@@ -249,6 +251,7 @@ impl Client {
                 let result = conn.wait_readable(pending, until);
                 if result.is_err() {
                     self.conns.remove(&Slot::Node(node));
+                    self.publish_brokers();
                 }
                 result
             }
@@ -299,6 +302,7 @@ impl Client {
                     }
                     if let Ok(conn) = self.open(&self.brokers[&node]) {
                         self.conns.insert(slot, conn);
+                        self.publish_brokers();
                         opened = Some(slot);
                         break;
                     }
@@ -335,6 +339,7 @@ impl Client {
                 Ok(lifetime) => conn.set_session_lifetime(lifetime),
                 Err(e) => {
                     self.conns.remove(&slot);
+                    self.publish_brokers();
                     return Err(e);
                 }
             }
@@ -342,8 +347,16 @@ impl Client {
         let result = f(conn);
         if result.is_err() {
             self.conns.remove(&slot);
+            self.publish_brokers();
         }
         result
+    }
+
+    /// Tells the telemetry which brokers are known and which have a connection open.
+    fn publish_brokers(&self) {
+        let open = |n: i32| self.conns.contains_key(&Slot::Node(n)) || self.conns.contains_key(&Slot::Side(n));
+        let now: Vec<(i32, &str, bool)> = self.brokers.iter().map(|(n, a)| (*n, a.as_str(), open(*n))).collect();
+        super::telemetry::brokers(&now);
     }
 
     /// Fetches metadata for `topics` (never creating them) and records brokers and leaders.
@@ -365,6 +378,7 @@ impl Client {
             Slot::Bootstrap => true,
         });
         self.brokers = brokers;
+        self.publish_brokers();
         self.controller = response.controller_id;
         self.refreshed = Some(Instant::now());
         for t in &response.topics {

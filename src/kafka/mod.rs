@@ -28,6 +28,7 @@ pub mod sasl;
 pub mod scram;
 pub mod settings;
 pub mod tail;
+pub mod telemetry;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod topics;

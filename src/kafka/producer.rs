@@ -6,7 +6,6 @@
 //! producer's `Sender` for which errors are retried (KIP-91 `delivery.timeout.ms`) and how
 //! batches in flight are retried in order (KAFKA-5494).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -19,6 +18,7 @@ use super::compression::Codec;
 use super::connection::{ConnectionError, Pending};
 use super::partitioner::partition_for_key;
 use super::settings::Acks;
+use super::telemetry::{self, NETWORK_EXCEPTION};
 use super::txn::Txn;
 pub use super::window::Record;
 use super::window::{Batch, Next, Outcome, Tp, Window};
@@ -57,15 +57,6 @@ pub enum Until {
     /// Until every record is acknowledged, or this instant (the next sale is due), whichever
     /// comes first.
     AckedOr(Instant),
-}
-
-/// Produce requests sent by this process: how well records share requests (linger), for the
-/// summary line.
-static REQUESTS: AtomicU64 = AtomicU64::new(0);
-
-/// Produce requests sent so far.
-pub fn requests_sent() -> u64 {
-    REQUESTS.load(Ordering::Relaxed)
 }
 
 pub struct Producer {
@@ -147,7 +138,7 @@ impl Producer {
     pub fn pump(&mut self, until: Until, acked: &mut Vec<u64>) -> Result<(), KafkaError> {
         // Events from `committed` on in `acked` are the broker's acknowledgements of this call
         // not committed yet: they wait in `uncommitted` for the commit.
-        let mut committed = acked.len();
+        let (entered, mut committed) = (acked.len(), acked.len());
         let mut result = self.pump_until(until, acked, &mut committed);
         if matches!(result, Err(KafkaError::Stopped { .. })) && self.window.is_empty() {
             // A stop with every request answered: what was written is committed (each
@@ -159,6 +150,8 @@ impl Producer {
         if self.txn.is_some() {
             self.uncommitted.extend(acked.drain(committed..));
         }
+        telemetry::records_acked(acked.len() - entered);
+        telemetry::set_in_flight(self.window.in_flight());
         result.map_err(|e| match e {
             KafkaError::Stopped { .. } => {
                 KafkaError::Stopped { unacked: self.window.unacked() + self.uncommitted.len() }
@@ -292,7 +285,7 @@ impl Producer {
         match self.client.readable(leader, pending, until) {
             Ok(arriving) => Some(arriving),
             Err(e) => {
-                self.window.lost(leader, Instant::now());
+                telemetry::retried(NETWORK_EXCEPTION, self.window.lost(leader, Instant::now()));
                 self.failed(e.to_string());
                 None
             }
@@ -305,7 +298,9 @@ impl Producer {
         for leader in self.window.leaders_waiting() {
             let open = self.client.connection_serial(leader);
             let stale = self.window.next_answer(leader).is_some_and(|p| p.as_ref().map(Pending::connection) != open);
-            if stale && self.window.lost(leader, now) > 0 {
+            let lost = if stale { self.window.lost(leader, now) } else { 0 };
+            telemetry::retried(NETWORK_EXCEPTION, lost);
+            if lost > 0 {
                 self.failed(format!("the connection to node {leader} was closed with requests unanswered"));
             }
         }
@@ -378,8 +373,8 @@ impl Producer {
                     ),
                 ));
             }
+            telemetry::request_sent(data.iter().map(|(_, b)| b.len()).sum());
             let request = self.request(data);
-            REQUESTS.fetch_add(1, Ordering::Relaxed);
             let acks = self.acks;
             let codec = self.codec;
             let result = self.client.with_broker(leader, |c| {
@@ -409,7 +404,7 @@ impl Producer {
                 Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { unacked: 0 }),
                 Err(e) if e.is_retriable() => {
                     self.window.attempted(&tps);
-                    self.window.lost(leader, now);
+                    telemetry::retried(NETWORK_EXCEPTION, self.window.lost(leader, now));
                     tps.iter().for_each(|tp| self.window.delay(*tp, now));
                     self.failed(e.to_string());
                 }
@@ -431,7 +426,7 @@ impl Producer {
             }
             Err(ConnectionError::Stopped) => Err(KafkaError::Stopped { unacked: 0 }),
             Err(e) if e.is_retriable() => {
-                self.window.lost(leader, now);
+                telemetry::retried(NETWORK_EXCEPTION, self.window.lost(leader, now));
                 self.failed(e.to_string());
                 Ok(())
             }
@@ -481,6 +476,7 @@ impl Producer {
             match self.window.outcome(tp, sequence, outcome, now, acked) {
                 Next::Fine => {}
                 Next::Retry => {
+                    telemetry::retried_after(code);
                     failure.get_or_insert(match code {
                         Some(code) => format!("{topic} partition {}: {}", tp.1, error_name(code)),
                         None => format!("no answer for {topic} partition {}", tp.1),

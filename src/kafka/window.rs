@@ -513,6 +513,11 @@ impl<P> Window<P> {
         }
     }
 
+    /// Requests sent and not answered yet.
+    pub fn in_flight(&self) -> usize {
+        self.conns.values().map(|requests| requests.len()).sum()
+    }
+
     /// Every request on `leader`'s connection is lost (the connection failed or was closed):
     /// their batches are unsent again, their partitions rewind after a backoff. Returns how
     /// many requests were lost.
