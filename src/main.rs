@@ -14,6 +14,7 @@
 //! - [`outbox`]: events made into records, handed to Kafka, logged in order once acknowledged.
 //! - [`truth`]: the ground truth of what was acknowledged, as a JSON file.
 //! - [`report`]: event lines and the banner on stdout; stats and the summary on stderr.
+//! - [`metrics`]: `PRODUCER_METRICS_ADDR`: `/metrics` for Prometheus, `/healthz`, `/readyz`.
 //! - [`probe`]: `--probe URL`, one HTTP GET for healthchecks (the image has no shell or curl).
 //! - [`shutdown`]: the stop flag that SIGINT/SIGTERM set and every wait watches.
 //! - [`diag`](mod@diag): the `diag!` line on stderr, for every layer (it imports none).
@@ -28,6 +29,7 @@
 mod config;
 mod diag;
 mod kafka;
+mod metrics;
 mod outbox;
 mod pace;
 mod probe;
@@ -45,6 +47,7 @@ use config::{Command, Config, IdStart, RateProfile};
 use diag::diag;
 use kafka::producer::Until;
 use kafka::{KafkaError, Producer};
+use metrics::{Metrics, Phase, RunInfo};
 use outbox::{Event, Outbox};
 use pace::Schedule;
 use report::stdout::StdoutPipe;
@@ -138,7 +141,20 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let mut outbox = Outbox::new(truth);
-    match run(&config, security, &stop, &setup, &mut outbox) {
+    // The endpoint listens before anything connects: an address that cannot be used is a
+    // setting's problem, and probes see "connecting" while the brokers are looked for.
+    let stats = Stats::new(Instant::now());
+    let metrics = Metrics::new(stats.clone(), config.kafka.delivery_timeout);
+    if let Some(addr) = config.metrics_addr {
+        match metrics::server::start(addr, metrics.clone()) {
+            Ok(local) => diag!("serving /metrics, /healthz and /readyz on http://{local}"),
+            Err(e) => {
+                error(&format!("PRODUCER_METRICS_ADDR (--metrics-addr) {addr}: cannot listen there: {e}"));
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match run(&config, security, &stop, &setup, (&stats, &metrics), &mut outbox) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error(&e);
@@ -225,12 +241,13 @@ fn run(
     security: kafka::Prepared,
     stop: &Stop,
     setup: &Setup,
+    (stats, metrics): (&Stats, &Metrics),
     outbox: &mut Outbox,
 ) -> Result<(), RunError> {
-    let stats = Stats::new(Instant::now());
     let reporter = config.stats_every.map(|every| stats.report_every(every));
     let mut log = EventLog::stdout(config.log_events, stop.clone());
-    let mut ending = produce(config, security, stop, setup, &stats, &mut log, outbox);
+    let mut ending = produce(config, security, stop, setup, (stats, metrics), &mut log, outbox);
+    metrics.phase(Phase::Ending);
     // What was acknowledged, whatever ended the run.
     if let Err(e) = outbox.keep_truth(true) {
         ending.error.get_or_insert(RunError::Truth(e));
@@ -263,7 +280,7 @@ fn produce(
     security: kafka::Prepared,
     stop: &Stop,
     setup: &Setup,
-    stats: &Stats,
+    (stats, metrics): (&Stats, &Metrics),
     log: &mut EventLog<StdoutPipe>,
     outbox: &mut Outbox,
 ) -> Ending {
@@ -273,7 +290,7 @@ fn produce(
         None => Clock::Wall,
     };
     let injector = Injector::new(config.faults, seed);
-    let mut run = Run { stats, outbox, stop, injector, sending: Vec::new() };
+    let mut run = Run { stats, metrics, outbox, stop, injector, sending: Vec::new() };
 
     // Where events go: Kafka, or with `--dry-run` nowhere but the log.
     let crypto = security.crypto();
@@ -291,6 +308,7 @@ fn produce(
     // Where ids start: after this instance's last ones in the topics, unless told otherwise.
     let ids = match (&mut sink, config.id_start) {
         (Some(producer), IdStart::Resume) => {
+            metrics.phase(Phase::Resuming);
             let committed = producer.transactional_id().and(producer.producer_id());
             match resume::from_kafka(producer.client_mut(), config, committed) {
                 Ok(ids) => ids,
@@ -304,6 +322,9 @@ fn produce(
     if let Err(e) = log.banner(config, seed, crypto, &ids.to_string()).and_then(|()| log.flush()) {
         return output_ending(e, stop, 0);
     }
+    let (k, n, first_id) = (config.instance.k, config.instance.n, ids.start.transaction_id);
+    metrics.run_info(RunInfo { instance: k, instances: n, first_id, ids: ids.why.clone() });
+    metrics.phase(Phase::Producing);
     // Under a rate profile sales arrive at random in event time, from the run's start on.
     let arrivals = (config.rate_profile == RateProfile::RetailDay)
         .then(|| Arrivals::retail_day(setup.start_ms.unwrap_or_else(|| clock::now().0), config.sleep_seconds, seed));
@@ -323,6 +344,8 @@ fn produce(
     }
     let mut produced = 0u64;
     loop {
+        // Alive while the loop comes back: by the next sale, or after a delivery's longest wait.
+        metrics.back_by(schedule.due().max(Instant::now()) + config.kafka.delivery_timeout);
         if config.max_events.is_some_and(|max| produced >= max) {
             run.flush();
             return run.deliver(&mut sink, log, Until::Acked).unwrap_or(Ending::ok("event limit reached"));
@@ -345,7 +368,7 @@ fn produce(
             return run.deliver(&mut sink, log, Until::Acked).unwrap_or(Ending::ok(why));
         }
         let (transaction, refund) = generator.next();
-        run.send(transaction, refund);
+        run.send(transaction, refund, Instant::now().saturating_duration_since(schedule.due()));
         produced += 1;
         follow(&mut schedule, &generator);
     }
@@ -384,6 +407,7 @@ fn output_ending(e: io::Error, stop: &Stop, unacked: usize) -> Ending {
 /// The state of the main loop besides the generator and the schedule.
 struct Run<'a> {
     stats: &'a Stats,
+    metrics: &'a Metrics,
     outbox: &'a mut Outbox,
     stop: &'a Stop,
     /// The faults asked for (`None`: none), and what they let go at each step.
@@ -392,8 +416,13 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Queues a sale and its refund, if any, with the faults asked for.
-    fn send(&mut self, transaction: Transaction, refund: Option<Refund>) {
+    /// Queues a sale and its refund, if any, with the faults asked for; `lag`: how late the
+    /// sale is made after it was due.
+    fn send(&mut self, transaction: Transaction, refund: Option<Refund>, lag: Duration) {
+        self.metrics.made(Kind::Transaction, lag);
+        if refund.is_some() {
+            self.metrics.made(Kind::Refund, lag);
+        }
         let Some(injector) = &mut self.injector else {
             self.outbox.push(Event::Transaction(&transaction), Marks::default());
             if let Some(refund) = &refund {
@@ -419,6 +448,9 @@ impl Run<'_> {
     /// Queues what the faults let go, in order.
     fn queue_sending(&mut self) {
         for (made, marks) in self.sending.drain(..) {
+            for fault in marks.names().into_iter().flat_map(|names| names.split(',')) {
+                self.metrics.fault(metrics::FAULTS.iter().position(|f| *f == fault).unwrap_or(usize::MAX));
+            }
             self.outbox.push((&made).into(), marks);
         }
     }
@@ -471,12 +503,19 @@ impl Run<'_> {
                 result
             }
         };
+        let before = self.stats.transactions() + self.stats.refunds();
         let (unacked, output) = self.outbox.settle(self.stats, log, result.is_err());
+        if self.stats.transactions() + self.stats.refunds() > before {
+            self.metrics.acked(Instant::now());
+        }
         let output = output.and_then(|()| log.flush());
         if result.is_ok()
             && let Err(e) = self.outbox.keep_truth(false)
         {
             return Some(Ending { why: "failed", unacked, error: Some(RunError::Truth(e)) });
+        }
+        if let Some(at) = self.outbox.truth_written() {
+            self.metrics.truth_written(at);
         }
         match result {
             Ok(()) => output.err().map(|e| output_ending(e, self.stop, 0)),

@@ -274,6 +274,11 @@ impl Outbox {
         (dropped, output)
     }
 
+    /// When the truth file, if one is kept, was last written.
+    pub fn truth_written(&self) -> Option<std::time::SystemTime> {
+        self.truth.as_ref().and_then(Truth::written)
+    }
+
     /// Rewrites the truth file, if one is kept, when its period is over, or with `last` at
     /// the end of the run.
     pub fn keep_truth(&mut self, last: bool) -> Result<(), String> {

@@ -174,6 +174,8 @@ pub struct Truth {
     /// Lowest and highest acknowledged transaction and refund ids.
     sale_ids: Option<(u64, u64)>,
     refund_ids: Option<(u64, u64)>,
+    /// When the file was last written.
+    written: std::cell::Cell<Option<std::time::SystemTime>>,
 }
 
 impl Truth {
@@ -198,6 +200,7 @@ impl Truth {
             aborted: Hits::default(),
             malformed: ["missing-field", "not-json", "wrong-type"].into_iter().map(|k| (k, Hits::default())).collect(),
             sale_ids: None,
+            written: std::cell::Cell::new(None),
             refund_ids: None,
         }
     }
@@ -330,7 +333,14 @@ impl Truth {
     /// error names the file.
     pub fn write(&self, last: bool) -> Result<(), String> {
         write_atomically(&self.path, self.document(last).as_bytes())
-            .map_err(|e| format!("cannot write PRODUCER_TRUTH_FILE {}: {e}", self.path.display()))
+            .map_err(|e| format!("cannot write PRODUCER_TRUTH_FILE {}: {e}", self.path.display()))?;
+        self.written.set(Some(std::time::SystemTime::now()));
+        Ok(())
+    }
+
+    /// When the file was last written.
+    pub fn written(&self) -> Option<std::time::SystemTime> {
+        self.written.get()
     }
 
     /// Rewrites the file when its period is over, or with `last` at the end of the run.

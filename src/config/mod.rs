@@ -19,8 +19,8 @@ use crate::sim::faults::Faults;
 use options::{OPTIONS, suggest};
 pub use options::{help, unknown_variables};
 use values::{
-    boolean, bootstrap, bounded, id_start, instance, millis, optional, partitions, probability, rfc3339, seconds,
-    speedup, stores, topic_name, unsigned,
+    boolean, bootstrap, bounded, id_start, instance, listen_addr, millis, optional, partitions, probability, rfc3339,
+    seconds, speedup, stores, topic_name, unsigned,
 };
 
 /// What the command line asks for.
@@ -126,6 +126,8 @@ pub struct Config {
     pub truth_watermark_seconds: u64,
     /// Only make sure the topics exist, then exit.
     pub create_topics: bool,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (`None`: nowhere).
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub kafka: Settings,
     /// Lines to print at start: settings that were adjusted, variables that were not understood.
     pub warnings: Vec<String>,
@@ -324,6 +326,7 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
     let truth_watermark_seconds =
         bounded(s.get("truth-watermark-seconds"), 0, 86_400, "a whole number of seconds from 0 to 86400")? as u64;
     let create_topics = boolean(s.get("create-topics"))?;
+    let metrics_addr = optional(s.get("metrics-addr"), listen_addr)?;
     if dry_run && create_topics {
         return Err(ConfigError::Conflict(
             "PRODUCER_DRY_RUN and PRODUCER_CREATE_TOPICS exclude each other: a dry run has no Kafka".into(),
@@ -432,6 +435,7 @@ fn build(s: &Sources) -> Result<Config, ConfigError> {
         truth_window_seconds,
         truth_watermark_seconds,
         create_topics,
+        metrics_addr,
         kafka,
         warnings,
     })

@@ -94,6 +94,12 @@ pub(super) const OPTIONS: &[Opt] = &[
         "the watermark of the truth file's `windows_kept` (what a correct windowed sink keeps), 0 to 86400",
     ),
     opt(
+        "metrics-addr",
+        "PRODUCER_METRICS_ADDR",
+        "",
+        "serve /metrics (Prometheus), /healthz and /readyz over HTTP on this ip:port (`:9464`: every address); unset: off",
+    ),
+    opt(
         "late-probability",
         "PRODUCER_LATE_PROBABILITY",
         "0",

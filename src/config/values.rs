@@ -182,3 +182,10 @@ pub(super) fn bootstrap(raw: &Raw) -> Result<Vec<String>, ConfigError> {
     }
     Ok(servers)
 }
+
+/// `ip:port`, or `:port` for every address (`0.0.0.0`), as exporters take it.
+pub(super) fn listen_addr(raw: &Raw) -> Result<std::net::SocketAddr, ConfigError> {
+    let value = raw.value.trim();
+    let full = if value.starts_with(':') { format!("0.0.0.0{value}") } else { value.to_string() };
+    full.parse().map_err(|_| raw.invalid("an ip:port to listen on, such as 0.0.0.0:9464, 127.0.0.1:9464 or :9464"))
+}

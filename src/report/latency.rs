@@ -81,6 +81,48 @@ impl Histogram {
     }
 }
 
+/// Upper bounds, in seconds, of the latency buckets `/metrics` shows (Prometheus' `le`): from
+/// half a millisecond on a local broker to the two minutes of the default delivery timeout.
+pub const LE_SECONDS: [f64; 17] =
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// Latencies counted into the buckets of [`LE_SECONDS`] (and one above the last), with their
+/// sum: a Prometheus histogram, exact at its bounds.
+pub struct Buckets {
+    counts: [AtomicU64; LE_SECONDS.len() + 1],
+    sum_ns: AtomicU64,
+}
+
+impl Default for Buckets {
+    fn default() -> Buckets {
+        Buckets { counts: std::array::from_fn(|_| AtomicU64::new(0)), sum_ns: AtomicU64::new(0) }
+    }
+}
+
+impl Buckets {
+    pub fn record(&self, latency: Duration) {
+        let secs = latency.as_secs_f64();
+        let i = LE_SECONDS.iter().position(|le| secs <= *le).unwrap_or(LE_SECONDS.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_ns.fetch_add(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Cumulative counts at each bound of [`LE_SECONDS`], then the count of all (`+Inf`), and
+    /// the sum in seconds.
+    pub fn cumulative(&self) -> (Vec<u64>, f64) {
+        let mut seen = 0;
+        let counts = self
+            .counts
+            .iter()
+            .map(|c| {
+                seen += c.load(Ordering::Relaxed);
+                seen
+            })
+            .collect();
+        (counts, self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9)
+    }
+}
+
 /// Percentiles of the latencies recorded over some time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
@@ -131,6 +173,22 @@ mod tests {
             assert!(edge - us <= us / 8, "{us}: edge {edge}");
         }
         assert_eq!(bucket(u64::MAX), BUCKETS - 1);
+    }
+
+    #[test]
+    fn prometheus_buckets_count_at_and_below_each_bound_and_sum_in_seconds() {
+        let b = Buckets::default();
+        for us in [100, 500, 501, 1_000, 7_000, 200_000_000] {
+            b.record(Duration::from_micros(us));
+        }
+        let (counts, sum) = b.cumulative();
+        assert_eq!(counts.len(), LE_SECONDS.len() + 1);
+        // le 0.0005: 100 µs and exactly 500 µs; le 0.001: and 501 µs, 1 ms; le 0.01: and 7 ms.
+        assert_eq!(&counts[..5], &[2, 4, 4, 4, 5]);
+        assert_eq!(counts[LE_SECONDS.len() - 1], 5, "200 s is above the last bound");
+        assert_eq!(counts[LE_SECONDS.len()], 6);
+        assert!((sum - 200.009101).abs() < 1e-9, "{sum}");
+        assert!(counts.windows(2).all(|w| w[0] <= w[1]));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::Kind;
-use super::latency::{Histogram, Summary};
+use super::latency::{Buckets, Histogram, Summary};
 use crate::diag::diag;
 
 /// Events the broker acknowledged and their latencies, shared with the stats thread.
@@ -22,8 +22,12 @@ struct Counts {
     period: Histogram,
     /// Since the start.
     total: Histogram,
+    /// Since the start, in the buckets `/metrics` shows.
+    buckets: Buckets,
 }
 
+/// A handle: clones count into the same numbers (the metrics endpoint reads them).
+#[derive(Clone)]
 pub struct Stats {
     started: Instant,
     counts: Arc<Counts>,
@@ -43,6 +47,18 @@ impl Stats {
         counter.fetch_add(1, Ordering::Relaxed);
         self.counts.period.record(latency);
         self.counts.total.record(latency);
+        self.counts.buckets.record(latency);
+    }
+
+    /// The create→acknowledge latencies since the start: cumulative bucket counts and their
+    /// sum (see `Buckets::cumulative`).
+    pub fn latency_buckets(&self) -> (Vec<u64>, f64) {
+        self.counts.buckets.cumulative()
+    }
+
+    /// When the counting started.
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     pub fn transactions(&self) -> u64 {
