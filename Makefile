@@ -17,7 +17,7 @@ run: ## run the producer (against KAFKA_BOOTSTRAP_SERVERS, else a local broker) 
 test: ## all tests: unit, CLI, real Kafka 4.x and 3.9 brokers, scratch (static binary in chroot)
 	scripts/test
 
-lint: ## rustfmt, clippy (default and plaintext-only builds), rustdoc (warnings as errors); hadolint, compose-go
+lint: ## rustfmt, clippy (default and plaintext-only builds), rustdoc (warnings as errors); hadolint, compose-go, Kubernetes types
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 	cargo clippy --locked --no-default-features -- -D warnings

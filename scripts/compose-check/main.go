@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 )
@@ -67,6 +68,26 @@ func check(file string) error {
 	}
 	if dep, ok := producer.DependsOn["topics"]; !ok || dep.Condition != "service_completed_successfully" {
 		return fmt.Errorf("the producer must start after the topics step succeeded")
+	}
+	addr := value(producer.Environment["PRODUCER_METRICS_ADDR"])
+	_, port, found := strings.Cut(addr, ":")
+	if !found || port == "" {
+		return fmt.Errorf("the producer must serve its metrics (PRODUCER_METRICS_ADDR :PORT), not %q", addr)
+	}
+	published := false
+	for _, p := range producer.Ports {
+		if p.HostIP != "127.0.0.1" {
+			return fmt.Errorf("the producer publishes port %d on %q: its metrics endpoint belongs on 127.0.0.1 only", p.Target, p.HostIP)
+		}
+		published = published || fmt.Sprint(p.Target) == port
+	}
+	if !published {
+		return fmt.Errorf("the producer's metrics port %s is not published on 127.0.0.1", port)
+	}
+	hc := producer.HealthCheck
+	want := []string{"CMD", "/pos-producer", "--probe", "http://127.0.0.1:" + port + "/readyz"}
+	if hc == nil || strings.Join(hc.Test, " ") != strings.Join(want, " ") {
+		return fmt.Errorf("the producer's healthcheck must be %v (the image has no shell or curl)", want)
 	}
 	return nil
 }
