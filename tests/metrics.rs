@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,22 @@ fn prometheus_dir() -> &'static str {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A run against `broker` writing `topic` (refunds to `topic-r`) and serving its metrics on a
+/// free port, with `args` added; its endpoint's address and when it started.
+fn spawn_serving(broker: &Broker, topic: &str, args: &[&str]) -> (Child, SocketAddr, Instant) {
+    let port = free_port();
+    let mut all = vec![
+        format!("--bootstrap-servers={}", broker.addr),
+        format!("--topic={topic}"),
+        format!("--topic-refunds={topic}-r"),
+        "--stats-seconds=0".to_string(),
+        format!("--metrics-addr=127.0.0.1:{port}"),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let child = producer(&all.iter().map(String::as_str).collect::<Vec<_>>()).spawn().unwrap();
+    (child, format!("127.0.0.1:{port}").parse().unwrap(), Instant::now())
 }
 
 /// One GET: (status, body); `None` when the connection failed or closed without an answer.
@@ -88,22 +104,11 @@ fn a_scrape_agrees_with_the_summary_the_topics_and_promtool() {
     let broker = Broker::shared(KAFKA_4);
     let topic = unique("metrics");
     let refunds = format!("{topic}-r");
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = producer(&[
-        &format!("--bootstrap-servers={}", broker.addr),
-        &format!("--topic={topic}"),
-        &format!("--topic-refunds={refunds}"),
-        "--sleep-seconds=1.2",
-        "--refund-probability=0.5",
-        "--late-probability=0.3",
-        "--malformed-probability=0.3",
-        "--stats-seconds=0",
-        &format!("--metrics-addr=127.0.0.1:{port}"),
-    ])
-    .spawn()
-    .unwrap();
-    let started = Instant::now();
+    let (child, addr, started) = spawn_serving(
+        broker,
+        &topic,
+        &["--sleep-seconds=1.2", "--refund-probability=0.5", "--late-probability=0.3", "--malformed-probability=0.3"],
+    );
     let ready = wait_for(addr, "/readyz", Duration::from_secs(60), |s, _| s == 200);
     assert_eq!(ready.0, 200, "{ready:?}");
     // A scrape between two sales, once every event made is acknowledged: then a stop makes
@@ -188,21 +193,8 @@ fn a_scrape_agrees_with_the_summary_the_topics_and_promtool() {
 fn readyz_is_503_while_the_broker_is_frozen_and_200_once_it_answers_again() {
     let broker = Broker::start(KAFKA_4);
     let topic = unique("readyz");
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = producer(&[
-        &format!("--bootstrap-servers={}", broker.addr),
-        &format!("--topic={topic}"),
-        &format!("--topic-refunds={topic}-r"),
-        "--sleep-seconds=0.2",
-        "--delivery-timeout-ms=16000",
-        "--stats-seconds=0",
-        "--log-events=false",
-        &format!("--metrics-addr=127.0.0.1:{port}"),
-    ])
-    .spawn()
-    .unwrap();
-    let started = Instant::now();
+    let (child, addr, started) =
+        spawn_serving(&broker, &topic, &["--sleep-seconds=0.2", "--delivery-timeout-ms=16000", "--log-events=false"]);
     assert_eq!(wait_for(addr, "/readyz", Duration::from_secs(60), |s, _| s == 200).0, 200);
 
     kill(broker.pid(), "STOP");
@@ -234,22 +226,11 @@ fn readyz_is_503_while_the_broker_is_frozen_and_200_once_it_answers_again() {
 fn hostile_clients_change_neither_the_pace_nor_the_delivery() {
     let broker = Broker::shared(KAFKA_4);
     let topic = unique("hostile");
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = producer(&[
-        &format!("--bootstrap-servers={}", broker.addr),
-        &format!("--topic={topic}"),
-        &format!("--topic-refunds={topic}-r"),
-        "--sleep-seconds=0.01",
-        "--max-events=1500",
-        "--refund-probability=0",
-        "--stats-seconds=0",
-        "--log-events=false",
-        &format!("--metrics-addr=127.0.0.1:{port}"),
-    ])
-    .spawn()
-    .unwrap();
-    let started = Instant::now();
+    let (child, addr, started) = spawn_serving(
+        broker,
+        &topic,
+        &["--sleep-seconds=0.01", "--max-events=1500", "--refund-probability=0", "--log-events=false"],
+    );
     assert_eq!(wait_for(addr, "/readyz", Duration::from_secs(60), |s, _| s == 200).0, 200);
 
     // Each hostile connection must be closed by the server: read to the end within a bound.
@@ -332,20 +313,9 @@ fn hostile_clients_change_neither_the_pace_nor_the_delivery() {
 fn a_prometheus_server_scrapes_it() {
     let broker = Broker::shared(KAFKA_4);
     let topic = unique("prometheus");
-    let (port, web) = (free_port(), free_port());
-    let child = producer(&[
-        &format!("--bootstrap-servers={}", broker.addr),
-        &format!("--topic={topic}"),
-        &format!("--topic-refunds={topic}-r"),
-        "--sleep-seconds=0.05",
-        "--max-seconds=40",
-        "--stats-seconds=0",
-        "--log-events=false",
-        &format!("--metrics-addr=127.0.0.1:{port}"),
-    ])
-    .spawn()
-    .unwrap();
-    let started = Instant::now();
+    let (child, addr, started) =
+        spawn_serving(broker, &topic, &["--sleep-seconds=0.05", "--max-seconds=40", "--log-events=false"]);
+    let (port, web) = (addr.port(), free_port());
     let dir = common::tempdir("prometheus");
     let config = dir.join("prometheus.yml");
     std::fs::write(
