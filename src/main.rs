@@ -344,8 +344,12 @@ fn produce(
     }
     let mut produced = 0u64;
     loop {
+        // The next sale is made at its due time, or with those due within the linger after it
+        // (they would share its request anyway: one wake-up for them all).
+        let now = Instant::now();
+        let wake = schedule.wake(now, config.kafka.linger, end);
         // Alive while the loop comes back: by the next sale, or after a delivery's longest wait.
-        metrics.back_by(schedule.due().max(Instant::now()) + config.kafka.delivery_timeout);
+        metrics.back_by(wake.max(now) + config.kafka.delivery_timeout);
         if config.max_events.is_some_and(|max| produced >= max) {
             run.flush();
             return run.deliver(&mut sink, log, Until::Acked).unwrap_or(Ending::ok("event limit reached"));
@@ -353,8 +357,8 @@ fn produce(
         // Before waiting for the next sale's turn, deliver (and log) what is queued, waiting
         // for answers until it is due (a slow broker holds up only its own partitions). Behind
         // schedule, send what is queued and go on making events while answers are due.
-        let until = if schedule.ahead(Instant::now()) {
-            Some(Until::AckedOr(end.map_or(schedule.due(), |end| end.min(schedule.due()))))
+        let until = if schedule.ahead(now) {
+            Some(Until::AckedOr(end.map_or(wake, |end| end.min(wake))))
         } else {
             (run.outbox.queued() >= MAX_QUEUED).then_some(Until::Unsent(MAX_UNSENT))
         };
@@ -363,12 +367,13 @@ fn produce(
         {
             return ending;
         }
-        if let Some(why) = run.wait_until(schedule.due(), end) {
+        if let Some(why) = run.wait_until(wake, end) {
             run.flush();
             return run.deliver(&mut sink, log, Until::Acked).unwrap_or(Ending::ok(why));
         }
-        let (transaction, refund) = generator.next();
-        run.send(transaction, refund, Instant::now().saturating_duration_since(schedule.due()));
+        let due = schedule.due();
+        let (transaction, refund) = generator.late_by(Instant::now().saturating_duration_since(due)).next();
+        run.send(transaction, refund, due);
         produced += 1;
         follow(&mut schedule, &generator);
     }
@@ -416,17 +421,18 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Queues a sale and its refund, if any, with the faults asked for; `lag`: how late the
-    /// sale is made after it was due.
-    fn send(&mut self, transaction: Transaction, refund: Option<Refund>, lag: Duration) {
+    /// Queues a sale and its refund, if any, with the faults asked for; `due`: when the sale
+    /// was due (its latency counts from then, and it may be made a little later).
+    fn send(&mut self, transaction: Transaction, refund: Option<Refund>, due: Instant) {
+        let lag = Instant::now().saturating_duration_since(due);
         self.metrics.made(Kind::Transaction, lag);
         if refund.is_some() {
             self.metrics.made(Kind::Refund, lag);
         }
         let Some(injector) = &mut self.injector else {
-            self.outbox.push(Event::Transaction(&transaction), Marks::default());
+            self.outbox.push(Event::Transaction(&transaction), Marks::default(), due);
             if let Some(refund) = &refund {
-                self.outbox.push(Event::Refund(refund), Marks::default());
+                self.outbox.push(Event::Refund(refund), Marks::default(), due);
             }
             return;
         };
@@ -434,24 +440,24 @@ impl Run<'_> {
         if let Some(refund) = refund {
             injector.pass(Made::Refund(refund), &mut self.sending);
         }
-        self.queue_sending();
+        self.queue_sending(due);
     }
 
     /// Queues what the faults still hold back (the run ends).
     fn flush(&mut self) {
         if let Some(injector) = &mut self.injector {
             injector.flush(&mut self.sending);
-            self.queue_sending();
+            self.queue_sending(Instant::now());
         }
     }
 
-    /// Queues what the faults let go, in order.
-    fn queue_sending(&mut self) {
-        for (made, marks) in self.sending.drain(..) {
+    /// Queues what the faults let go, in order, as made at `made`.
+    fn queue_sending(&mut self, made: Instant) {
+        for (event, marks) in self.sending.drain(..) {
             for fault in marks.names().into_iter().flat_map(|names| names.split(',')) {
                 self.metrics.fault(metrics::FAULTS.iter().position(|f| *f == fault).unwrap_or(usize::MAX));
             }
-            self.outbox.push((&made).into(), marks);
+            self.outbox.push((&event).into(), marks, made);
         }
     }
 

@@ -102,7 +102,9 @@ impl Outbox {
 
     /// Makes an event's record: its JSON is the message value; the key is the sale's id as
     /// decimal text (a refund's sale for a refund). `marks`: the faults the record carries.
-    pub fn push(&mut self, event: Event<'_>, marks: Marks) {
+    /// `made`: when it counts as made (its sale's due time: it may be made a little later),
+    /// its latency and delivery timeout count from then.
+    pub fn push(&mut self, event: Event<'_>, marks: Marks, made: Instant) {
         if self.buf.capacity() - self.buf.len() < MAX_EVENT_BYTES {
             self.next_chunk();
         }
@@ -133,7 +135,6 @@ impl Outbox {
             Kind::Refund => 1,
         };
         let (key, value) = (both.slice(..key_len), both.slice(key_len..));
-        let made = Instant::now();
         let number = self.first + self.waiting.len() as u64;
         let sale = match (kind, marks.copy) {
             (Kind::Refund, _) => self.unacked_sale(key_id),
@@ -319,28 +320,28 @@ mod tests {
             timestamp: of.timestamp,
         };
         let mut outbox = Outbox::new(None);
-        outbox.push(Event::Transaction(&old), Marks::default()); // 0
+        outbox.push(Event::Transaction(&old), Marks::default(), Instant::now()); // 0
         assert_eq!(numbers(&mut outbox), [0]);
         ack(&mut outbox, &[0]);
-        outbox.push(Event::Transaction(&sale), Marks::default()); // 1
-        outbox.push(Event::Refund(&refund(1, &sale)), Marks::default()); // 2: its sale waits
-        outbox.push(Event::Refund(&refund(2, &old)), Marks::default()); // 3: its sale is acked, but 2 waits
+        outbox.push(Event::Transaction(&sale), Marks::default(), Instant::now()); // 1
+        outbox.push(Event::Refund(&refund(1, &sale)), Marks::default(), Instant::now()); // 2: its sale waits
+        outbox.push(Event::Refund(&refund(2, &old)), Marks::default(), Instant::now()); // 3: its sale is acked, but 2 waits
         assert_eq!(numbers(&mut outbox), [1], "only the sale goes");
         assert_eq!(outbox.queued(), 0);
         ack(&mut outbox, &[1]);
         assert_eq!(numbers(&mut outbox), [2, 3], "the sale is acknowledged: both refunds, in order");
         // A refund of a sale acknowledged and logged long ago goes at once.
         ack(&mut outbox, &[2, 3]);
-        outbox.push(Event::Refund(&refund(3, &old)), Marks::default());
+        outbox.push(Event::Refund(&refund(3, &old)), Marks::default(), Instant::now());
         assert_eq!(numbers(&mut outbox), [4]);
         // A sale sent after a later one (the out-of-order fault) is still found.
         let (held_back, _) = g.next();
         let (next, _) = g.next();
         let reordered = Marks { reordered: true, ..Marks::default() };
-        outbox.push(Event::Transaction(&next), Marks::default()); // 5
-        outbox.push(Event::Transaction(&held_back), reordered); // 6
-        outbox.push(Event::Refund(&refund(4, &held_back)), Marks::default()); // 7
-        outbox.push(Event::Refund(&refund(5, &next)), Marks::default()); // 8
+        outbox.push(Event::Transaction(&next), Marks::default(), Instant::now()); // 5
+        outbox.push(Event::Transaction(&held_back), reordered, Instant::now()); // 6
+        outbox.push(Event::Refund(&refund(4, &held_back)), Marks::default(), Instant::now()); // 7
+        outbox.push(Event::Refund(&refund(5, &next)), Marks::default(), Instant::now()); // 8
         assert_eq!(numbers(&mut outbox), [5, 6]);
         ack(&mut outbox, &[5]);
         assert_eq!(numbers(&mut outbox), Vec::<u64>::new(), "refund 4 waits for sale 6, refund 5 behind it");

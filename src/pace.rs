@@ -12,11 +12,13 @@ pub struct Schedule {
     /// When the next transaction is due, in ns after `start`: `k × interval` for the k-th
     /// (0-based), unless a rate profile set it.
     next_ns: u128,
+    /// A rate profile sets the due times (random gaps: the next one is not known ahead).
+    profiled: bool,
 }
 
 impl Schedule {
     pub fn new(start: Instant, interval: Duration) -> Schedule {
-        Schedule { start, interval_ns: interval.as_nanos(), next_ns: 0 }
+        Schedule { start, interval_ns: interval.as_nanos(), next_ns: 0, profiled: false }
     }
 
     /// When the next transaction is due.
@@ -36,15 +38,56 @@ impl Schedule {
         self.next_ns = self.next_ns.saturating_add(self.interval_ns);
     }
 
+    /// When to wake for the next transaction, at `now`, given the producer's `linger`: at its
+    /// due time, or, when several come due within a linger (`interval` < `linger`) and it is
+    /// not due yet, a linger later, to make it and those due meanwhile in one wake-up. They
+    /// would wait for that linger in one request anyway; each is stamped and timed from its
+    /// own due time (`Generator::late_by`, the outbox's `made`), so nothing about the events
+    /// changes but the wake-ups they cost. `until`: the run's time limit, before which every
+    /// due transaction is made. Under a rate profile (random gaps) always the due time.
+    pub fn wake(&self, now: Instant, linger: Duration, until: Option<Instant>) -> Instant {
+        let due = self.due();
+        let gather = !self.profiled && self.interval_ns > 0 && self.interval_ns < linger.as_nanos() && due > now;
+        match due.checked_add(linger) {
+            Some(later) if gather && until.is_none_or(|end| later <= end) => later,
+            _ => due,
+        }
+    }
+
     /// Puts the next transaction at `offset` after the start (a rate profile's arrival).
     pub fn advance_to(&mut self, offset: Duration) {
         self.next_ns = offset.as_nanos();
+        self.profiled = true;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sales_faster_than_the_linger_are_made_together_a_linger_after_the_first_is_due() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let fast = Schedule::new(t0, Duration::from_micros(500));
+        // Not due yet: wake a linger after it is due, and make those due by then with it.
+        assert_eq!(fast.wake(t0 - ms(1), ms(5), None), t0 + ms(5));
+        // Due already (behind schedule): at once.
+        assert_eq!(fast.wake(t0, ms(5), None), t0);
+        // No linger, or sales slower than it, or the time limit before the linger ends: at
+        // its due time.
+        assert_eq!(fast.wake(t0 - ms(1), Duration::ZERO, None), t0);
+        assert_eq!(Schedule::new(t0, ms(10)).wake(t0 - ms(1), ms(5), None), t0);
+        assert_eq!(Schedule::new(t0, ms(5)).wake(t0 - ms(1), ms(5), None), t0);
+        assert_eq!(fast.wake(t0 - ms(1), ms(5), Some(t0 + ms(4))), t0);
+        assert_eq!(fast.wake(t0 - ms(1), ms(5), Some(t0 + ms(5))), t0 + ms(5));
+        // Flat out (no interval): never waits.
+        assert_eq!(Schedule::new(t0, Duration::ZERO).wake(t0 - ms(1), ms(5), None), t0);
+        // A rate profile's gaps are random: each sale at its time.
+        let mut profiled = Schedule::new(t0, Duration::from_micros(500));
+        profiled.advance_to(ms(1));
+        assert_eq!(profiled.wake(t0, ms(5), None), t0 + ms(1));
+    }
 
     #[test]
     fn due_times_are_fixed_multiples_of_the_interval() {

@@ -56,3 +56,42 @@ fn at_2000_a_second_a_5_ms_linger_shares_requests_and_0_sends_each_sale_alone() 
     let (events, requests) = paced("0", &want);
     assert!(requests * 2 >= events, "linger 0: {events} events in {requests} requests");
 }
+
+/// With a linger, the sales due within it are made in one wake-up, a linger after the first is
+/// due: each is still stamped with its own due time, so on the wall clock the records' times
+/// follow the schedule (one every 0.5 ms here), not the wake-ups (a bunch every 5 ms), and
+/// they do so even when the producer falls behind.
+#[test]
+fn sales_made_together_are_stamped_with_their_own_due_times() {
+    let b = Broker::shared(KAFKA_4);
+    let topic = unique("linger-stamps");
+    let args = [
+        format!("--bootstrap-servers={}", b.addr),
+        format!("--topic={topic}"),
+        format!("--topic-refunds={topic}-r"),
+        "--sleep-seconds=0.0005".into(),
+        "--max-events=2000".into(),
+        "--refund-probability=0".into(),
+        "--stats-seconds=0".into(),
+        "--log-events=false".into(),
+    ];
+    let out = run(producer(&args.iter().map(String::as_str).collect::<Vec<_>>()), LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let records = common::consume(&b.addr, &topic, 2000);
+    assert_eq!(records.len(), 2000);
+    let mut stamps: Vec<(u64, i64)> = records
+        .iter()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.value).unwrap();
+            (v["transaction_id"].as_u64().unwrap(), r.timestamp_ms)
+        })
+        .collect();
+    stamps.sort_unstable();
+    let (first_id, first_ms) = stamps[0];
+    let off: Vec<(u64, i64)> = stamps
+        .iter()
+        .map(|&(id, ms)| (id, ms - first_ms - (id - first_id) as i64 / 2))
+        .filter(|(_, drift)| drift.abs() > 2)
+        .collect();
+    assert!(off.is_empty(), "records stamped away from their due times (id, ms off): {:?}", &off[..off.len().min(20)]);
+}

@@ -12,10 +12,11 @@ pub mod profile;
 pub mod resume;
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use catalog::{CUSTOMERS, PRODUCTS, REFUND_REASONS, STORES};
 use clock::Clock;
-use event::{Cents, CustomerId, Refund, Transaction};
+use event::{Cents, CustomerId, EventTime, Refund, Transaction};
 use profile::Arrivals;
 
 /// How many of the most recent not-yet-refunded sales a refund may pick from.
@@ -57,6 +58,9 @@ pub struct Generator {
     stores: Vec<&'static str>,
     /// When sales happen under a rate profile; `None`: one every clock step (flat).
     arrivals: Option<Arrivals>,
+    /// On the wall clock: how much earlier than now the next sale happened (it was due then
+    /// and is made late; see `late_by`), in milliseconds.
+    late_ms: i64,
 }
 
 impl Generator {
@@ -81,6 +85,7 @@ impl Generator {
             refundable,
             stores: STORES.iter().map(|s| s.id).collect(),
             arrivals: None,
+            late_ms: 0,
         }
     }
 
@@ -107,6 +112,13 @@ impl Generator {
     }
 
     /// The next sale, and with probability `refund_probability` a refund that follows it.
+    /// On the wall clock, the next sale (and its refund) happened `late` before now: it was due
+    /// then and is made now. The simulated clock has its own times.
+    pub fn late_by(&mut self, late: Duration) -> &mut Generator {
+        self.late_ms = i64::try_from(late.as_millis()).unwrap_or(i64::MAX);
+        self
+    }
+
     pub fn next(&mut self) -> (Transaction, Option<Refund>) {
         let transaction = self.transaction();
         let refund = (self.rng.f64() < self.refund_probability).then(|| self.refund(&transaction));
@@ -125,6 +137,7 @@ impl Generator {
                 at
             }
         };
+        let timestamp = self.earlier(timestamp, EventTime(i64::MIN));
         let product = PRODUCTS[self.rng.usize(..PRODUCTS.len())];
         let t = Transaction {
             transaction_id,
@@ -157,7 +170,15 @@ impl Generator {
             // 50 %–100 % of what was paid, in whole cents, rounded so it never exceeds it.
             refund_amount: Cents(self.rng.u64(paid.div_ceil(2)..=paid)),
             reason: REFUND_REASONS[self.rng.usize(..REFUND_REASONS.len())],
-            timestamp: self.clock.time_after(latest.timestamp),
+            timestamp: self.earlier(self.clock.time_after(latest.timestamp), latest.timestamp),
+        }
+    }
+
+    /// A wall clock time `late_ms` earlier, never before `floor`; a simulated time as it is.
+    fn earlier(&self, time: EventTime, floor: EventTime) -> EventTime {
+        match self.clock {
+            Clock::Wall => EventTime(time.0.saturating_sub(self.late_ms).max(floor.0)),
+            Clock::Simulated { .. } => time,
         }
     }
 }
@@ -174,6 +195,22 @@ mod tests {
     fn run(seed: u64, p: f64, n: u64) -> Vec<(Transaction, Option<Refund>)> {
         let mut g = Generator::new(seed, Clock::simulated(1_735_689_600_000, 1.0), p);
         (0..n).map(|_| g.next()).collect()
+    }
+
+    #[test]
+    fn a_sale_made_late_on_the_wall_clock_is_stamped_when_it_was_due() {
+        let mut g = Generator::new(3, Clock::Wall, 1.0);
+        let before = clock::now().0;
+        let (t, r) = g.late_by(Duration::from_secs(3)).next();
+        let after = clock::now().0;
+        assert!((before - 3000..=after - 3000).contains(&t.timestamp.0), "{t:?}");
+        let r = r.expect("refund probability 1");
+        assert!(r.timestamp >= t.timestamp && r.timestamp.0 <= after - 3000, "{r:?}");
+        let (t2, _) = g.late_by(Duration::ZERO).next();
+        assert!(t2.timestamp.0 >= before, "on time again: {t2:?}");
+        // A simulated clock keeps its own times.
+        let mut s = Generator::new(3, Clock::simulated(1_735_689_600_000, 1.0), 0.0);
+        assert_eq!(s.late_by(Duration::from_secs(3)).next().0.timestamp, EventTime(1_735_689_600_000));
     }
 
     #[test]
