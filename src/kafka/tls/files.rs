@@ -13,6 +13,7 @@ use rustls::sign::CertifiedKey;
 
 use super::pbe::{self, PbeError};
 use super::pkcs12::{self, StoreError};
+use super::rsa_primes::larger_prime_first;
 use super::x509::Cert;
 use crate::kafka::settings::{StoreFile, TlsFiles};
 
@@ -56,7 +57,7 @@ pub fn identity(files: &TlsFiles, provider: &CryptoProvider) -> Result<Option<Ce
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(entry.der.clone()));
         let key = provider
             .key_provider
-            .load_private_key(key)
+            .load_private_key(larger_prime_first(key))
             .map_err(|e| format!("{place}: its key cannot be used ({e})"))?;
         let public = key.public_key().map(|k| k.as_ref().to_vec()).unwrap_or_default();
         let certs: Vec<&[u8]> = opened.certs.iter().map(|c| &c.der[..]).collect();
@@ -73,7 +74,7 @@ pub fn identity(files: &TlsFiles, provider: &CryptoProvider) -> Result<Option<Ce
     let key = private_key(key_name, key_path, key_password)?;
     let key = provider
         .key_provider
-        .load_private_key(key)
+        .load_private_key(larger_prime_first(key))
         .map_err(|e| format!("{key_name} {}: the key cannot be used ({e})", key_path.display()))?;
     // rustls's own check parses the certificate with webpki, which refuses an X.509 v1 one;
     // the broker judges the certificate, this checks only the pair.

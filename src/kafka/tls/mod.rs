@@ -25,6 +25,7 @@ mod files;
 mod pbe;
 mod pkcs12;
 mod portable;
+mod rsa_primes;
 mod verify;
 mod x509;
 
