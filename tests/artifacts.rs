@@ -312,14 +312,19 @@ fn the_kafka_client_and_the_simulator_import_only_what_their_layer_may() {
 }
 
 /// A broker's listeners get their ports from `kafka-local ports`; asked one at a time, the kernel
-/// once gave two listeners of one node the same port and the broker refused to format (CI).
+/// once gave two listeners of one node the same port and the broker refused to format (CI); a
+/// port drawn from the ephemeral range can be taken by a client's outgoing connection, and two
+/// runs side by side could draw the same one.
 #[test]
 fn the_local_brokers_ports_are_distinct_and_avoid_the_ones_taken() {
-    let ports = |taken: &[String]| -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!("pos-ports-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ports = |registry: &str, taken: &[String]| -> Vec<String> {
         let out = std::process::Command::new(root().join("scripts/kafka-local"))
             .arg("ports")
             .arg("400")
             .args(taken)
+            .env("KAFKA_LOCAL_PORTS", dir.join(registry))
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -330,10 +335,17 @@ fn the_local_brokers_ports_are_distinct_and_avoid_the_ones_taken() {
         assert_eq!(distinct.len(), 400, "a port was handed out twice");
         ports
     };
-    // The first 400 are free again once the call has ended; of 400 more drawn at random from the
-    // ephemeral range several would repeat them if "taken" were not honoured.
-    let first = ports(&[]);
-    let second = ports(&first);
-    let repeated: Vec<_> = second.iter().filter(|p| first.contains(p)).collect();
-    assert!(repeated.is_empty(), "ports given as taken were handed out: {repeated:?}");
+    let repeated = |a: &[String], b: &[String]| b.iter().filter(|p| a.contains(p)).cloned().collect::<Vec<_>>();
+    // Below the ephemeral range, where no outgoing connection takes a source port.
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+    let ephemeral: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+    let first = ports("a", &[]);
+    assert!(first.iter().all(|p| p.parse::<u16>().unwrap() < ephemeral), "{first:?} (ephemeral from {ephemeral})");
+    // Taken ones are never handed out (a registry of its own: only "taken" can keep them out).
+    let second = ports("b", &first);
+    assert!(repeated(&first, &second).is_empty(), "ports given as taken were handed out");
+    // Nor, for an hour, one handed out before, by this run or one beside it (the same registry).
+    let third = ports("a", &[]);
+    assert!(repeated(&first, &third).is_empty(), "ports handed out before were handed out again");
+    let _ = std::fs::remove_dir_all(&dir);
 }
