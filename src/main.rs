@@ -343,11 +343,16 @@ fn produce(
         follow(&mut schedule, &generator);
     }
     let mut produced = 0u64;
+    // The wake-up that makes together the sales due up to it, while those are being made.
+    let mut gathering: Option<Instant> = None;
     loop {
         // The next sale is made at its due time, or with those due within the linger after it
         // (they would share its request anyway: one wake-up for them all).
         let now = Instant::now();
         let wake = schedule.wake(now, config.kafka.linger, end);
+        if wake > schedule.due() {
+            gathering = Some(wake);
+        }
         // Alive while the loop comes back: by the next sale, or after a delivery's longest wait.
         metrics.back_by(wake.max(now) + config.kafka.delivery_timeout);
         if config.max_events.is_some_and(|max| produced >= max) {
@@ -371,9 +376,18 @@ fn produce(
             run.flush();
             return run.deliver(&mut sink, log, Until::Acked).unwrap_or(Ending::ok(why));
         }
-        let due = schedule.due();
-        let (transaction, refund) = generator.late_by(Instant::now().saturating_duration_since(due)).next();
-        run.send(transaction, refund, due);
+        // A sale made in a gathering wake-up is stamped and timed from its due time; any other
+        // (on time, behind schedule, flat out) from now, as it is made.
+        let (due, now) = (schedule.due(), Instant::now());
+        let made = match gathering {
+            Some(until) if due <= until => due,
+            _ => {
+                gathering = None;
+                now
+            }
+        };
+        let (transaction, refund) = generator.late_by(now.saturating_duration_since(made)).next();
+        run.send(transaction, refund, made, now.saturating_duration_since(due));
         produced += 1;
         follow(&mut schedule, &generator);
     }
@@ -421,18 +435,18 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Queues a sale and its refund, if any, with the faults asked for; `due`: when the sale
-    /// was due (its latency counts from then, and it may be made a little later).
-    fn send(&mut self, transaction: Transaction, refund: Option<Refund>, due: Instant) {
-        let lag = Instant::now().saturating_duration_since(due);
+    /// Queues a sale and its refund, if any, with the faults asked for. `made`: when they
+    /// count as made (latency, delivery timeout); `lag`: how late after its due time the sale
+    /// is made.
+    fn send(&mut self, transaction: Transaction, refund: Option<Refund>, made: Instant, lag: Duration) {
         self.metrics.made(Kind::Transaction, lag);
         if refund.is_some() {
             self.metrics.made(Kind::Refund, lag);
         }
         let Some(injector) = &mut self.injector else {
-            self.outbox.push(Event::Transaction(&transaction), Marks::default(), due);
+            self.outbox.push(Event::Transaction(&transaction), Marks::default(), made);
             if let Some(refund) = &refund {
-                self.outbox.push(Event::Refund(refund), Marks::default(), due);
+                self.outbox.push(Event::Refund(refund), Marks::default(), made);
             }
             return;
         };
@@ -440,7 +454,7 @@ impl Run<'_> {
         if let Some(refund) = refund {
             injector.pass(Made::Refund(refund), &mut self.sending);
         }
-        self.queue_sending(due);
+        self.queue_sending(made);
     }
 
     /// Queues what the faults still hold back (the run ends).

@@ -95,3 +95,37 @@ fn sales_made_together_are_stamped_with_their_own_due_times() {
         .collect();
     assert!(off.is_empty(), "records stamped away from their due times (id, ms off): {:?}", &off[..off.len().min(20)]);
 }
+
+/// Flat out (no pace) and behind schedule, a sale is stamped and timed from when it is made,
+/// not from a due time long past: a run longer than its delivery timeout delivers, and its
+/// records' times span the run.
+#[test]
+fn flat_out_sales_are_stamped_and_timed_when_they_are_made() {
+    let b = Broker::shared(KAFKA_4);
+    let topic = unique("linger-flat");
+    let args = [
+        format!("--bootstrap-servers={}", b.addr),
+        format!("--topic={topic}"),
+        format!("--topic-refunds={topic}-r"),
+        "--topic-partitions=1".into(),
+        "--sleep-seconds=0".into(),
+        "--max-seconds=3".into(),
+        "--delivery-timeout-ms=1500".into(),
+        "--refund-probability=0".into(),
+        "--stats-seconds=0".into(),
+        "--log-events=false".into(),
+    ];
+    let out = run(producer(&args.iter().map(String::as_str).collect::<Vec<_>>()), LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    // The record times near an offset (the log ends with a transaction marker, not a record).
+    let stamps = |offset: &str| -> Vec<i64> {
+        let out = std::process::Command::new("kcat")
+            .args(["-b", &b.addr, "-C", "-t", &topic, "-o", offset, "-c", "5", "-e", "-q", "-f", "%T\n"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| l.trim().parse().unwrap()).collect()
+    };
+    let first = *stamps("beginning").iter().min().expect("records at the start");
+    let last = *stamps("-10").iter().max().expect("records at the end");
+    assert!(last - first >= 1500, "3 s of sales stamped within {} ms", last - first);
+}
