@@ -468,8 +468,8 @@ impl Run<'_> {
     /// Queues what the faults let go, in order, as made at `made`.
     fn queue_sending(&mut self, made: Instant) {
         for (event, marks) in self.sending.drain(..) {
-            for fault in marks.names().into_iter().flat_map(|names| names.split(',')) {
-                self.metrics.fault(metrics::FAULTS.iter().position(|f| *f == fault).unwrap_or(usize::MAX));
+            if let Some(names) = marks.names() {
+                self.metrics.faults(names);
             }
             self.outbox.push((&event).into(), marks, made);
         }

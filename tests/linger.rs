@@ -57,26 +57,30 @@ fn at_2000_a_second_a_5_ms_linger_shares_requests_and_0_sends_each_sale_alone() 
     assert!(requests * 2 >= events, "linger 0: {events} events in {requests} requests");
 }
 
+/// A run of sales without refunds, stats or event lines to `topic` on `b`, with `args` added;
+/// it must end with exit 0.
+fn run_quietly(b: &Broker, topic: &str, args: &[&str]) {
+    let mut all = vec![
+        format!("--bootstrap-servers={}", b.addr),
+        format!("--topic={topic}"),
+        format!("--topic-refunds={topic}-r"),
+        "--refund-probability=0".into(),
+        "--stats-seconds=0".into(),
+        "--log-events=false".into(),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let out = run(producer(&all.iter().map(String::as_str).collect::<Vec<_>>()), LIMIT);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+}
+
 /// With a linger, the sales due within it are made in one wake-up, a linger after the first is
 /// due: each is still stamped with its own due time, so on the wall clock the records' times
 /// follow the schedule (one every 0.5 ms here), not the wake-ups (a bunch every 5 ms), and
 /// they do so even when the producer falls behind.
 #[test]
 fn sales_made_together_are_stamped_with_their_own_due_times() {
-    let b = Broker::shared(KAFKA_4);
-    let topic = unique("linger-stamps");
-    let args = [
-        format!("--bootstrap-servers={}", b.addr),
-        format!("--topic={topic}"),
-        format!("--topic-refunds={topic}-r"),
-        "--sleep-seconds=0.0005".into(),
-        "--max-events=2000".into(),
-        "--refund-probability=0".into(),
-        "--stats-seconds=0".into(),
-        "--log-events=false".into(),
-    ];
-    let out = run(producer(&args.iter().map(String::as_str).collect::<Vec<_>>()), LIMIT);
-    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let (b, topic) = (Broker::shared(KAFKA_4), unique("linger-stamps"));
+    run_quietly(b, &topic, &["--sleep-seconds=0.0005", "--max-events=2000"]);
     let records = common::consume(&b.addr, &topic, 2000);
     assert_eq!(records.len(), 2000);
     let mut stamps: Vec<(u64, i64)> = records
@@ -101,22 +105,12 @@ fn sales_made_together_are_stamped_with_their_own_due_times() {
 /// records' times span the run.
 #[test]
 fn flat_out_sales_are_stamped_and_timed_when_they_are_made() {
-    let b = Broker::shared(KAFKA_4);
-    let topic = unique("linger-flat");
-    let args = [
-        format!("--bootstrap-servers={}", b.addr),
-        format!("--topic={topic}"),
-        format!("--topic-refunds={topic}-r"),
-        "--topic-partitions=1".into(),
-        "--sleep-seconds=0".into(),
-        "--max-seconds=3".into(),
-        "--delivery-timeout-ms=1500".into(),
-        "--refund-probability=0".into(),
-        "--stats-seconds=0".into(),
-        "--log-events=false".into(),
-    ];
-    let out = run(producer(&args.iter().map(String::as_str).collect::<Vec<_>>()), LIMIT);
-    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let (b, topic) = (Broker::shared(KAFKA_4), unique("linger-flat"));
+    run_quietly(
+        b,
+        &topic,
+        &["--topic-partitions=1", "--sleep-seconds=0", "--max-seconds=3", "--delivery-timeout-ms=1500"],
+    );
     // The record times near an offset (the log ends with a transaction marker, not a record).
     let stamps = |offset: &str| -> Vec<i64> {
         let out = std::process::Command::new("kcat")

@@ -199,8 +199,7 @@ impl Client {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "broker not in metadata"),
             })?;
             let conn = self.open(&addr)?;
-            self.conns.insert(slot, conn);
-            self.publish_brokers();
+            self.opened(slot, conn);
         }
         Ok(())
     }
@@ -231,8 +230,7 @@ impl Client {
         };
         let result = f(conn);
         if result.is_err() {
-            self.conns.remove(&slot);
-            self.publish_brokers();
+            self.closed(slot);
         }
         result
     }
@@ -250,8 +248,7 @@ impl Client {
             Some(conn) => {
                 let result = conn.wait_readable(pending, until);
                 if result.is_err() {
-                    self.conns.remove(&Slot::Node(node));
-                    self.publish_brokers();
+                    self.closed(Slot::Node(node));
                 }
                 result
             }
@@ -301,8 +298,7 @@ impl Client {
                         continue;
                     }
                     if let Ok(conn) = self.open(&self.brokers[&node]) {
-                        self.conns.insert(slot, conn);
-                        self.publish_brokers();
+                        self.opened(slot, conn);
                         opened = Some(slot);
                         break;
                     }
@@ -338,18 +334,28 @@ impl Client {
             match super::sasl::authenticate(conn, sasl) {
                 Ok(lifetime) => conn.set_session_lifetime(lifetime),
                 Err(e) => {
-                    self.conns.remove(&slot);
-                    self.publish_brokers();
+                    self.closed(slot);
                     return Err(e);
                 }
             }
         }
         let result = f(conn);
         if result.is_err() {
-            self.conns.remove(&slot);
-            self.publish_brokers();
+            self.closed(slot);
         }
         result
+    }
+
+    /// Keeps `conn` as `slot`'s connection.
+    fn opened(&mut self, slot: Slot, conn: Connection) {
+        self.conns.insert(slot, conn);
+        self.publish_brokers();
+    }
+
+    /// Drops `slot`'s connection (it failed).
+    fn closed(&mut self, slot: Slot) {
+        self.conns.remove(&slot);
+        self.publish_brokers();
     }
 
     /// Tells the telemetry which brokers are known and which have a connection open.

@@ -35,7 +35,7 @@ pub enum Phase {
 }
 
 /// The fault kinds, as the `pos-fault` header names them.
-pub const FAULTS: [&str; 4] = ["late", "duplicate", "malformed", "reordered"];
+const FAULTS: [&str; 4] = ["late", "duplicate", "malformed", "reordered"];
 
 /// What the run says about itself once ids are known (the labels of `pos_producer_run_info`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,10 +116,13 @@ impl Metrics {
         }
     }
 
-    /// A fault injected (one of [`FAULTS`]).
-    pub fn fault(&self, index: usize) {
-        if let Some(counter) = self.0.faults.get(index) {
-            counter.fetch_add(1, Ordering::Relaxed);
+    /// A record with faults injected, as its `pos-fault` header names them
+    /// (`late,duplicate`): one more of each.
+    pub fn faults(&self, names: &str) {
+        for name in names.split(',') {
+            if let Some(i) = FAULTS.iter().position(|f| *f == name) {
+                self.0.faults[i].fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -433,7 +436,7 @@ mod tests {
         let (m, stats, _) = board(60);
         m.made(EventKind::Transaction, Duration::from_millis(250));
         m.made(EventKind::Transaction, Duration::from_millis(250));
-        m.fault(2);
+        m.faults("malformed");
         stats.acked(EventKind::Transaction, Duration::from_millis(2));
         m.run_info(RunInfo { instance: 2, instances: 3, first_id: 5, ids: "topics \"empty\"".into() });
         let text = m.render(Format::Text);
