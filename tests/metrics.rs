@@ -218,8 +218,8 @@ fn readyz_is_503_while_the_broker_is_frozen_and_200_once_it_answers_again() {
     assert_eq!(status, 200, "{why}");
     kill(child.id(), "TERM");
     let out = common::finish(child, started, Duration::from_secs(30));
+    // A SIGTERM may find events in flight (the summary then counts them): exit 0 is the promise.
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert!(!summary(&out.stderr).contains("not acknowledged"), "{}", out.stderr);
 }
 
 #[test]
