@@ -349,3 +349,34 @@ fn the_local_brokers_ports_are_distinct_and_avoid_the_ones_taken() {
     assert!(repeated(&first, &third).is_empty(), "ports handed out before were handed out again");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `make bench`'s paced rows measure about 0.1 s of CPU per run: GNU time's hundredths made that
+/// a 10 % step, so `scripts/rusage` reports microseconds, and the command's exit status.
+#[test]
+fn the_bench_measures_cpu_in_microseconds_and_keeps_the_exit_status() {
+    let out = std::env::temp_dir().join(format!("pos-rusage-{}", std::process::id()));
+    // Some CPU (a busy loop of about 30 ms), a sleep, and a status of its own.
+    let status = std::process::Command::new(root().join("scripts/rusage"))
+        .arg(&out)
+        .args(["python3", "-c", "import time, sys\nt = time.process_time()\nwhile time.process_time() - t < 0.03: pass\ntime.sleep(0.2)\nsys.exit(3)"])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3));
+    let line = std::fs::read_to_string(&out).unwrap();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields.len(), 5, "elapsed user system rss switches: {line:?}");
+    let (elapsed, user, system): (f64, f64, f64) =
+        (fields[0].parse().unwrap(), fields[1].parse().unwrap(), fields[2].parse().unwrap());
+    assert!(elapsed >= 0.2, "{line:?}");
+    assert!(user + system >= 0.03, "{line:?}");
+    assert_eq!(fields[1].split('.').nth(1).map(str::len), Some(6), "microseconds: {line:?}");
+    assert!(fields[3].parse::<u64>().unwrap() > 0 && fields[4].parse::<u64>().is_ok(), "{line:?}");
+    // Killed by a signal: 128 + its number, as a shell says.
+    let killed = std::process::Command::new(root().join("scripts/rusage"))
+        .arg(&out)
+        .args(["sh", "-c", "kill -TERM $$"])
+        .status()
+        .unwrap();
+    assert_eq!(killed.code(), Some(128 + 15));
+    let _ = std::fs::remove_file(&out);
+}
