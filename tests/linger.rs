@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Broker, KAFKA_4, assert_exactly_once, producer, run, unique};
+use common::{Broker, KAFKA_4, assert_exactly_once, producer, run, run_other, unique};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const FIXED: [&str; 4] =
@@ -122,4 +122,26 @@ fn flat_out_sales_are_stamped_and_timed_when_they_are_made() {
     let first = *stamps("beginning").iter().min().expect("records at the start");
     let last = *stamps("-10").iter().max().expect("records at the end");
     assert!(last - first >= 1500, "3 s of sales stamped within {} ms", last - first);
+}
+
+/// `make bench`'s floor row (`examples/paced_floor.rs`, built by `cargo test` with the tests):
+/// against a real broker it makes one round trip per due time, and a bad argument is one line
+/// naming it and exit 2.
+#[test]
+fn the_bench_floor_makes_one_round_trip_per_due_time() {
+    let exe = std::env::current_exe().unwrap();
+    let floor = exe.parent().and_then(|deps| deps.parent()).unwrap().join("examples/paced_floor");
+    assert!(floor.exists(), "{} (cargo test builds the examples)", floor.display());
+    let b = Broker::shared(KAFKA_4);
+    let floor_run = |args: [&str; 3]| {
+        let mut cmd = std::process::Command::new(&floor);
+        cmd.args(args);
+        run_other(cmd, LIMIT)
+    };
+    let out = floor_run([b.addr.as_str(), "50", "0.4"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "20", "round trips at 50/s for 0.4 s");
+    let out = floor_run([b.addr.as_str(), "fast", "1"]);
+    assert_eq!(out.code(), 2);
+    assert_eq!(out.stderr.trim(), "paced_floor: RATE fast: expected a number from 0.001 to 1000000");
 }

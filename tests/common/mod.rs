@@ -57,6 +57,13 @@ pub fn run(mut cmd: Command, limit: Duration) -> Output {
     finish(child, started, limit)
 }
 
+/// As `run`, for a program other than pos-producer (its stderr is not held to our messages).
+pub fn run_other(mut cmd: Command, limit: Duration) -> Output {
+    let started = Instant::now();
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    finish_any(&mut child, started, limit)
+}
+
 /// Waits for a spawned child (killing it after `limit`) and collects its output.
 pub fn finish(mut child: Child, started: Instant, limit: Duration) -> Output {
     let out = finish_any(&mut child, started, limit);
