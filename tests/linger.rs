@@ -124,14 +124,23 @@ fn flat_out_sales_are_stamped_and_timed_when_they_are_made() {
     assert!(last - first >= 1500, "3 s of sales stamped within {} ms", last - first);
 }
 
-/// `make bench`'s floor row (`examples/paced_floor.rs`, built by `cargo test` with the tests):
-/// against a real broker it makes one round trip per due time, and a bad argument is one line
-/// naming it and exit 2.
+/// `make bench`'s floor row (`examples/paced_floor.rs`): against a real broker it makes one
+/// round trip per due time, and a bad argument is one line naming it and exit 2.
 #[test]
 fn the_bench_floor_makes_one_round_trip_per_due_time() {
-    let exe = std::env::current_exe().unwrap();
-    let floor = exe.parent().and_then(|deps| deps.parent()).unwrap().join("examples/paced_floor");
-    assert!(floor.exists(), "{} (cargo test builds the examples)", floor.display());
+    // `make test` builds it (`cargo test` builds examples only as test harnesses); alone, the
+    // test builds it in a target directory of its own (this one is locked while tests run).
+    let floor = std::env::var_os("POS_PACED_FLOOR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        let dir = common::root().join("target/paced-floor");
+        let built = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--locked", "--example", "paced_floor", "--target-dir"])
+            .arg(&dir)
+            .current_dir(common::root())
+            .status()
+            .unwrap();
+        assert!(built.success(), "cargo build --example paced_floor failed");
+        dir.join("debug/examples/paced_floor")
+    });
     let b = Broker::shared(KAFKA_4);
     let floor_run = |args: [&str; 3]| {
         let mut cmd = std::process::Command::new(&floor);
