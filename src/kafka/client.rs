@@ -3,7 +3,6 @@
 //! References: Kafka protocol guide (Metadata, CreateTopics); KIP-487 (Metadata v4+ lets the
 //! client turn auto-creation off); KIP-464 (CreateTopics v4+ takes the broker's defaults as -1).
 
-use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
@@ -13,6 +12,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::backoff::{Backoff, NoRetry};
 use super::connection::{Connection, ConnectionError, Settings};
+use super::fasthash::{FastMap, FastSet};
 use super::wire::{CreateTopicsResponse, MetadataResponse};
 use super::{KafkaError, error_name, is_retriable};
 use crate::diag::diag;
@@ -50,15 +50,15 @@ enum Slot {
 pub struct Client {
     config: ClientConfig,
     stop: Stop,
-    conns: HashMap<Slot, Connection>,
+    conns: FastMap<Slot, Connection>,
     /// Node id → `host:port`, from the latest metadata.
-    brokers: HashMap<i32, String>,
+    brokers: FastMap<i32, String>,
     /// Topic → leader node id of each partition (index = partition; -1 = none).
-    leaders: HashMap<String, Vec<i32>>,
+    leaders: FastMap<String, Vec<i32>>,
     /// Topics that existed and that the latest metadata says are gone (deleted).
-    gone: HashSet<String>,
+    gone: FastSet<String>,
     /// Topic → replicas of its first partition (its replication factor), as last seen.
-    replicas: HashMap<String, usize>,
+    replicas: FastMap<String, usize>,
     /// Topics this client created.
     created: Vec<String>,
     /// When metadata was last fetched.
@@ -79,11 +79,11 @@ impl Client {
         let mut client = Client {
             config,
             stop,
-            conns: HashMap::new(),
-            brokers: HashMap::new(),
-            leaders: HashMap::new(),
-            gone: HashSet::new(),
-            replicas: HashMap::new(),
+            conns: FastMap::default(),
+            brokers: FastMap::default(),
+            leaders: FastMap::default(),
+            gone: FastSet::default(),
+            replicas: FastMap::default(),
             created: Vec::new(),
             refreshed: None,
             controller: -1,
@@ -376,7 +376,7 @@ impl Client {
                 .with_allow_auto_topic_creation(false);
             c.call(ApiKey::Metadata, version, &request)
         })?;
-        let brokers: HashMap<i32, String> =
+        let brokers: FastMap<i32, String> =
             response.brokers.iter().map(|b| (b.node_id, format_addr(&b.host, b.port))).collect();
         // A connection to a broker that left the cluster or moved is of no further use.
         self.conns.retain(|slot, _| match slot {

@@ -343,8 +343,19 @@ impl Connection {
         version: i16,
         request: &Req,
     ) -> Result<Pending, ConnectionError> {
+        self.start_with(api, version, |buf| request.encode(buf, version).map_err(|e| e.to_string()))
+    }
+
+    /// `start`, with a request whose body `write` appends to the frame (Produce, written
+    /// without the codec's intermediate structures).
+    pub fn start_with(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+    ) -> Result<Pending, ConnectionError> {
         let limit = self.wait_limit();
-        let correlation_id = self.send(api, version, request, limit)?;
+        let correlation_id = self.send_with(api, version, write, limit)?;
         self.in_flight += 1;
         Ok(Pending { api, version, correlation_id, limit, connection: self.serial })
     }
@@ -385,14 +396,14 @@ impl Connection {
     }
 
     /// Sends a request that gets no response (Produce with acks=0).
-    pub fn send_only<Req: Encodable>(
+    pub fn send_only_with(
         &mut self,
         api: ApiKey,
         version: i16,
-        request: &Req,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
     ) -> Result<(), ConnectionError> {
         let limit = self.wait_limit();
-        self.send(api, version, request, limit).map(drop)
+        self.send_with(api, version, write, limit).map(drop)
     }
 
     /// Asks for the broker's API versions: v3 (KIP-511) first. A broker that does not know that
@@ -436,6 +447,17 @@ impl Connection {
         request: &Req,
         limit: WaitLimit,
     ) -> Result<i32, ConnectionError> {
+        self.send_with(api, version, |buf| request.encode(buf, version).map_err(|e| e.to_string()), limit)
+    }
+
+    /// Frames and writes one request whose body `write` appends; returns its correlation id.
+    fn send_with(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+        limit: WaitLimit,
+    ) -> Result<i32, ConnectionError> {
         self.correlation_id = self.correlation_id.wrapping_add(1);
         let header = RequestHeader::default()
             .with_request_api_key(api as i16)
@@ -447,7 +469,7 @@ impl Connection {
         buf.clear();
         buf.extend_from_slice(&[0; 4]);
         header.encode(buf, api.request_header_version(version)).map_err(|e| codec(e.to_string()))?;
-        request.encode(buf, version).map_err(|e| codec(e.to_string()))?;
+        write(buf).map_err(codec)?;
         let len = i32::try_from(buf.len() - 4).map_err(|_| ConnectionError::Frame {
             addr: self.addr.clone(),
             reason: "request larger than 2 GiB".into(),

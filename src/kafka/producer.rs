@@ -9,11 +9,10 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, ProduceRequest};
+use kafka_protocol::messages::ApiKey;
 
 use super::batch::{HeaderBlock, Scratch};
-use super::client::{Client, topic_name};
+use super::client::Client;
 use super::compression::Codec;
 use super::connection::{ConnectionError, Pending};
 use super::partitioner::partition_for_key;
@@ -21,14 +20,16 @@ use super::settings::Acks;
 use super::telemetry::{self, NETWORK_EXCEPTION};
 use super::txn::Txn;
 pub use super::window::Record;
-use super::window::{Batch, Next, Outcome, Tp, Window};
+use super::window::{Batch, Next, Outcome, Ready, Tp, Window};
 use super::wire::ProduceResponse;
 use super::{KafkaError, error_name, is_retriable};
 use crate::diag::diag;
 
 mod commit;
+mod request;
 mod start;
 
+use request::ProduceBody;
 use start::codec_supported;
 
 const MESSAGE_TOO_LARGE: i16 = 10;
@@ -93,6 +94,20 @@ pub struct Producer {
     doomed_records: Vec<(Tp, Record, u64, Instant)>,
     aborted_events: Vec<u64>,
     aborted_blocks: Vec<HeaderBlock>,
+    /// Buffers of each request's bookkeeping, kept for their capacity.
+    reused: Reused,
+}
+
+/// What `pump` fills and empties again for every request: kept from call to call, so that a
+/// request allocates nothing for its bookkeeping once they have grown.
+#[derive(Default)]
+struct Reused {
+    /// The brokers owing answers (`Window::leaders_waiting`).
+    waiting: Vec<i32>,
+    /// The partitions that may send (`Window::sendable`).
+    ready: Ready,
+    /// One request's encoded batches.
+    data: Vec<(Tp, Bytes)>,
 }
 
 impl Producer {
@@ -229,10 +244,14 @@ impl Producer {
                 (Some(by), Some(l)) => Some(by.min(l)),
                 (by, l) => by.or(l),
             };
-            let waiting = self.window.leaders_waiting();
+            let mut waiting = std::mem::take(&mut self.reused.waiting);
+            self.window.leaders_waiting(&mut waiting);
             if !waiting.is_empty() {
-                self.await_answer(&waiting, wake, acked)?;
+                let answer = self.await_answer(&waiting, wake, acked);
+                self.reused.waiting = waiting;
+                answer?;
             } else {
+                self.reused.waiting = waiting;
                 let next = self.window.next_retry().unwrap_or(now + REFRESH_AFTER_FAILURE).min(deadline);
                 if !self.client.stop().sleep_until(wake.map_or(next, |w| w.min(next))) {
                     return Err(KafkaError::Stopped { unacked: 0 });
@@ -295,7 +314,9 @@ impl Producer {
     /// Requests on a connection that was closed meanwhile (a metadata refresh drops the
     /// connection to a broker that moved) will never be answered: they are lost.
     fn forget_closed(&mut self, now: Instant) {
-        for leader in self.window.leaders_waiting() {
+        let mut waiting = std::mem::take(&mut self.reused.waiting);
+        self.window.leaders_waiting(&mut waiting);
+        for &leader in &waiting {
             let open = self.client.connection_serial(leader);
             let stale = self.window.next_answer(leader).is_some_and(|p| p.as_ref().map(Pending::connection) != open);
             let lost = if stale { self.window.lost(leader, now) } else { 0 };
@@ -304,6 +325,7 @@ impl Producer {
                 self.failed(format!("the connection to node {leader} was closed with requests unanswered"));
             }
         }
+        self.reused.waiting = waiting;
     }
 
     /// Sends every partition's next batch that may go now, one request per leader.
@@ -311,11 +333,16 @@ impl Producer {
         let mut leaderless = Vec::new();
         let client = &self.client;
         let topics = &self.topics;
-        let ready = self.window.sendable(
+        // Taken out while requests go (and put back at the end: an early return only loses
+        // their capacity).
+        let mut ready = std::mem::take(&mut self.reused.ready);
+        let mut data = std::mem::take(&mut self.reused.data);
+        self.window.sendable(
             now,
             |(t, p)| client.leaders(&topics[t]).get(p as usize).copied().unwrap_or(-1),
             |leader| client.must_drain(leader),
             &mut leaderless,
+            &mut ready,
         );
         if let Some(&(t, p)) = leaderless.first() {
             let topic = &self.topics[t];
@@ -331,7 +358,7 @@ impl Producer {
         if let (Some(txn), Some(identity)) = (&mut self.txn, self.identity)
             && !ready.is_empty()
         {
-            let all: Vec<Tp> = ready.values().flat_map(|tps| tps.iter().copied()).collect();
+            let all = ready.tps().to_vec();
             let oldest = self.window.oldest().unwrap_or(now);
             let opening = !txn.is_open();
             match txn.add(&mut self.client, &self.topics, identity, &all, (oldest, oldest + self.delivery_timeout)) {
@@ -350,15 +377,15 @@ impl Producer {
         let transactional = self.txn.is_some();
         let classic = self.txn.as_ref().is_some_and(|t| !t.v2());
         let doomed = self.txn.as_ref().is_some_and(Txn::doomed);
-        for (leader, tps) in ready {
-            let mut data = Vec::with_capacity(tps.len());
+        for (leader, tps) in ready.by_leader() {
+            data.clear();
             // Room for the whole request at once: the memory of the last one, when it fits.
             let mut total = 0;
-            for &tp in &tps {
+            for &tp in tps {
                 total += self.window.next_batch(tp).map_or(0, |b| b.size());
             }
             self.encoded.reserve(total);
-            for &tp in &tps {
+            for &tp in tps {
                 let batch = self.window.next_batch(tp).expect("a sendable partition has a batch");
                 data.push((
                     tp,
@@ -374,7 +401,13 @@ impl Producer {
                 ));
             }
             telemetry::request_sent(data.iter().map(|(_, b)| b.len()).sum());
-            let request = self.request(data);
+            let request = ProduceBody {
+                transactional_id: self.txn.as_ref().map(|t| t.settings.id.as_str()),
+                acks: self.acks.wire(),
+                timeout_ms: self.request_timeout_ms,
+                topics: &self.topics,
+                data: &data,
+            };
             let acks = self.acks;
             let codec = self.codec;
             let result = self.client.with_broker(leader, |c| {
@@ -383,16 +416,20 @@ impl Producer {
                     version = version.min(PRODUCE_CLASSIC_TXN_MAX);
                 }
                 codec_supported(codec, c.addr(), version)?;
+                let write = |buf: &mut Vec<u8>| {
+                    request.write(buf, version);
+                    Ok(())
+                };
                 if acks == Acks::None {
-                    c.send_only(ApiKey::Produce, version, &request).map(|()| None)
+                    c.send_only_with(ApiKey::Produce, version, write).map(|()| None)
                 } else {
-                    c.start(ApiKey::Produce, version, &request).map(Some)
+                    c.start_with(ApiKey::Produce, version, write).map(Some)
                 }
             });
             match result {
                 Ok(pending) => {
                     let answered = pending.is_none();
-                    self.window.sent(leader, pending, &tps);
+                    self.window.sent(leader, pending, tps);
                     if answered {
                         // acks=0: written is all the broker will ever say.
                         let request = self.window.answered(leader).expect("just sent");
@@ -403,7 +440,7 @@ impl Producer {
                 }
                 Err(ConnectionError::Stopped) => return Err(KafkaError::Stopped { unacked: 0 }),
                 Err(e) if e.is_retriable() => {
-                    self.window.attempted(&tps);
+                    self.window.attempted(tps);
                     telemetry::retried(NETWORK_EXCEPTION, self.window.lost(leader, now));
                     tps.iter().for_each(|tp| self.window.delay(*tp, now));
                     self.failed(e.to_string());
@@ -411,6 +448,8 @@ impl Producer {
                 Err(e) => return Err(e.into()),
             }
         }
+        data.clear();
+        (self.reused.ready, self.reused.data) = (ready, data);
         Ok(())
     }
 
@@ -539,26 +578,6 @@ impl Producer {
             left.as_secs()
         );
         self.last_failure = Some(failure);
-    }
-
-    fn request(&self, data: Vec<(Tp, Bytes)>) -> ProduceRequest {
-        let mut topics: Vec<TopicProduceData> = Vec::new();
-        for ((t, partition), encoded) in data {
-            let name = &self.topics[t];
-            let data = PartitionProduceData::default().with_index(partition).with_records(Some(encoded));
-            match topics.iter_mut().find(|t| t.name.0.as_str() == name) {
-                Some(t) => t.partition_data.push(data),
-                None => {
-                    topics.push(TopicProduceData::default().with_name(topic_name(name)).with_partition_data(vec![data]))
-                }
-            }
-        }
-        let transactional_id = self.txn.as_ref().map(|t| t.wire_id().clone());
-        ProduceRequest::default()
-            .with_transactional_id(transactional_id)
-            .with_acks(self.acks.wire())
-            .with_timeout_ms(self.request_timeout_ms)
-            .with_topic_data(topics)
     }
 }
 

@@ -192,11 +192,6 @@ impl Txn {
         self.doomed
     }
 
-    /// The transactional id as a request carries it.
-    pub fn wire_id(&self) -> &TransactionalId {
-        &self.wire_id
-    }
-
     /// Whether a transaction is open (it took records).
     pub fn is_open(&self) -> bool {
         self.began.is_some()

@@ -16,10 +16,12 @@
 //!   lost, and starts again at its first unacknowledged batch, in order, with the original
 //!   sequences.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+
+use super::fasthash::FastMap;
 
 /// A record batch's fixed header (RecordBatch v2).
 pub const BATCH_OVERHEAD: usize = 61;
@@ -120,6 +122,9 @@ struct Partition {
     /// Records in the last batch made: the next one starts with room for as many (when
     /// behind, batches are full and alike; growing each from empty costs allocations).
     last_len: usize,
+    /// The emptied buffers of the last batch acknowledged, for the next batch (paced, each
+    /// sale's batch is acknowledged before the next is made: no allocation per batch).
+    spare: Option<(Vec<Record>, Vec<u64>)>,
 }
 
 impl Partition {
@@ -138,6 +143,66 @@ pub struct Request<P> {
     pub batches: Vec<(Tp, i32)>,
     /// Send order over all connections, so the oldest answer can be waited for first.
     serial: u64,
+}
+
+/// The partitions that may send now, grouped by leader (ascending), each leader's in
+/// partition order: what [`Window::sendable`] finds. Kept by the caller from call to call, so
+/// that finding them allocates nothing once the buffers have grown.
+#[derive(Debug, Default)]
+pub struct Ready {
+    /// (leader, partition), in the order found.
+    pairs: Vec<(i32, Tp)>,
+    /// Each leader, ascending, with how many partitions it has in `tps`.
+    runs: Vec<(i32, usize)>,
+    /// The partitions, leader after leader, each leader's in the order found.
+    tps: Vec<Tp>,
+}
+
+impl Ready {
+    fn clear(&mut self) {
+        self.pairs.clear();
+        self.runs.clear();
+        self.tps.clear();
+    }
+
+    fn group(&mut self) {
+        // Few leaders: each found once, put in its place (an insertion), then its partitions
+        // gathered in the order found. No standard sort: they weigh kilobytes of code.
+        for &(leader, _) in &self.pairs {
+            if let Err(at) = self.runs.binary_search_by_key(&leader, |(l, _)| *l) {
+                self.runs.insert(at, (leader, 0));
+            }
+        }
+        for (leader, count) in &mut self.runs {
+            let before = self.tps.len();
+            self.tps.extend(self.pairs.iter().filter(|(l, _)| l == leader).map(|(_, tp)| *tp));
+            *count = self.tps.len() - before;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Every partition, leader after leader.
+    pub fn tps(&self) -> &[Tp] {
+        &self.tps
+    }
+
+    /// Each leader with its partitions.
+    pub fn by_leader(&self) -> impl Iterator<Item = (i32, &[Tp])> {
+        let mut start = 0;
+        self.runs.iter().map(move |&(leader, count)| {
+            start += count;
+            (leader, &self.tps[start - count..start])
+        })
+    }
+
+    /// `leader`'s partitions, if any may go.
+    #[cfg(test)]
+    pub fn get(&self, leader: i32) -> Option<&[Tp]> {
+        self.by_leader().find(|(l, _)| *l == leader).map(|(_, tps)| tps)
+    }
 }
 
 /// What an answer says about one batch.
@@ -172,13 +237,13 @@ pub enum Next {
 
 pub struct Window<P> {
     parts: BTreeMap<Tp, Partition>,
-    conns: HashMap<i32, VecDeque<Request<P>>>,
+    conns: FastMap<i32, VecDeque<Request<P>>>,
     max_in_flight: usize,
     batch_bytes: usize,
     /// Per topic, the largest batch (in `Batch::size` bytes) not known to be too large: a
     /// batch refused as MESSAGE_TOO_LARGE lowers it, so a small `max.message.bytes` costs one
     /// split, not one per batch.
-    limits: HashMap<usize, usize>,
+    limits: FastMap<usize, usize>,
     serial: u64,
     unacked: usize,
     rng: fastrand::Rng,
@@ -202,10 +267,10 @@ impl<P> Window<P> {
     pub fn new(max_in_flight: usize, batch_bytes: usize) -> Window<P> {
         Window {
             parts: BTreeMap::new(),
-            conns: HashMap::new(),
+            conns: FastMap::default(),
             max_in_flight: max_in_flight.max(1),
             batch_bytes,
-            limits: HashMap::new(),
+            limits: FastMap::default(),
             serial: 0,
             unacked: 0,
             rng: fastrand::Rng::new(),
@@ -256,11 +321,14 @@ impl<P> Window<P> {
             if let Some(last) = part.batches.back() {
                 part.last_len = last.records.len();
             }
+            let (mut records, mut events) = part.spare.take().unwrap_or_default();
+            records.reserve(part.last_len);
+            events.reserve(part.last_len);
             part.batches.push_back(Batch {
                 tp,
                 base_sequence: seq,
-                records: Vec::with_capacity(part.last_len),
-                events: Vec::with_capacity(part.last_len),
+                records,
+                events,
                 since: made,
                 sent: false,
                 bytes: BATCH_OVERHEAD,
@@ -313,12 +381,20 @@ impl<P> Window<P> {
         self.parts.values().flat_map(|p| p.batches.iter()).filter(|b| !b.in_flight).map(|b| b.records.len()).sum()
     }
 
-    /// The brokers with requests awaiting their answers, the one waiting longest first.
-    pub fn leaders_waiting(&self) -> Vec<i32> {
-        let mut waiting: Vec<(u64, i32)> =
-            self.conns.iter().filter_map(|(l, q)| q.front().map(|r| (r.serial, *l))).collect();
-        waiting.sort_unstable();
-        waiting.into_iter().map(|(_, l)| l).collect()
+    /// The brokers with requests awaiting their answers, the one waiting longest first, into
+    /// `out` (the caller's, kept from call to call: this runs several times per request).
+    pub fn leaders_waiting(&self, out: &mut Vec<i32>) {
+        out.clear();
+        out.extend(self.conns.iter().filter(|(_, q)| !q.is_empty()).map(|(l, _)| *l));
+        // Few brokers: an insertion sort (the standard sorts weigh kilobytes of code).
+        let serial = |l: &i32| self.conns.get(l).and_then(VecDeque::front).map_or(0, |r| r.serial);
+        for i in 1..out.len() {
+            let mut j = i;
+            while j > 0 && serial(&out[j - 1]) > serial(&out[j]) {
+                out.swap(j - 1, j);
+                j -= 1;
+            }
+        }
     }
 
     /// Holds `tp` back for its backoff (no leader, or its send failed).
@@ -349,8 +425,9 @@ impl<P> Window<P> {
         leader_of: impl Fn(Tp) -> i32,
         blocked: impl Fn(i32) -> bool,
         leaderless: &mut Vec<Tp>,
-    ) -> BTreeMap<i32, Vec<Tp>> {
-        let mut out: BTreeMap<i32, Vec<Tp>> = BTreeMap::new();
+        out: &mut Ready,
+    ) {
+        out.clear();
         // Lingering holds every partition's batch or none: once one may go, all go together
         // (one request per broker). A batch of one partition can hold a record made after
         // another partition's lingering one (it joined an older batch); sending it alone would
@@ -393,9 +470,9 @@ impl<P> Window<P> {
             if queued >= self.max_in_flight || blocked(leader) {
                 continue;
             }
-            out.entry(leader).or_default().push(tp);
+            out.pairs.push((leader, tp));
         }
-        out
+        out.group();
     }
 
     /// The next batch of `tp` to send: the first not in flight. Split first when it exceeds
@@ -468,9 +545,12 @@ impl<P> Window<P> {
         part.in_flight -= 1;
         match outcome {
             Outcome::Written => {
-                let batch = part.batches.remove(i).expect("index found above");
-                self.unacked -= batch.events.len();
-                acked.extend_from_slice(&batch.events);
+                let Batch { mut records, mut events, .. } = part.batches.remove(i).expect("index found above");
+                self.unacked -= events.len();
+                acked.extend_from_slice(&events);
+                records.clear();
+                events.clear();
+                part.spare = Some((records, events));
                 part.failures = 0;
                 if part.batches.is_empty() {
                     part.retry_at = None;

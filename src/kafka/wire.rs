@@ -6,7 +6,8 @@
 //! gigabytes and the allocator aborts the process. These decoders read only the fields this
 //! client uses, skip the rest by the schema, and never reserve more than the remaining bytes
 //! can hold: a response of N bytes allocates O(N), and a malformed one is a [`WireError`].
-//! Requests are still encoded with kafka-protocol (what we send is ours).
+//! Requests are still encoded with kafka-protocol (what we send is ours), except Produce,
+//! written by hand on the path of every sale (`producer/request.rs`).
 //!
 //! References: Kafka protocol guide, "Protocol Primitive Types" and the message schemas
 //! (ApiVersions, Metadata, CreateTopics, InitProducerId, Produce, ListOffsets, Fetch responses);

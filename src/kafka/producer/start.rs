@@ -57,6 +57,7 @@ impl Producer {
             doomed_records: Vec::new(),
             aborted_events: Vec::new(),
             aborted_blocks: Vec::new(),
+            reused: Default::default(),
         };
         for (topic, pairs) in headers.iter().enumerate() {
             let block = HeaderBlock::new(pairs);

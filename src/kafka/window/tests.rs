@@ -18,6 +18,25 @@ fn window(max_in_flight: usize, per_batch: usize) -> Window<u32> {
     Window::new(max_in_flight, BATCH_OVERHEAD + per_batch * record_size(&record(10)))
 }
 
+/// `Window::sendable` into a fresh `Ready`.
+fn sendable(
+    w: &mut Window<u32>,
+    now: Instant,
+    leader_of: impl Fn(Tp) -> i32,
+    blocked: impl Fn(i32) -> bool,
+    leaderless: &mut Vec<Tp>,
+) -> Ready {
+    let mut ready = Ready::default();
+    w.sendable(now, leader_of, blocked, leaderless, &mut ready);
+    ready
+}
+
+fn waiting(w: &Window<u32>) -> Vec<i32> {
+    let mut out = vec![99];
+    w.leaders_waiting(&mut out);
+    out
+}
+
 fn push(w: &mut Window<u32>, events: std::ops::Range<u64>, now: Instant) {
     for n in events {
         w.push(TP, record(10 + n % 10), n, now);
@@ -30,8 +49,8 @@ fn send_all(w: &mut Window<u32>, now: Instant, token: &mut u32) -> Vec<i32> {
     let mut sent = Vec::new();
     loop {
         let mut leaderless = Vec::new();
-        let ready = w.sendable(now, |_| LEADER, |_| false, &mut leaderless);
-        let Some(tps) = ready.get(&LEADER) else { return sent };
+        let ready = sendable(w, now, |_| LEADER, |_| false, &mut leaderless);
+        let Some(tps) = ready.get(LEADER) else { return sent };
         let batch = w.next_batch(tps[0]).expect("a batch to send");
         sent.push(batch.base_sequence);
         *token += 1;
@@ -125,7 +144,7 @@ fn the_window_holds_at_most_max_in_flight_requests_per_broker() {
     let mut acked = Vec::new();
     answer(&mut w, Outcome::Written, t0, &mut acked);
     assert_eq!(send_all(&mut w, t0, &mut token), [2]);
-    assert_eq!(w.leaders_waiting(), [LEADER]);
+    assert_eq!(waiting(&w), [LEADER]);
     assert_eq!(w.next_answer(LEADER), Some(&2), "answers come in the order of the requests");
 }
 
@@ -139,7 +158,7 @@ fn a_lost_connection_makes_its_batches_unsent_and_they_go_again_with_the_same_se
     let mut acked = Vec::new();
     answer(&mut w, Outcome::Written, t0, &mut acked);
     assert_eq!(w.lost(LEADER, t0), 2);
-    assert!(w.leaders_waiting().is_empty());
+    assert!(waiting(&w).is_empty());
     assert_eq!(w.unsent(), 5);
     // A record made meanwhile starts a new batch: the lost ones may be in the broker's log
     // and must go again exactly as they were, though the last has room.
@@ -154,17 +173,17 @@ fn a_partition_waits_for_its_batches_at_the_old_leader_before_sending_to_the_new
     let mut w = window(5, 1);
     push(&mut w, 0..2, t0);
     let mut leaderless = Vec::new();
-    let ready = w.sendable(t0, |_| 1, |_| false, &mut leaderless);
+    let ready = sendable(&mut w, t0, |_| 1, |_| false, &mut leaderless);
     w.next_batch(TP).unwrap();
-    w.sent(1, 1, &ready[&1]);
+    w.sent(1, 1, ready.get(1).unwrap());
     // The leader moved to node 2 while sequence 0 is in flight at node 1.
-    assert!(w.sendable(t0, |_| 2, |_| false, &mut leaderless).is_empty());
+    assert!(sendable(&mut w, t0, |_| 2, |_| false, &mut leaderless).is_empty());
     let mut acked = Vec::new();
     let request = w.answered(1).unwrap();
     assert_eq!(w.outcome(request.batches[0].0, request.batches[0].1, Outcome::Written, t0, &mut acked), Next::Fine);
-    assert_eq!(w.sendable(t0, |_| 2, |_| false, &mut leaderless).get(&2).map(Vec::len), Some(1));
+    assert_eq!(sendable(&mut w, t0, |_| 2, |_| false, &mut leaderless).get(2).map(<[Tp]>::len), Some(1));
     // No leader: reported, not sent.
-    assert!(w.sendable(t0, |_| -1, |_| false, &mut leaderless).is_empty());
+    assert!(sendable(&mut w, t0, |_| -1, |_| false, &mut leaderless).is_empty());
     assert_eq!(leaderless, [TP]);
 }
 
@@ -222,7 +241,7 @@ fn the_oldest_record_dates_the_window_and_a_drained_broker_takes_no_request() {
     w.push((1, 3), record(2), 1, t0 + Duration::from_secs(1));
     assert_eq!(w.oldest(), Some(t0));
     let mut leaderless = Vec::new();
-    assert!(w.sendable(t0, |_| LEADER, |_| true, &mut leaderless).is_empty());
+    assert!(sendable(&mut w, t0, |_| LEADER, |_| true, &mut leaderless).is_empty());
 }
 
 #[test]
@@ -275,13 +294,13 @@ fn a_batch_lingers_at_most_the_linger_and_goes_early_when_full_or_alone() {
     w.push(TP, record(12), 2, t0 + ms(4));
     w.hold(Some((linger, t0 + ms(6))));
     let mut leaderless = Vec::new();
-    let ready = w.sendable(t0 + ms(4), |_| LEADER, |_| false, &mut leaderless);
-    assert_eq!(ready.get(&LEADER).map(Vec::as_slice), Some(&[TP, other][..]), "both partitions in one request");
+    let ready = sendable(&mut w, t0 + ms(4), |_| LEADER, |_| false, &mut leaderless);
+    assert_eq!(ready.get(LEADER), Some(&[TP, other][..]), "both partitions in one request");
     let mut w2 = window(5, 4);
     w2.push(TP, record(10), 0, t0);
     w2.push(other, record(11), 1, t0 + ms(2));
     w2.hold(Some((linger, t0 + ms(3))));
-    let ready = w2.sendable(t0 + ms(3), |_| LEADER, |_| false, &mut leaderless);
+    let ready = sendable(&mut w2, t0 + ms(3), |_| LEADER, |_| false, &mut leaderless);
     assert!(ready.is_empty(), "neither goes while a record may still join the oldest batch");
 
     // The next sale is due after the linger would end (a slow pace): nothing can join, so
@@ -325,4 +344,48 @@ fn the_pending_records_come_back_in_each_partitions_order_with_their_batch_start
         assert_eq!((tp.1, r), ((1 - *e % 2) as i32, &record(*e)));
         assert!(*since <= t0 + Duration::from_millis(*e), "a batch's start is its first record's");
     }
+}
+
+#[test]
+fn partitions_that_may_go_are_grouped_by_leader_and_answers_awaited_oldest_first() {
+    let t0 = Instant::now();
+    let mut w = window(5, 4);
+    let tps: [Tp; 4] = [(0, 0), (0, 1), (1, 0), (1, 1)];
+    for (n, tp) in tps.iter().enumerate() {
+        w.push(*tp, record(10), n as u64, t0);
+    }
+    // Partitions 0/0 and 1/1 lead at node 2, the others at node 1.
+    let leader_of = |tp: Tp| if tp == (0, 0) || tp == (1, 1) { 2 } else { 1 };
+    let mut ready = sendable(&mut w, t0, leader_of, |_| false, &mut Vec::new());
+    let groups: Vec<(i32, Vec<Tp>)> = ready.by_leader().map(|(l, tps)| (l, tps.to_vec())).collect();
+    assert_eq!(groups, [(1, vec![(0, 1), (1, 0)]), (2, vec![(0, 0), (1, 1)])]);
+    assert_eq!(ready.tps(), [(0, 1), (1, 0), (0, 0), (1, 1)]);
+    // Node 2's request goes first: its answer is awaited first.
+    w.sent(2, 1, ready.get(2).unwrap());
+    w.sent(1, 2, ready.get(1).unwrap());
+    assert_eq!(waiting(&w), [2, 1]);
+    w.answered(2).unwrap();
+    assert_eq!(waiting(&w), [1]);
+    // The same `Ready` again, refilled: nothing is left to send.
+    w.sendable(t0, leader_of, |_| false, &mut Vec::new(), &mut ready);
+    assert!(ready.is_empty() && ready.tps().is_empty() && ready.by_leader().next().is_none());
+}
+
+#[test]
+fn a_batch_takes_the_buffers_of_the_last_one_acknowledged() {
+    let t0 = Instant::now();
+    let mut w = window(5, 10);
+    push(&mut w, 0..10, t0);
+    let mut token = 0;
+    assert_eq!(send_all(&mut w, t0, &mut token), [0]);
+    let mut acked = Vec::new();
+    assert_eq!(answer(&mut w, Outcome::Written, t0, &mut acked), Next::Fine);
+    assert_eq!(acked, (0..10).collect::<Vec<u64>>());
+    // Paced, the next sale's batch starts when the last one is acknowledged: it reuses that
+    // one's memory (a fresh one would start with room for 4) and holds only its own record.
+    push(&mut w, 10..11, t0);
+    let batch = w.next_batch(TP).expect("a batch");
+    assert!(batch.records.capacity() >= 10 && batch.events.capacity() >= 10);
+    assert_eq!((batch.records.len(), batch.events.as_slice()), (1, &[10][..]));
+    assert_eq!(batch.base_sequence, 10);
 }
