@@ -7,7 +7,7 @@
 //! Reference: Kafka protocol guide, "Record Batch" and "Record"; varints are zigzag-encoded
 //! (protobuf style), the checksum is CRC-32C of everything from the attributes on.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BufMut;
 
 use super::compression::{self, Codec};
 use super::window::Record;
@@ -59,7 +59,7 @@ pub struct Scratch {
 /// `headers`: what every record carries; a record's own `header` follows them.
 /// `transactional`: the batch belongs to a transaction (KIP-98; attribute bit 4).
 pub fn write(
-    buf: &mut BytesMut,
+    buf: &mut Vec<u8>,
     records: &[Record],
     identity: Identity,
     transactional: bool,
@@ -211,7 +211,7 @@ mod tests {
                 headers: with_own(r),
             })
             .collect();
-        let mut buf = BytesMut::new();
+        let mut buf = bytes::BytesMut::new();
         let options = RecordEncodeOptions { version: 2, compression: Compression::None };
         RecordBatchEncoder::encode(&mut buf, &wire, &options).unwrap();
         buf.to_vec()
@@ -227,7 +227,7 @@ mod tests {
             (20, Some((4711, 3, 7)), true, headers()),
         ] {
             let recs = records(n);
-            let mut ours = BytesMut::new();
+            let mut ours = Vec::new();
             let block = HeaderBlock::new(&h);
             write(&mut ours, &recs, identity, transactional, &block, Codec::None, &mut Scratch::default());
             let theirs = theirs(&recs, identity, transactional, &h);
@@ -247,9 +247,9 @@ mod tests {
         let mut scratch = Scratch::default();
         for codec in [Codec::None, Codec::Gzip, Codec::Snappy] {
             let recs = records(20);
-            let mut buf = BytesMut::new();
+            let mut buf = Vec::new();
             write(&mut buf, &recs, Some((9, 1, 40)), false, &HeaderBlock::new(&headers()), codec, &mut scratch);
-            let decoded = RecordBatchDecoder::decode(&mut buf.freeze()).unwrap();
+            let decoded = RecordBatchDecoder::decode(&mut bytes::Bytes::from(buf)).unwrap();
             assert_eq!(
                 decoded.compression,
                 [Compression::None, Compression::Gzip, Compression::Snappy][codec.attributes() as usize]
@@ -263,7 +263,7 @@ mod tests {
         let mut scratch = Scratch::default();
         for codec in [Codec::None, Codec::Gzip, Codec::Snappy, Codec::Lz4, Codec::Zstd] {
             let recs = records(300);
-            let mut buf = BytesMut::new();
+            let mut buf = Vec::new();
             write(&mut buf, &recs[..200], Some((9, 1, 40)), false, &HeaderBlock::new(&headers()), codec, &mut scratch);
             let first = buf.len();
             write(&mut buf, &recs[200..], None, false, &HeaderBlock::default(), codec, &mut scratch);

@@ -163,6 +163,9 @@ pub struct Connection {
     deadline: Option<Instant>,
     versions: Versions,
     write_buf: Vec<u8>,
+    /// The last response frame read; its body is decoded from here. Kept for its capacity (no
+    /// allocation per answer) while that is at most `KEEP_FRAME`.
+    frame: Vec<u8>,
     /// When the broker expects this connection to authenticate again (KIP-368).
     reauth_at: Option<Instant>,
     /// Whether any response byte came in (a close before that hints at a protocol mismatch).
@@ -181,6 +184,8 @@ pub struct Connection {
 
 /// The read buffer's size; a read of at least this much goes straight to its destination.
 const READ_CHUNK: usize = 16 * 1024;
+/// A response frame buffer larger than this (a Fetch while resuming) is not kept.
+const KEEP_FRAME: usize = 64 * 1024;
 
 /// A request on the wire whose answer is still to be read (`Connection::finish`).
 #[derive(Debug)]
@@ -245,6 +250,7 @@ impl Connection {
             deadline,
             versions: Versions::default(),
             write_buf: Vec::with_capacity(64 * 1024),
+            frame: Vec::new(),
             reauth_at: None,
             answered: false,
             serial: SERIALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -391,8 +397,8 @@ impl Connection {
             return Err(ConnectionError::Io { addr: self.addr.clone(), source });
         }
         self.in_flight = self.in_flight.saturating_sub(1);
-        let body = self.receive(pending.api, pending.version, pending.correlation_id, pending.limit)?;
-        self.decode(pending.api, pending.version, &body)
+        let at = self.receive(pending.api, pending.version, pending.correlation_id, pending.limit)?;
+        self.decode(pending.api, pending.version, at)
     }
 
     /// Sends a request that gets no response (Produce with acks=0).
@@ -420,12 +426,12 @@ impl Connection {
         let response: ApiVersionsResponse = loop {
             let limit = self.wait_limit();
             let correlation_id = self.send(api, version, &request, limit)?;
-            let body = self.receive(api, version, correlation_id, limit)?;
-            let error_code = body.first_chunk::<2>().map(|b| i16::from_be_bytes(*b));
+            let at = self.receive(api, version, correlation_id, limit)?;
+            let error_code = self.frame[at..].first_chunk::<2>().map(|b| i16::from_be_bytes(*b));
             if error_code != Some(UNSUPPORTED_VERSION) || version == 0 {
-                break self.decode(api, version, &body)?;
+                break self.decode(api, version, at)?;
             }
-            let refusal: ApiVersionsResponse = self.decode(api, 0, &body)?;
+            let refusal: ApiVersionsResponse = self.decode(api, 0, at)?;
             let theirs = refusal.api_keys.iter().find(|k| k.api_key == api as i16).map(|k| k.max_version);
             version = theirs.filter(|v| (0..version).contains(v)).unwrap_or(0);
         };
@@ -517,15 +523,15 @@ impl Connection {
         ConnectionError::Io { addr: self.addr.clone(), source }
     }
 
-    /// Reads one response frame, checks its length and header, and returns the body. The
-    /// length is checked before the frame is allocated.
+    /// Reads one response frame into `frame`, checks its length and header, and returns where
+    /// the body starts. The length is checked before the frame is allocated.
     fn receive(
         &mut self,
         api: ApiKey,
         version: i16,
         correlation_id: i32,
         limit: WaitLimit,
-    ) -> Result<Vec<u8>, ConnectionError> {
+    ) -> Result<usize, ConnectionError> {
         let mut waiter = Waiter::new(limit, api);
         let mut len = [0u8; 4];
         self.read_exact(&mut len, &mut waiter)?;
@@ -542,22 +548,31 @@ impl Connection {
         if len < 4 || len as usize > MAX_FRAME {
             return Err(self.frame_error(format!("frame length {len} outside 4..={MAX_FRAME}")));
         }
-        let mut frame = vec![0u8; len as usize];
-        self.read_exact(&mut frame, &mut waiter)?;
-        let mut header = Reader::new(&frame);
+        let mut frame = std::mem::take(&mut self.frame);
+        frame.clear();
+        frame.resize(len as usize, 0);
+        let read = self.read_exact(&mut frame, &mut waiter);
+        self.frame = frame;
+        read?;
+        let frame = &self.frame;
+        let mut header = Reader::new(frame);
         let id = wire::read_header(&mut header, api.response_header_version(version))
             .map_err(|e| self.frame_error(format!("unreadable {api:?} response header: {e}")))?;
         if id != correlation_id {
             return Err(self.frame_error(format!("correlation id {id} does not match request {correlation_id}")));
         }
-        let header_len = frame.len() - header.remaining();
-        frame.drain(..header_len);
-        Ok(frame)
+        Ok(frame.len() - header.remaining())
     }
 
-    fn decode<Resp: Response>(&self, api: ApiKey, version: i16, body: &[u8]) -> Result<Resp, ConnectionError> {
-        wire::decode(body, version)
-            .map_err(|e| self.frame_error(format!("cannot decode {api:?} v{version} response: {e}")))
+    /// Decodes the body of the frame just received, from `at` on. A frame larger than
+    /// `KEEP_FRAME` is let go once decoded.
+    fn decode<Resp: Response>(&mut self, api: ApiKey, version: i16, at: usize) -> Result<Resp, ConnectionError> {
+        let decoded = wire::decode(&self.frame[at..], version)
+            .map_err(|e| self.frame_error(format!("cannot decode {api:?} v{version} response: {e}")));
+        if self.frame.capacity() > KEEP_FRAME {
+            self.frame = Vec::new();
+        }
+        decoded
     }
 
     /// Fills `buf`, waiting at most as `waiter` allows, and less once a stop is asked for.

@@ -6,9 +6,9 @@
 //! producer's `Sender` for which errors are retried (KIP-91 `delivery.timeout.ms`) and how
 //! batches in flight are retried in order (KAFKA-5494).
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
 
 use super::batch::{HeaderBlock, Scratch};
@@ -78,9 +78,9 @@ pub struct Producer {
     last_failure: Option<String>,
     /// Where a compressed batch is assembled (kept for its capacity).
     scratch: Scratch,
-    /// Batches are encoded here and split off; once a request is written its batches are
-    /// dropped and the next `reserve` takes the same memory again.
-    encoded: BytesMut,
+    /// A request's batches are encoded here, one after the other, and written from here into
+    /// the request (kept for its capacity).
+    encoded: Vec<u8>,
     /// The headers every record of a topic carries, as written (by topic index; none past
     /// the end).
     header_blocks: Vec<HeaderBlock>,
@@ -106,8 +106,8 @@ struct Reused {
     waiting: Vec<i32>,
     /// The partitions that may send (`Window::sendable`).
     ready: Ready,
-    /// One request's encoded batches.
-    data: Vec<(Tp, Bytes)>,
+    /// One request's batches: where each is in `Producer::encoded`.
+    data: Vec<(Tp, Range<usize>)>,
 }
 
 impl Producer {
@@ -384,6 +384,7 @@ impl Producer {
             for &tp in tps {
                 total += self.window.next_batch(tp).map_or(0, |b| b.size());
             }
+            self.encoded.clear();
             self.encoded.reserve(total);
             for &tp in tps {
                 let batch = self.window.next_batch(tp).expect("a sendable partition has a batch");
@@ -407,6 +408,7 @@ impl Producer {
                 timeout_ms: self.request_timeout_ms,
                 topics: &self.topics,
                 data: &data,
+                encoded: &self.encoded,
             };
             let acks = self.acks;
             let codec = self.codec;
@@ -589,8 +591,8 @@ fn retriable_for_produce(code: i16, transactional: bool) -> bool {
     is_retriable(code) || (transactional && code == super::txn::CONCURRENT_TRANSACTIONS)
 }
 
-/// Encodes one batch as a RecordBatch v2 into a buffer of its size, record `i` at offset
-/// delta `i` and sequence `base_sequence + i` (non-idempotent: base sequence −1, as the
+/// Appends one batch as a RecordBatch v2 to `buf` and returns where it is, record `i` at
+/// offset delta `i` and sequence `base_sequence + i` (non-idempotent: base sequence −1, as the
 /// protocol asks). `scratch` and `buf` are reused from batch to batch: no allocation per batch.
 fn encode(
     identity: Option<(i64, i16)>,
@@ -599,12 +601,13 @@ fn encode(
     batch: &Batch,
     header_block: Option<&HeaderBlock>,
     scratch: &mut Scratch,
-    buf: &mut BytesMut,
-) -> Bytes {
+    buf: &mut Vec<u8>,
+) -> Range<usize> {
     let identity = identity.map(|(id, epoch)| (id, epoch, batch.base_sequence));
     let none = HeaderBlock::default();
+    let start = buf.len();
     super::batch::write(buf, &batch.records, identity, transactional, header_block.unwrap_or(&none), codec, scratch);
-    buf.split().freeze()
+    start..buf.len()
 }
 
 #[cfg(test)]

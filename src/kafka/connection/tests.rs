@@ -215,3 +215,32 @@ fn nothing_listening_is_a_connect_error() {
     assert!(matches!(err, ConnectionError::Connect { .. }), "{err}");
     assert!(err.to_string().starts_with(&format!("cannot connect to 127.0.0.1:{port}")));
 }
+
+#[test]
+fn answers_are_read_into_one_buffer_and_a_large_one_is_let_go() {
+    // Negotiated at v0 (as with Kafka 2.1), then answers to ApiVersions v0: one as large as a
+    // Fetch while resuming (11,000 APIs, 66 KB), then small ones.
+    let big: Vec<(i16, i16, i16)> = (0..11_000).map(|i| (1000 + (i % 30_000) as i16, 0, 1)).collect();
+    let addr = fake_broker_replying(vec![
+        Box::new(|id, _| frame(id, &api_versions_v0(35, &[]))),
+        Box::new(|id, _| frame(id, &api_versions_v0(0, &KAFKA_2_1_APIS))),
+        Box::new(move |id, _| frame(id, &api_versions_v0(0, &big))),
+        Box::new(|id, _| frame(id, &api_versions_v0(0, &KAFKA_2_1_APIS))),
+        Box::new(|id, _| frame(id, &api_versions_v0(0, &KAFKA_2_1_APIS))),
+    ]);
+    let mut conn = open(&addr).expect("negotiated at v0");
+    let kept = conn.frame.capacity();
+    assert!(kept > 0 && kept <= KEEP_FRAME, "the negotiation's answer: {kept} bytes kept");
+    let ask = |conn: &mut Connection| {
+        let request = ApiVersionsRequest::default();
+        conn.call::<_, ApiVersionsResponse>(ApiKey::ApiVersions, 0, &request).expect("an answer").api_keys.len()
+    };
+    assert_eq!(ask(&mut conn), 11_000);
+    assert_eq!(conn.frame.capacity(), 0, "66 KB are not kept");
+    assert_eq!(ask(&mut conn), KAFKA_2_1_APIS.len());
+    let small = conn.frame.capacity();
+    assert!(small > 0 && small <= KEEP_FRAME);
+    let at = conn.frame.as_ptr();
+    assert_eq!(ask(&mut conn), KAFKA_2_1_APIS.len());
+    assert_eq!(conn.frame.as_ptr(), at, "the next answer is read into the same memory");
+}

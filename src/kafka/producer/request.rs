@@ -9,7 +9,7 @@
 //! array lengths as unsigned varints of length + 1, and end each structure with its tagged
 //! fields (none here: a zero).
 
-use bytes::Bytes;
+use std::ops::Range;
 
 use crate::kafka::window::Tp;
 
@@ -23,8 +23,11 @@ pub struct ProduceBody<'a> {
     pub timeout_ms: i32,
     /// The producer's topics; `data` names them by index.
     pub topics: &'a [String],
-    /// Partitions in the order they go; grouped by topic in the order topics first appear.
-    pub data: &'a [(Tp, Bytes)],
+    /// Partitions in the order they go (grouped by topic in the order topics first appear),
+    /// each with where its batch is in `encoded`.
+    pub data: &'a [(Tp, Range<usize>)],
+    /// The encoded record batches.
+    pub encoded: &'a [u8],
 }
 
 impl ProduceBody<'_> {
@@ -43,7 +46,8 @@ impl ProduceBody<'_> {
             string(buf, Some(&self.topics[topic]), flexible);
             let partitions = || self.data.iter().filter(|((t, _), _)| *t == topic);
             length(buf, partitions().count(), flexible);
-            for ((_, partition), records) in partitions() {
+            for ((_, partition), at) in partitions() {
+                let records = &self.encoded[at.clone()];
                 buf.extend_from_slice(&partition.to_be_bytes());
                 if flexible {
                     uvarint(buf, records.len() as u64 + 1);
@@ -112,9 +116,10 @@ mod tests {
     /// The request as kafka-protocol builds it, topics grouped as they first appear.
     fn theirs(body: &ProduceBody, version: i16) -> Vec<u8> {
         let mut topics: Vec<TopicProduceData> = Vec::new();
-        for ((t, partition), records) in body.data {
+        for ((t, partition), at) in body.data {
             let name = &body.topics[*t];
-            let data = PartitionProduceData::default().with_index(*partition).with_records(Some(records.clone()));
+            let records = bytes::Bytes::copy_from_slice(&body.encoded[at.clone()]);
+            let data = PartitionProduceData::default().with_index(*partition).with_records(Some(records));
             match topics.iter_mut().find(|t| t.name.0.as_str() == name) {
                 Some(t) => t.partition_data.push(data),
                 None => topics.push(
@@ -137,20 +142,26 @@ mod tests {
     #[test]
     fn writes_what_kafka_protocol_writes_at_every_version() {
         let topics = ["transactions".to_string(), "refunds-with-a-longer-name".to_string()];
-        let batch = |n: usize| Bytes::from((0..n).map(|i| i as u8).collect::<Vec<u8>>());
         // Interleaved topics; batches of lengths around the varint's one-, two- and three-byte
         // boundaries; an empty one.
-        let data = vec![
-            ((0, 2), batch(126)),
-            ((1, 0), batch(127)),
-            ((0, 5), batch(16_384)),
-            ((1, 3), batch(0)),
-            ((0, 0), batch(300)),
-        ];
+        let mut encoded = Vec::new();
+        let mut data = Vec::new();
+        for (tp, len) in [((0, 2), 126), ((1, 0), 127), ((0, 5), 16_384), ((1, 3), 0), ((0, 0), 300)] {
+            let start = encoded.len();
+            encoded.extend((0..len).map(|i| (i * 7 + len) as u8));
+            data.push((tp, start..encoded.len()));
+        }
         for transactional_id in [None, Some("pos-producer-0-of-2")] {
             for acks in [-1, 0, 1] {
                 for version in 3..=12 {
-                    let body = ProduceBody { transactional_id, acks, timeout_ms: 30_000, topics: &topics, data: &data };
+                    let body = ProduceBody {
+                        transactional_id,
+                        acks,
+                        timeout_ms: 30_000,
+                        topics: &topics,
+                        data: &data,
+                        encoded: &encoded,
+                    };
                     let mut ours = Vec::new();
                     body.write(&mut ours, version);
                     assert_eq!(ours, theirs(&body, version), "v{version}, {transactional_id:?}, acks {acks}");
@@ -163,9 +174,16 @@ mod tests {
     fn one_partition_and_none() {
         let topics = ["t".to_string()];
         for version in [3, 8, 9, 12] {
-            for data in [vec![((0, 7), Bytes::from_static(b"batch"))], vec![]] {
-                let body =
-                    ProduceBody { transactional_id: None, acks: -1, timeout_ms: 1, topics: &topics, data: &data };
+            for data in [vec![((0, 7), 1..6)], vec![]] {
+                let encoded = b"xbatchx";
+                let body = ProduceBody {
+                    transactional_id: None,
+                    acks: -1,
+                    timeout_ms: 1,
+                    topics: &topics,
+                    data: &data,
+                    encoded,
+                };
                 let mut ours = vec![0xaa]; // appended after what is there
                 body.write(&mut ours, version);
                 assert_eq!(ours[0], 0xaa);

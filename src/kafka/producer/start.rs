@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use kafka_protocol::messages::{ApiKey, InitProducerIdRequest};
 
 use super::{Producer, TRANSACTION_TIMEOUT};
@@ -50,7 +49,7 @@ impl Producer {
             linger: config.linger,
             last_failure: None,
             scratch: Scratch::default(),
-            encoded: BytesMut::new(),
+            encoded: Vec::new(),
             header_blocks: Vec::new(),
             txn: None,
             uncommitted: Vec::new(),
