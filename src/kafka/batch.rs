@@ -137,7 +137,12 @@ fn put_records(buf: &mut impl BufMut, records: &[Record], base_ts: i64, headers:
 
 /// A zigzag varint (protobuf `sint64`), as Kafka's records use for every variable length.
 fn put_varint(buf: &mut impl BufMut, value: i64) {
-    let mut v = ((value << 1) ^ (value >> 63)) as u64;
+    put_uvarint(buf, ((value << 1) ^ (value >> 63)) as u64);
+}
+
+/// An unsigned varint, seven bits a byte, low first: the zigzag varint's body, and the
+/// lengths of flexible protocol versions (KIP-482).
+pub fn put_uvarint(buf: &mut impl BufMut, mut v: u64) {
     while v >= 0x80 {
         buf.put_u8((v as u8 & 0x7f) | 0x80);
         v >>= 7;

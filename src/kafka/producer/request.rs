@@ -11,6 +11,7 @@
 
 use std::ops::Range;
 
+use crate::kafka::batch::put_uvarint as uvarint;
 use crate::kafka::window::Tp;
 
 /// Produce v9 is the first flexible version.
@@ -94,14 +95,6 @@ fn no_tagged_fields(buf: &mut Vec<u8>, flexible: bool) {
     if flexible {
         buf.push(0);
     }
-}
-
-fn uvarint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
 }
 
 #[cfg(test)]
