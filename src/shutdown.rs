@@ -6,7 +6,10 @@
 //! wait sleeps until its deadline, its socket or a stop, and nothing wakes it in between (an
 //! idle producer at one sale a second wakes for the sale, the broker's answer and the stats
 //! line, not every few milliseconds to look at the flag). The pipe is never drained: once
-//! stopped, every later wait returns at once.
+//! stopped, every later wait returns at once. An answer awaited inside a blocking read of its
+//! socket (`kafka::wait::ReadWait`) is woken by the signal itself, which interrupts the read
+//! (a socket read with a timeout is never restarted); were the signal taken by another thread,
+//! the read's slice (at most `POLL`) bounds how late the stop is seen.
 //!
 //! `ppoll(2)` (sub-millisecond timeouts, which `std` does not offer; and whether stdout takes a
 //! write now, for [`writable`]) is the only `unsafe` of the program outside tests.
@@ -116,6 +119,21 @@ impl Stop {
             }
         }
     }
+}
+
+/// The kernel's timer tick (1/HZ: 1, 3.3, 4 or 10 ms), the unit in which it counts a socket's
+/// read timeout (`SO_RCVTIMEO`); `None` if it cannot be told. The coarse clock's resolution is
+/// that tick. Asked once.
+pub fn kernel_tick() -> Option<Duration> {
+    static TICK: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+    *TICK.get_or_init(|| {
+        let mut res = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `res` is valid for the call, which only writes it.
+        let ok = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC_COARSE, &mut res) } == 0;
+        let tick = Duration::new(res.tv_sec.max(0) as u64, res.tv_nsec.clamp(0, 999_999_999) as u32);
+        // A tick outside 1–10 ms is not the timer wheel's (a kernel without a coarse clock).
+        (ok && (Duration::from_millis(1)..=Duration::from_millis(10)).contains(&tick)).then_some(tick)
+    })
 }
 
 /// Whether `fd` takes a write now (`POLLOUT`, looked at once, no wait); an error or a hang-up

@@ -16,7 +16,7 @@ use super::dial::connect;
 use super::settings::ProtocolCap;
 use super::transport::Transport;
 use super::versions::{self, Versions};
-use super::wait::{WaitLimit, Waiter, is_wait};
+use super::wait::{ReadWait, WaitLimit, Waiter, is_wait};
 use super::wire::{self, ApiVersionsResponse, Reader, Response};
 use crate::shutdown::{Stop, Woke};
 
@@ -180,6 +180,10 @@ pub struct Connection {
     rbuf: Box<[u8]>,
     rpos: usize,
     rlen: usize,
+    /// The socket's read timeout as last set (`POLL`, or a slice of `wait_in_read`).
+    read_timeout: Duration,
+    /// Whether an answer is awaited inside a blocking read, and for how long.
+    read_wait: ReadWait,
 }
 
 /// The read buffer's size; a read of at least this much goes straight to its destination.
@@ -222,7 +226,7 @@ impl Connection {
     ) -> Result<Connection, ConnectionError> {
         let tcp = connect(addr, stop, deadline)?;
         // Socket calls block for at most one slice, so that a stop, a deadline or a note is
-        // seen between them; set once (a precise wait for an answer is `wait_readable`'s).
+        // seen between them (`wait_readable` sets shorter slices, in whole kernel ticks).
         let slices = tcp
             .set_nodelay(true)
             .and_then(|()| tcp.set_read_timeout(Some(crate::shutdown::POLL)))
@@ -258,6 +262,8 @@ impl Connection {
             rbuf: vec![0; READ_CHUNK].into_boxed_slice(),
             rpos: 0,
             rlen: 0,
+            read_timeout: crate::shutdown::POLL,
+            read_wait: ReadWait::new(crate::shutdown::kernel_tick()),
         };
         conn.versions = conn.negotiate(settings.protocol_cap).map_err(|e| conn.explain_open_failure(e))?;
         Ok(conn)
@@ -367,8 +373,9 @@ impl Connection {
     }
 
     /// Waits until the answer to `pending` starts to arrive, or `until`: whether it did (or
-    /// the connection closed, or a stop was asked for: `finish` then says which). Reads
-    /// nothing; a long wait is reported as `finish` reports it.
+    /// the connection closed, or a stop was asked for: `finish` then says which). The wait is
+    /// a read when it is long enough (see `ReadWait`), which leaves what came in the read
+    /// buffer, else a poll; a long wait is reported as `finish` reports it.
     pub fn wait_readable(&mut self, pending: &mut Pending, until: Instant) -> Result<bool, ConnectionError> {
         loop {
             if self.rpos < self.rlen || self.stream.buffered() || self.stop.is_set() {
@@ -378,12 +385,43 @@ impl Connection {
             pending.limit.note(now, &self.addr, pending.api, false);
             // One wait until the deadline or the next note: the answer or a stop end it.
             let wait = until.min(pending.limit.next_note).saturating_duration_since(now);
+            if let Some(slice) = self.read_wait.slice(wait) {
+                match self.wait_in_read(slice) {
+                    Ok(true) => return Ok(true),
+                    Ok(false) => continue,
+                    Err(source) => return Err(self.io_error(source)),
+                }
+            }
             match self.stop.wait(Some(self.stream.tcp()), wait) {
                 Ok(Woke::Readable | Woke::Stopped) => return Ok(true),
                 Ok(Woke::TimedOut) if Instant::now() < until => {}
                 Ok(Woke::TimedOut) => return Ok(false),
                 Err(source) => return Err(ConnectionError::Io { addr: self.addr.clone(), source }),
             }
+        }
+    }
+
+    /// Waits for an answer inside a blocking read of at most `slice`, which brings its bytes
+    /// into the read buffer: one system call and one wake-up, where a poll and then a read are
+    /// two calls. True when bytes (or the end of the stream) came, false when the slice ran
+    /// out (or a signal interrupted it: the caller looks at the stop flag).
+    fn wait_in_read(&mut self, slice: Duration) -> io::Result<bool> {
+        if self.read_timeout != slice {
+            self.stream.tcp().set_read_timeout(Some(slice))?;
+            self.read_timeout = slice;
+        }
+        match self.stream.read(&mut self.rbuf) {
+            Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed")),
+            Ok(n) => {
+                (self.rpos, self.rlen) = (0, n);
+                self.answered = true;
+                Ok(true)
+            }
+            Err(e) if is_wait(&e) => {
+                self.read_wait.ran_out();
+                Ok(false)
+            }
+            Err(e) => Err(e),
         }
     }
 

@@ -92,3 +92,90 @@ impl WaitLimit {
 pub fn is_wait(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted)
 }
+
+/// Whether an answer is awaited inside a blocking read of the socket (one system call and one
+/// wake-up when it comes) rather than a poll followed by a read (two calls), and for how long.
+///
+/// The kernel counts a socket's read timeout in whole ticks of its timer (1/HZ) and may end it
+/// up to a tick early, so the read gets the whole ticks that fit in the wait, at least two and
+/// at most `POLL`'s worth; the rest of the wait, and any wait too short for two ticks, is a
+/// poll's, which is precise. A read that runs out means the answers come slower than the waits
+/// last (a distant broker): then the next `POLL_AFTER_RUNNING_OUT` waits are polls, so that a
+/// slow answer does not cost a wake-up more each time.
+#[derive(Debug, Clone)]
+pub struct ReadWait {
+    tick: Option<Duration>,
+    polls_left: u32,
+}
+
+/// How many waits are polls after a read ran out.
+const POLL_AFTER_RUNNING_OUT: u32 = 16;
+
+impl ReadWait {
+    /// `tick`: the kernel's timer tick (`shutdown::kernel_tick`); `None`: every wait polls.
+    pub fn new(tick: Option<Duration>) -> ReadWait {
+        ReadWait { tick, polls_left: 0 }
+    }
+
+    /// The read timeout for a wait of `wait`, or `None` to poll.
+    pub fn slice(&mut self, wait: Duration) -> Option<Duration> {
+        let tick = self.tick.filter(|t| !t.is_zero())?;
+        if self.polls_left > 0 {
+            self.polls_left -= 1;
+            return None;
+        }
+        let ticks = wait.min(crate::shutdown::POLL).as_nanos() / tick.as_nanos();
+        (ticks >= 2).then(|| tick * ticks as u32)
+    }
+
+    /// The read ran out (or a signal interrupted it) before an answer came.
+    pub fn ran_out(&mut self) {
+        self.polls_left = POLL_AFTER_RUNNING_OUT;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_read_gets_the_whole_ticks_within_the_wait() {
+        let mut w = ReadWait::new(Some(4 * MS));
+        assert_eq!(w.slice(9 * MS + MS / 2), Some(8 * MS));
+        assert_eq!(w.slice(8 * MS), Some(8 * MS));
+        assert_eq!(w.slice(12 * MS - Duration::from_nanos(1)), Some(8 * MS));
+        // Capped at POLL (50 ms): twelve ticks of 4 ms.
+        assert_eq!(w.slice(Duration::from_secs(1)), Some(48 * MS));
+        // HZ 300: a tick of 3,333,333 ns.
+        let mut w = ReadWait::new(Some(Duration::from_nanos(3_333_333)));
+        assert_eq!(w.slice(10 * MS), Some(Duration::from_nanos(9_999_999)));
+    }
+
+    #[test]
+    fn a_wait_shorter_than_two_ticks_polls() {
+        let mut w = ReadWait::new(Some(4 * MS));
+        assert_eq!(w.slice(8 * MS - Duration::from_nanos(1)), None);
+        assert_eq!(w.slice(Duration::ZERO), None);
+        let mut w = ReadWait::new(Some(MS));
+        assert_eq!(w.slice(MS * 3 / 2), None);
+        assert_eq!(w.slice(2 * MS), Some(2 * MS));
+    }
+
+    #[test]
+    fn without_a_known_tick_every_wait_polls() {
+        let mut w = ReadWait::new(None);
+        assert_eq!(w.slice(Duration::from_secs(1)), None);
+    }
+
+    #[test]
+    fn after_a_read_runs_out_the_next_waits_poll() {
+        let mut w = ReadWait::new(Some(4 * MS));
+        w.ran_out();
+        for _ in 0..POLL_AFTER_RUNNING_OUT {
+            assert_eq!(w.slice(20 * MS), None);
+        }
+        assert_eq!(w.slice(20 * MS), Some(20 * MS));
+    }
+}

@@ -244,3 +244,48 @@ fn answers_are_read_into_one_buffer_and_a_large_one_is_let_go() {
     assert_eq!(ask(&mut conn), KAFKA_2_1_APIS.len());
     assert_eq!(conn.frame.as_ptr(), at, "the next answer is read into the same memory");
 }
+
+/// Negotiated at v0 (as with Kafka 2.1), then `then`'s replies.
+fn kafka_2_1_then(then: Vec<Reply>) -> Connection {
+    let mut replies: Vec<Reply> = vec![
+        Box::new(|id, _| frame(id, &api_versions_v0(35, &[]))),
+        Box::new(|id, _| frame(id, &api_versions_v0(0, &KAFKA_2_1_APIS))),
+    ];
+    replies.extend(then);
+    open(&fake_broker_replying(replies)).expect("negotiated at v0")
+}
+
+#[test]
+fn an_answer_is_awaited_inside_the_read_that_brings_it() {
+    let mut conn = kafka_2_1_then(vec![Box::new(|id, _| {
+        std::thread::sleep(Duration::from_millis(20));
+        frame(id, &api_versions_v0(0, &KAFKA_2_1_APIS))
+    })]);
+    let mut pending = conn.start(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default()).unwrap();
+    assert!(conn.wait_readable(&mut pending, Instant::now() + Duration::from_secs(2)).unwrap());
+    // With the kernel's tick known, the wait was a read: the answer is in the read buffer
+    // already, and reading it takes no other system call.
+    let tick = crate::shutdown::kernel_tick();
+    assert_eq!(conn.rpos < conn.rlen, tick.is_some(), "answer bytes read during the wait (tick {tick:?})");
+    let answer: ApiVersionsResponse = conn.finish(&pending).unwrap();
+    assert_eq!(answer.api_keys.len(), KAFKA_2_1_APIS.len());
+}
+
+#[test]
+fn a_wait_for_a_silent_broker_ends_at_its_deadline() {
+    // The kernel counts a read's timeout in ticks: the read gets the whole ticks within the
+    // wait, and a poll the rest, so the wait ends neither before its deadline nor a read's
+    // slice (up to 48 ms) after it.
+    let mut conn = kafka_2_1_then(vec![Box::new(|id, _| {
+        std::thread::sleep(Duration::from_secs(3));
+        frame(id, &api_versions_v0(0, &KAFKA_2_1_APIS))
+    })]);
+    let mut pending = conn.start(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default()).unwrap();
+    for wait in [30, 45] {
+        let t0 = Instant::now();
+        let until = t0 + Duration::from_millis(wait);
+        assert!(!conn.wait_readable(&mut pending, until).unwrap(), "nothing came");
+        let late = Instant::now().saturating_duration_since(until);
+        assert!(Instant::now() >= until && late < Duration::from_millis(15), "{wait} ms wait ended {late:?} late");
+    }
+}
