@@ -9,10 +9,11 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest};
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
 use super::dial::connect;
+use super::header;
 use super::settings::ProtocolCap;
 use super::transport::Transport;
 use super::versions::{self, Versions};
@@ -154,7 +155,7 @@ pub struct Settings {
 pub struct Connection {
     stream: Transport,
     addr: String,
-    client_id: StrBytes,
+    client_id: String,
     correlation_id: i32,
     timeout: Duration,
     stop: Stop,
@@ -247,7 +248,7 @@ impl Connection {
         let mut conn = Connection {
             stream,
             addr: addr.to_string(),
-            client_id: StrBytes::from_string(settings.client_id.clone()),
+            client_id: settings.client_id.clone(),
             correlation_id: 0,
             timeout: settings.timeout,
             stop: stop.clone(),
@@ -429,14 +430,26 @@ impl Connection {
     /// connection.
     pub fn finish<Resp: Response>(&mut self, pending: &Pending) -> Result<Resp, ConnectionError> {
         debug_assert_eq!(pending.api, Resp::API);
+        let at = self.answer(pending)?;
+        self.decode(pending.api, pending.version, at)
+    }
+
+    /// `finish`, decoding into `into`, whose memory is reused (see `Response::read_into`).
+    pub fn finish_into<Resp: Response>(&mut self, pending: &Pending, into: &mut Resp) -> Result<(), ConnectionError> {
+        debug_assert_eq!(pending.api, Resp::API);
+        let at = self.answer(pending)?;
+        self.decode_with(pending.api, pending.version, at, |body, version| wire::decode_into(body, version, into))
+    }
+
+    /// Reads the answer to `pending` into `frame`; returns where its body starts.
+    fn answer(&mut self, pending: &Pending) -> Result<usize, ConnectionError> {
         if pending.connection != self.serial {
             let source =
                 io::Error::new(io::ErrorKind::NotConnected, "the connection the request went out on was closed");
             return Err(ConnectionError::Io { addr: self.addr.clone(), source });
         }
         self.in_flight = self.in_flight.saturating_sub(1);
-        let at = self.receive(pending.api, pending.version, pending.correlation_id, pending.limit)?;
-        self.decode(pending.api, pending.version, at)
+        self.receive(pending.api, pending.version, pending.correlation_id, pending.limit)
     }
 
     /// Sends a request that gets no response (Produce with acks=0).
@@ -503,16 +516,13 @@ impl Connection {
         limit: WaitLimit,
     ) -> Result<i32, ConnectionError> {
         self.correlation_id = self.correlation_id.wrapping_add(1);
-        let header = RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation_id)
-            .with_client_id(Some(self.client_id.clone()));
         let codec = |reason: String| ConnectionError::Codec { addr: self.addr.clone(), api, version, reason };
         let buf = &mut self.write_buf;
         buf.clear();
         buf.extend_from_slice(&[0; 4]);
-        header.encode(buf, api.request_header_version(version)).map_err(|e| codec(e.to_string()))?;
+        let header_version = api.request_header_version(version);
+        header::write(buf, (api as i16, version), self.correlation_id, &self.client_id, header_version)
+            .map_err(codec)?;
         write(buf).map_err(codec)?;
         let len = i32::try_from(buf.len() - 4).map_err(|_| ConnectionError::Frame {
             addr: self.addr.clone(),
@@ -605,7 +615,18 @@ impl Connection {
     /// Decodes the body of the frame just received, from `at` on. A frame larger than
     /// `KEEP_FRAME` is let go once decoded.
     fn decode<Resp: Response>(&mut self, api: ApiKey, version: i16, at: usize) -> Result<Resp, ConnectionError> {
-        let decoded = wire::decode(&self.frame[at..], version)
+        self.decode_with(api, version, at, wire::decode)
+    }
+
+    /// `decode`, with the decoder `read`.
+    fn decode_with<T>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        at: usize,
+        read: impl FnOnce(&[u8], i16) -> Result<T, wire::WireError>,
+    ) -> Result<T, ConnectionError> {
+        let decoded = read(&self.frame[at..], version)
             .map_err(|e| self.frame_error(format!("cannot decode {api:?} v{version} response: {e}")));
         if self.frame.capacity() > KEEP_FRAME {
             self.frame = Vec::new();

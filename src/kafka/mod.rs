@@ -4,8 +4,9 @@
 //! wait by the request timeout and the work's deadline) → `client` (brokers, metadata, topic
 //! creation) → `producer` (partitioning, record batches, requests in flight, acks, idempotence,
 //! retries; `txn` for transactions) and `tail` (reading topics back from their end, through
-//! `records`). `versions`, `partitioner`, `backoff`, `window` (the requests in flight) and
-//! `fasthash` (the hash of the maps looked up per request) are the pure parts, unit-tested alone.
+//! `records`). `versions`, `partitioner`, `backoff`, `window` (the requests in flight),
+//! `fasthash` (the hash of the maps looked up per request) and `header` (the request header,
+//! written by hand) are the pure parts, unit-tested alone.
 //!
 //! The client owns its settings (`settings`: what to connect to, how to produce, security,
 //! transactions, in its own types); the application's `config` builds them. This module
@@ -20,6 +21,7 @@ pub mod compression;
 pub mod connection;
 pub mod dial;
 pub mod fasthash;
+pub mod header;
 pub mod partitioner;
 pub mod producer;
 pub mod records;

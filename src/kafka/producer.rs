@@ -108,6 +108,8 @@ struct Reused {
     ready: Ready,
     /// One request's batches: where each is in `Producer::encoded`.
     data: Vec<(Tp, Range<usize>)>,
+    /// The last Produce answer, decoded into the memory of the one before.
+    answer: ProduceResponse,
 }
 
 impl Producer {
@@ -458,12 +460,15 @@ impl Producer {
     /// Reads the answer to `leader`'s oldest request and applies it.
     fn read_answer(&mut self, leader: i32, acked: &mut Vec<u64>) -> Result<(), KafkaError> {
         let token = self.window.next_answer(leader).and_then(Option::as_ref).expect("a request awaits its answer");
-        let result = self.client.with_open(leader, |c| c.finish::<ProduceResponse>(token));
+        let mut response = std::mem::take(&mut self.reused.answer);
+        let result = self.client.with_open(leader, |c| c.finish_into(token, &mut response));
         let now = Instant::now();
         match result {
-            Ok(response) => {
+            Ok(()) => {
                 let request = self.window.answered(leader).expect("its answer was read");
-                self.apply(&response, &request.batches, now, acked)
+                let applied = self.apply(&response, &request.batches, now, acked);
+                self.reused.answer = response;
+                applied
             }
             Err(ConnectionError::Stopped) => Err(KafkaError::Stopped { unacked: 0 }),
             Err(e) if e.is_retriable() => {

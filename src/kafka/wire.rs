@@ -136,6 +136,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A string (not null) into `out`, whose memory is reused.
+    pub fn string_into(&mut self, flexible: bool, out: &mut String) -> Result<()> {
+        let at = self.pos;
+        let Some(len) = self.string_len(flexible)? else {
+            return self.fail("null where a string is required");
+        };
+        match std::str::from_utf8(self.take(len)?) {
+            Ok(s) => {
+                out.clear();
+                out.push_str(s);
+                Ok(())
+            }
+            Err(_) => Err(WireError { at, what: "string is not UTF-8".into() }),
+        }
+    }
+
     pub fn string(&mut self, flexible: bool) -> Result<String> {
         match self.nullable_string(flexible)? {
             Some(s) => Ok(s),
@@ -283,6 +299,13 @@ impl<'a> Reader<'a> {
 pub trait Response: Sized {
     const API: ApiKey;
     fn read(r: &mut Reader<'_>, version: i16) -> Result<Self>;
+
+    /// Reads into `self`, reusing its memory where the response has some to reuse (an answer
+    /// read per request); else as `read`.
+    fn read_into(&mut self, r: &mut Reader<'_>, version: i16) -> Result<()> {
+        *self = Self::read(r, version)?;
+        Ok(())
+    }
 }
 
 /// Decodes a whole response body: the schema must use up every byte.
@@ -291,6 +314,13 @@ pub fn decode<R: Response>(body: &[u8], version: i16) -> Result<R> {
     let response = R::read(&mut r, version)?;
     r.finish()?;
     Ok(response)
+}
+
+/// `decode`, into `into` (see `Response::read_into`).
+pub fn decode_into<R: Response>(body: &[u8], version: i16, into: &mut R) -> Result<()> {
+    let mut r = Reader::new(body);
+    into.read_into(&mut r, version)?;
+    r.finish()
 }
 
 /// The response header (v0: correlation id; v1 adds tagged fields); returns the correlation id.
@@ -525,7 +555,7 @@ impl Response for InitProducerIdResponse {
 }
 
 /// Produce response (v3–v12; flexible from v9): per partition, its error.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProduceResponse {
     pub responses: Vec<ProduceTopic>,
 }
@@ -547,15 +577,35 @@ impl Response for ProduceResponse {
     const API: ApiKey = ApiKey::Produce;
 
     fn read(r: &mut Reader<'_>, version: i16) -> Result<Self> {
+        let mut response = ProduceResponse::default();
+        response.read_into(r, version)?;
+        Ok(response)
+    }
+
+    /// One answer per request: its topics' names and partition lists keep their memory from
+    /// one answer to the next.
+    fn read_into(&mut self, r: &mut Reader<'_>, version: i16) -> Result<()> {
         if !(3..=12).contains(&version) {
             return r.fail(format!("Produce v{version} is not read by this client"));
         }
         let flex = version >= 9;
         // name, partitions: at least 1 + 1 bytes.
-        let responses = r.array(flex, 2, |r| {
-            let name = r.string(flex)?;
+        let Some(topics) = r.array_len(flex, 2)? else {
+            return r.fail("null where an array is required");
+        };
+        self.responses.truncate(topics);
+        for i in 0..topics {
+            if i == self.responses.len() {
+                self.responses.push(ProduceTopic { name: String::new(), partitions: Vec::new() });
+            }
+            let topic = &mut self.responses[i];
+            r.string_into(flex, &mut topic.name)?;
             // index, error, base offset, log append time: at least 4 + 2 + 8 + 8 bytes.
-            let partitions = r.array(flex, 22, |r| {
+            let Some(partitions) = r.array_len(flex, 22)? else {
+                return r.fail("null where an array is required");
+            };
+            topic.partitions.clear();
+            for _ in 0..partitions {
                 let index = r.i32()?;
                 let error_code = r.i16()?;
                 r.i64()?; // base_offset
@@ -574,14 +624,12 @@ impl Response for ProduceResponse {
                     error_message = r.nullable_string(flex)?;
                 }
                 r.tagged_fields(flex)?; // current_leader (v10+) among them
-                Ok(ProducePartition { index, error_code, error_message })
-            })?;
+                topic.partitions.push(ProducePartition { index, error_code, error_message });
+            }
             r.tagged_fields(flex)?;
-            Ok(ProduceTopic { name, partitions })
-        })?;
+        }
         r.i32()?; // throttle_time_ms
-        r.tagged_fields(flex)?; // node_endpoints (v10+) among them
-        Ok(ProduceResponse { responses })
+        r.tagged_fields(flex) // node_endpoints (v10+) among them
     }
 }
 

@@ -235,3 +235,50 @@ fn fuzz_mutated_responses_never_panic_or_allocate_beyond_a_small_multiple_of_the
     );
     assert_eq!(decoded + refused, inputs);
 }
+
+/// A Produce v3 answer: one topic, each partition written (error 0).
+fn produce_v3(topic: &str, partitions: &[i32]) -> Vec<u8> {
+    let mut b = 1i32.to_be_bytes().to_vec();
+    b.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+    b.extend_from_slice(topic.as_bytes());
+    b.extend_from_slice(&(partitions.len() as i32).to_be_bytes());
+    for p in partitions {
+        b.extend_from_slice(&p.to_be_bytes());
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&[0; 16]); // base offset, log append time
+    }
+    b.extend_from_slice(&0i32.to_be_bytes()); // throttle time
+    b
+}
+
+#[test]
+fn produce_answers_decoded_into_one_value_equal_fresh_ones() {
+    let mut rng = fastrand::Rng::with_seed(19);
+    let mut into = ProduceResponse::default();
+    for v in 3..=12 {
+        for _ in 0..40 {
+            let sample = samples::produce(&mut rng, v, 1);
+            decode_into(&sample.bytes, v, &mut into).unwrap();
+            assert_eq!(into, decode::<ProduceResponse>(&sample.bytes, v).unwrap(), "v{v}");
+            (sample.check)(&sample.bytes);
+        }
+    }
+}
+
+#[test]
+fn a_produce_answer_decoded_into_the_last_one_keeps_its_memory() {
+    let mut into = ProduceResponse::default();
+    decode_into(&produce_v3("transactions-of-store-42", &(0..10).collect::<Vec<_>>()), 3, &mut into).unwrap();
+    // The same memory, and as much of it as the larger answer needed (a fresh decode of the
+    // smaller one would have less).
+    let memory = |r: &ProduceResponse| {
+        let t = &r.responses[0];
+        (r.responses.as_ptr() as usize, t.name.as_ptr() as usize, t.name.capacity(), t.partitions.capacity())
+    };
+    let before = memory(&into);
+    let next = produce_v3("transactions", &[5]);
+    decode_into(&next, 3, &mut into).unwrap();
+    assert_eq!(memory(&into), before, "the topic list, its name and its partition list are reused");
+    assert_eq!(into, decode::<ProduceResponse>(&next, 3).unwrap());
+    assert_eq!((into.responses[0].name.as_str(), into.responses[0].partitions[0].index), ("transactions", 5));
+}
