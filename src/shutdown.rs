@@ -12,7 +12,8 @@
 //! the read's slice (at most `POLL`) bounds how late the stop is seen.
 //!
 //! `ppoll(2)` (sub-millisecond timeouts, which `std` does not offer; and whether stdout takes a
-//! write now, for [`writable`]) is the only `unsafe` of the program outside tests.
+//! write now, for [`writable`]) and `clock_getres(2)` (the kernel's tick, [`kernel_tick`]) are
+//! the program's `unsafe` calls outside tests, with `getrusage(2)` in `metrics/process.rs`.
 
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};

@@ -6,8 +6,9 @@
 //! gigabytes and the allocator aborts the process. These decoders read only the fields this
 //! client uses, skip the rest by the schema, and never reserve more than the remaining bytes
 //! can hold: a response of N bytes allocates O(N), and a malformed one is a [`WireError`].
-//! Requests are still encoded with kafka-protocol (what we send is ours), except Produce,
-//! written by hand on the path of every sale (`producer/request.rs`).
+//! Requests are still encoded with kafka-protocol (what we send is ours), except the request
+//! header (`header.rs`) and Produce (`producer/request.rs`), written by hand on the path of
+//! every sale.
 //!
 //! References: Kafka protocol guide, "Protocol Primitive Types" and the message schemas
 //! (ApiVersions, Metadata, CreateTopics, InitProducerId, Produce, ListOffsets, Fetch responses);
@@ -123,32 +124,33 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A nullable UTF-8 string.
-    pub fn nullable_string(&mut self, flexible: bool) -> Result<Option<String>> {
+    /// A nullable UTF-8 string, borrowed from the buffer.
+    fn nullable_str(&mut self, flexible: bool) -> Result<Option<&'a str>> {
         let Some(len) = self.string_len(flexible)? else {
             return Ok(None);
         };
         let at = self.pos;
         let bytes = self.take(len)?;
         match std::str::from_utf8(bytes) {
-            Ok(s) => Ok(Some(s.to_string())),
+            Ok(s) => Ok(Some(s)),
             Err(_) => Err(WireError { at, what: "string is not UTF-8".into() }),
         }
     }
 
+    /// A nullable UTF-8 string.
+    pub fn nullable_string(&mut self, flexible: bool) -> Result<Option<String>> {
+        Ok(self.nullable_str(flexible)?.map(str::to_string))
+    }
+
     /// A string (not null) into `out`, whose memory is reused.
     pub fn string_into(&mut self, flexible: bool, out: &mut String) -> Result<()> {
-        let at = self.pos;
-        let Some(len) = self.string_len(flexible)? else {
-            return self.fail("null where a string is required");
-        };
-        match std::str::from_utf8(self.take(len)?) {
-            Ok(s) => {
+        match self.nullable_str(flexible)? {
+            Some(s) => {
                 out.clear();
                 out.push_str(s);
                 Ok(())
             }
-            Err(_) => Err(WireError { at, what: "string is not UTF-8".into() }),
+            None => self.fail("null where a string is required"),
         }
     }
 
@@ -218,21 +220,34 @@ impl<'a> Reader<'a> {
         Ok(Some(len))
     }
 
+    /// The item count of an array that must not be null (see `array_len`).
+    fn array_count(&mut self, flexible: bool, min_item: usize) -> Result<usize> {
+        match self.array_len(flexible, min_item)? {
+            Some(len) => Ok(len),
+            None => self.fail("null where an array is required"),
+        }
+    }
+
+    /// `len` items that `item` reads.
+    fn items<T>(&mut self, len: usize, mut item: impl FnMut(&mut Self) -> Result<T>) -> Result<Vec<T>> {
+        let mut items = Vec::with_capacity(len);
+        for _ in 0..len {
+            items.push(item(self)?);
+        }
+        Ok(items)
+    }
+
     /// A nullable array whose items `item` reads.
     pub fn nullable_array<T>(
         &mut self,
         flexible: bool,
         min_item: usize,
-        mut item: impl FnMut(&mut Self) -> Result<T>,
+        item: impl FnMut(&mut Self) -> Result<T>,
     ) -> Result<Option<Vec<T>>> {
-        let Some(len) = self.array_len(flexible, min_item)? else {
-            return Ok(None);
-        };
-        let mut items = Vec::with_capacity(len);
-        for _ in 0..len {
-            items.push(item(self)?);
+        match self.array_len(flexible, min_item)? {
+            Some(len) => self.items(len, item).map(Some),
+            None => Ok(None),
         }
-        Ok(Some(items))
     }
 
     pub fn array<T>(
@@ -241,10 +256,8 @@ impl<'a> Reader<'a> {
         min_item: usize,
         item: impl FnMut(&mut Self) -> Result<T>,
     ) -> Result<Vec<T>> {
-        match self.nullable_array(flexible, min_item, item)? {
-            Some(items) => Ok(items),
-            None => self.fail("null where an array is required"),
-        }
+        let len = self.array_count(flexible, min_item)?;
+        self.items(len, item)
     }
 
     /// Skips a nullable array of int32 (replica lists and the like); returns its length.
@@ -590,9 +603,7 @@ impl Response for ProduceResponse {
         }
         let flex = version >= 9;
         // name, partitions: at least 1 + 1 bytes.
-        let Some(topics) = r.array_len(flex, 2)? else {
-            return r.fail("null where an array is required");
-        };
+        let topics = r.array_count(flex, 2)?;
         self.responses.truncate(topics);
         for i in 0..topics {
             if i == self.responses.len() {
@@ -601,9 +612,7 @@ impl Response for ProduceResponse {
             let topic = &mut self.responses[i];
             r.string_into(flex, &mut topic.name)?;
             // index, error, base offset, log append time: at least 4 + 2 + 8 + 8 bytes.
-            let Some(partitions) = r.array_len(flex, 22)? else {
-                return r.fail("null where an array is required");
-            };
+            let partitions = r.array_count(flex, 22)?;
             topic.partitions.clear();
             for _ in 0..partitions {
                 let index = r.i32()?;

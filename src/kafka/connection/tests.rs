@@ -245,23 +245,25 @@ fn answers_are_read_into_one_buffer_and_a_large_one_is_let_go() {
     assert_eq!(conn.frame.as_ptr(), at, "the next answer is read into the same memory");
 }
 
-/// Negotiated at v0 (as with Kafka 2.1), then `then`'s replies.
-fn kafka_2_1_then(then: Vec<Reply>) -> Connection {
-    let mut replies: Vec<Reply> = vec![
+/// Negotiated at v0 (as with Kafka 2.1), then an ApiVersions request whose answer the broker
+/// sends `delay` after it came.
+fn asked_with_answer_after(delay: Duration) -> (Connection, Pending) {
+    let replies: Vec<Reply> = vec![
         Box::new(|id, _| frame(id, &api_versions_v0(35, &[]))),
         Box::new(|id, _| frame(id, &api_versions_v0(0, &KAFKA_2_1_APIS))),
+        Box::new(move |id, _| {
+            std::thread::sleep(delay);
+            frame(id, &api_versions_v0(0, &KAFKA_2_1_APIS))
+        }),
     ];
-    replies.extend(then);
-    open(&fake_broker_replying(replies)).expect("negotiated at v0")
+    let mut conn = open(&fake_broker_replying(replies)).expect("negotiated at v0");
+    let pending = conn.start(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default()).unwrap();
+    (conn, pending)
 }
 
 #[test]
 fn an_answer_is_awaited_inside_the_read_that_brings_it() {
-    let mut conn = kafka_2_1_then(vec![Box::new(|id, _| {
-        std::thread::sleep(Duration::from_millis(20));
-        frame(id, &api_versions_v0(0, &KAFKA_2_1_APIS))
-    })]);
-    let mut pending = conn.start(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default()).unwrap();
+    let (mut conn, mut pending) = asked_with_answer_after(Duration::from_millis(20));
     assert!(conn.wait_readable(&mut pending, Instant::now() + Duration::from_secs(2)).unwrap());
     // With the kernel's tick known, the wait was a read: the answer is in the read buffer
     // already, and reading it takes no other system call.
@@ -276,11 +278,7 @@ fn a_wait_for_a_silent_broker_ends_at_its_deadline() {
     // The kernel counts a read's timeout in ticks: the read gets the whole ticks within the
     // wait, and a poll the rest, so the wait ends neither before its deadline nor a read's
     // slice (up to 48 ms) after it.
-    let mut conn = kafka_2_1_then(vec![Box::new(|id, _| {
-        std::thread::sleep(Duration::from_secs(3));
-        frame(id, &api_versions_v0(0, &KAFKA_2_1_APIS))
-    })]);
-    let mut pending = conn.start(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default()).unwrap();
+    let (mut conn, mut pending) = asked_with_answer_after(Duration::from_secs(3));
     for wait in [30, 45] {
         let t0 = Instant::now();
         let until = t0 + Duration::from_millis(wait);
