@@ -376,16 +376,13 @@ fn produce(
             run.flush();
             return run.deliver(&mut sink, log, Until::Acked).unwrap_or(Ending::ok(why));
         }
-        // A sale made in a gathering wake-up is stamped and timed from its due time; any other
-        // (on time, behind schedule, flat out) from now, as it is made.
+        // A sale made in a gathering wake-up, or at most a linger late, is stamped and timed
+        // from its due time; any other (behind schedule by more, flat out) from now.
         let (due, now) = (schedule.due(), Instant::now());
-        let made = match gathering {
-            Some(until) if due <= until => due,
-            _ => {
-                gathering = None;
-                now
-            }
-        };
+        let made = schedule.made(now, config.kafka.linger, gathering);
+        if gathering.is_some_and(|until| due > until) {
+            gathering = None;
+        }
         let (transaction, refund) = generator.late_by(now.saturating_duration_since(made)).next();
         run.send(transaction, refund, made, now.saturating_duration_since(due));
         produced += 1;

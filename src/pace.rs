@@ -54,6 +54,20 @@ impl Schedule {
         }
     }
 
+    /// When the next transaction, made at `now`, counts as made: the time it is stamped with
+    /// on the wall clock and timed from (latency, delivery timeout). Its due time when it was
+    /// gathered (due by `gathered`, the wake-up that makes together the sales due up to it)
+    /// or when it is made at most a linger late (a brief stall of the host: a sale waits that
+    /// long for company in its request anyway), so the records' times follow the schedule
+    /// through a hiccup; else now: behind schedule by more than that, or flat out (without a
+    /// pace the due time never moves). Never after `now`.
+    pub fn made(&self, now: Instant, linger: Duration, gathered: Option<Instant>) -> Instant {
+        let due = self.due();
+        let paced = self.interval_ns > 0 || self.profiled;
+        let hiccup = paced && due.checked_add(linger).is_some_and(|within| now <= within);
+        if gathered.is_some_and(|until| due <= until) || hiccup { due.min(now) } else { now }
+    }
+
     /// Puts the next transaction at `offset` after the start (a rate profile's arrival).
     pub fn advance_to(&mut self, offset: Duration) {
         self.next_ns = offset.as_nanos();
@@ -87,6 +101,32 @@ mod tests {
         let mut profiled = Schedule::new(t0, Duration::from_micros(500));
         profiled.advance_to(ms(1));
         assert_eq!(profiled.wake(t0, ms(5), None), t0 + ms(1));
+    }
+
+    #[test]
+    fn a_sale_counts_from_its_due_time_when_gathered_or_at_most_a_linger_late() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let paced = Schedule::new(t0, Duration::from_micros(500));
+        // A stall of the host of up to a linger: still its due time.
+        assert_eq!(paced.made(t0 + ms(4), ms(5), None), t0);
+        assert_eq!(paced.made(t0 + ms(5), ms(5), None), t0);
+        // Later than that: behind schedule, from now.
+        assert_eq!(paced.made(t0 + ms(6), ms(5), None), t0 + ms(6));
+        // Gathered in a wake-up that makes those due by it: its due time, however late.
+        assert_eq!(paced.made(t0 + ms(9), ms(5), Some(t0 + ms(1))), t0);
+        assert_eq!(paced.made(t0 + ms(9), ms(5), Some(t0 - ms(1))), t0 + ms(9));
+        // Without a linger, a late sale is made now.
+        assert_eq!(paced.made(t0 + ms(1), Duration::ZERO, None), t0 + ms(1));
+        // Flat out, the due time never moves: always now.
+        let flat = Schedule::new(t0, Duration::ZERO);
+        assert_eq!(flat.made(t0 + ms(1), ms(5), None), t0 + ms(1));
+        // A rate profile's sale a little late: its due time.
+        let mut profiled = Schedule::new(t0, Duration::ZERO);
+        profiled.advance_to(ms(10));
+        assert_eq!(profiled.made(t0 + ms(12), ms(5), None), t0 + ms(10));
+        // Never after now (woken early, by a stop).
+        assert_eq!(paced.made(t0 - ms(1), ms(5), None), t0 - ms(1));
     }
 
     #[test]

@@ -75,8 +75,10 @@ fn run_quietly(b: &Broker, topic: &str, args: &[&str]) {
 
 /// With a linger, the sales due within it are made in one wake-up, a linger after the first is
 /// due: each is still stamped with its own due time, so on the wall clock the records' times
-/// follow the schedule (one every 0.5 ms here), not the wake-ups (a bunch every 5 ms), and
-/// they do so even when the producer falls behind.
+/// follow the schedule (one every 0.5 ms here), not the wake-ups (a bunch every 5 ms, which
+/// would put half the records 2 ms or more after their due times). A stall of the host longer
+/// than the linger leaves the sales made after it stamped when they are made (`Schedule::made`
+/// has the rule, unit-tested): later than due, never earlier, and few on a working machine.
 #[test]
 fn sales_made_together_are_stamped_with_their_own_due_times() {
     let (b, topic) = (Broker::shared(KAFKA_4), unique("linger-stamps"));
@@ -91,13 +93,26 @@ fn sales_made_together_are_stamped_with_their_own_due_times() {
         })
         .collect();
     stamps.sort_unstable();
-    let (first_id, first_ms) = stamps[0];
-    let off: Vec<(u64, i64)> = stamps
-        .iter()
-        .map(|&(id, ms)| (id, ms - first_ms - (id - first_id) as i64 / 2))
-        .filter(|(_, drift)| drift.abs() > 2)
-        .collect();
-    assert!(off.is_empty(), "records stamped away from their due times (id, ms off): {:?}", &off[..off.len().min(20)]);
+    // In half milliseconds, a record's time less its place in the schedule: on time, the same
+    // for every record (give or take one for the rounding of times to milliseconds).
+    let first_id = stamps[0].0;
+    let drift: Vec<(u64, i64)> = stamps.iter().map(|&(id, ms)| (id, 2 * ms - (id - first_id) as i64)).collect();
+    let mut sorted: Vec<i64> = drift.iter().map(|&(_, d)| d).collect();
+    sorted.sort_unstable();
+    let schedule = sorted[sorted.len() / 2];
+    let early: Vec<_> = drift.iter().filter(|&&(_, d)| d < schedule - 2).collect();
+    let late: Vec<_> = drift.iter().filter(|&&(_, d)| d > schedule + 2).collect();
+    let ms_off = |v: &[&(u64, i64)]| -> Vec<(u64, f64)> {
+        v.iter().take(20).map(|&&(id, d)| (id, (d - schedule) as f64 / 2.0)).collect()
+    };
+    assert!(early.is_empty(), "records stamped before their due times (id, ms off): {:?}", ms_off(&early));
+    assert!(
+        late.len() * 10 <= stamps.len(),
+        "{} of {} records stamped away from their due times (id, ms off): {:?}",
+        late.len(),
+        stamps.len(),
+        ms_off(&late)
+    );
 }
 
 /// Flat out (no pace) and behind schedule, a sale is stamped and timed from when it is made,
