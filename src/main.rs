@@ -343,7 +343,8 @@ fn produce(
         follow(&mut schedule, &generator);
     }
     let mut produced = 0u64;
-    // The wake-up that makes together the sales due up to it, while those are being made.
+    // The last wake-up that made together the sales due up to it (due times only grow, so a
+    // sale due after it was not gathered, and it needs no clearing).
     let mut gathering: Option<Instant> = None;
     loop {
         // The next sale is made at its due time, or with those due within the linger after it
@@ -380,9 +381,6 @@ fn produce(
         // from its due time; any other (behind schedule by more, flat out) from now.
         let (due, now) = (schedule.due(), Instant::now());
         let made = schedule.made(now, config.kafka.linger, gathering);
-        if gathering.is_some_and(|until| due > until) {
-            gathering = None;
-        }
         let (transaction, refund) = generator.late_by(now.saturating_duration_since(made)).next();
         run.send(transaction, refund, made, now.saturating_duration_since(due));
         produced += 1;
