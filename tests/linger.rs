@@ -25,9 +25,13 @@ fn want(fixed: &[String]) -> Vec<String> {
     out.events().iter().filter_map(|l| l.strip_prefix("[producer] Sent transaction: ")).map(String::from).collect()
 }
 
-/// Runs the `fixed` paced run with `linger`: (events sent, Produce requests), after checking
-/// the topic holds every transaction once, in order.
-fn paced(linger: &str, fixed: &[String], want: &[String]) -> (u64, u64) {
+/// Runs the fixed paced run of `sales` transactions, one every `sleep` seconds, with `linger`:
+/// (events sent, Produce requests), after checking the topic holds every transaction once, in
+/// order.
+fn paced(linger: &str, sales: u32, sleep: &str) -> (u64, u64) {
+    let fixed = fixed(sales, sleep);
+    let want = want(&fixed);
+    assert_eq!(want.len(), sales as usize);
     let b = Broker::shared(KAFKA_4);
     let topic = unique("linger");
     let args = [
@@ -37,7 +41,7 @@ fn paced(linger: &str, fixed: &[String], want: &[String]) -> (u64, u64) {
         format!("--linger-ms={linger}"),
         "--stats-seconds=0".into(),
     ];
-    let all: Vec<&str> = args.iter().chain(fixed).map(String::as_str).collect();
+    let all: Vec<&str> = args.iter().chain(&fixed).map(String::as_str).collect();
     let out = run(producer(&all), LIMIT);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     let done = out.stderr.lines().find_map(|l| l.strip_prefix("[producer] done (event limit reached): ")).unwrap();
@@ -47,16 +51,13 @@ fn paced(linger: &str, fixed: &[String], want: &[String]) -> (u64, u64) {
     };
     let events = number(" transactions and") + number(" refunds sent");
     let requests = number(" produce requests");
-    assert_exactly_once(&b.addr, &topic, want, &[]);
+    assert_exactly_once(&b.addr, &topic, &want, &[]);
     (events, requests)
 }
 
 #[test]
 fn at_2000_a_second_a_5_ms_linger_shares_requests() {
-    let run = fixed(4000, "0.0005");
-    let want = want(&run);
-    assert_eq!(want.len(), 4000);
-    let (events, requests) = paced("5", &run, &want);
+    let (events, requests) = paced("5", 4000, "0.0005");
     // About ten sales are due in 5 ms: at least three to a request on average, whatever the load.
     assert!(requests * 3 <= events, "linger 5 ms: {events} events in {requests} requests");
 }
@@ -68,10 +69,7 @@ fn at_2000_a_second_a_5_ms_linger_shares_requests() {
 /// three sales in a request (a third of the events' count in requests, as measured).
 #[test]
 fn at_400_a_second_no_linger_sends_each_sale_alone() {
-    let run = fixed(800, "0.0025");
-    let want = want(&run);
-    assert_eq!(want.len(), 800);
-    let (events, requests) = paced("0", &run, &want);
+    let (events, requests) = paced("0", 800, "0.0025");
     assert!(requests * 2 >= events, "linger 0: {events} events in {requests} requests");
 }
 
